@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'electron-vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import type { Plugin } from 'vite';
+import { CONTENT_SECURITY_POLICY } from './src/main/security';
+
+// The page carries the same policy the web bridge sends as a header (file:// pages get no headers).
+const cspMeta: Plugin = {
+  name: 'blurspace-csp',
+  transformIndexHtml: () => [
+    { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' },
+  ],
+};
+
+export default defineConfig({
+  main: {
+    build: {
+      rolldownOptions: {
+        // Four Node entry points share one engine: the Electron main process, the engine worker thread,
+        // the web bridge server and the CLI.
+        input: {
+          index: resolve(__dirname, 'src/main/index.ts'),
+          'engine-worker': resolve(__dirname, 'src/main/engine-worker.ts'),
+          serve: resolve(__dirname, 'src/main/serve.ts'),
+          cli: resolve(__dirname, 'src/main/cli.ts'),
+        },
+        // Shared chunks sit beside the entries, so paths relative to import.meta.url are the same in all.
+        output: { chunkFileNames: '[name]-[hash].js' },
+      },
+    },
+  },
+  preload: {
+    // CommonJS so the renderer can stay sandboxed.
+    build: { rolldownOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } } },
+  },
+  renderer: {
+    root: resolve(__dirname, 'src/renderer'),
+    plugins: [svelte({ configFile: resolve(__dirname, 'svelte.config.js') }), cspMeta],
+    build: { rolldownOptions: { input: resolve(__dirname, 'src/renderer/index.html') } },
+  },
+});

@@ -1,0 +1,124 @@
+// The one API contract between the UI (renderer), its transports (Electron IPC, web bridge) and the
+// engine host. Every call and event is declared here once, with a schema that is checked at runtime
+// wherever a message crosses a trust boundary.
+import { z } from 'zod';
+
+export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendName>;
+
+export const BackendPreference = z.enum(['auto', 'gpu', 'wasm', 'cpu']);
+export type BackendPreference = z.infer<typeof BackendPreference>;
+
+export const EngineInfo = z.object({
+  backend: BackendName,
+  device: z.string(),
+  gpu: z.boolean(),
+  backendNote: z.string(),
+  versions: z.record(z.string(), z.string()),
+  checkpoint: z.object({ path: z.string().nullable(), description: z.string() }),
+});
+export type EngineInfo = z.infer<typeof EngineInfo>;
+
+export const Settings = z.object({
+  backend: BackendPreference,
+  checkpointPath: z.string().nullable(),
+});
+export type Settings = z.infer<typeof Settings>;
+export const DEFAULT_SETTINGS: Settings = { backend: 'auto', checkpointPath: null };
+
+export const PhotoPreview = z.object({
+  path: z.string(),
+  name: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  format: z.string(),
+  previewDataUrl: z.string(),
+});
+export type PhotoPreview = z.infer<typeof PhotoPreview>;
+
+const FilePath = z.string().min(1).max(4096);
+
+/** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
+export const JobSpec = z.discriminatedUnion('kind', [
+  // Measures the engine's convolution speed on the active backend (also a harmless job for health checks).
+  z.object({
+    kind: z.literal('speedTest'),
+    iterations: z.number().int().min(1).max(10_000),
+    size: z.number().int().min(16).max(1024).default(128),
+  }),
+]);
+export type JobSpec = z.infer<typeof JobSpec>;
+export type JobSpecInput = z.input<typeof JobSpec>;
+
+export const SpeedTestResult = z.object({ kind: z.literal('speedTest'), gflops: z.number(), ms: z.number() });
+export const JobResult = z.discriminatedUnion('kind', [SpeedTestResult]);
+export type JobResult = z.infer<typeof JobResult>;
+
+/** Request/response calls: name -> params and result schemas. */
+export const calls = {
+  info: { params: z.object({}), result: EngineInfo },
+  getSettings: { params: z.object({}), result: Settings },
+  setSettings: { params: Settings.partial(), result: Settings },
+  openPhoto: { params: z.object({ path: FilePath }), result: PhotoPreview },
+  startJob: { params: JobSpec, result: z.object({ jobId: z.string() }) },
+  cancelJob: { params: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
+  restartEngine: { params: z.object({}), result: z.object({}) },
+} as const;
+export type CallName = keyof typeof calls;
+export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;
+export type CallResult<C extends CallName> = z.infer<(typeof calls)[C]['result']>;
+
+export const LossPoint = z.object({ step: z.number(), terms: z.record(z.string(), z.number()) });
+
+export const EngineEvent = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('jobProgress'),
+    jobId: z.string(),
+    stage: z.string(),
+    /** 0..1 */
+    progress: z.number(),
+    etaSeconds: z.number().nullable(),
+    loss: LossPoint.optional(),
+  }),
+  z.object({ type: z.literal('jobDone'), jobId: z.string(), result: JobResult }),
+  z.object({
+    type: z.literal('jobFailed'),
+    jobId: z.string(),
+    error: z.string(),
+    cancelled: z.boolean(),
+  }),
+  z.object({ type: z.literal('engineStatus'), state: z.enum(['starting', 'ready', 'restarted']), info: EngineInfo.nullable() }),
+]);
+export type EngineEvent = z.infer<typeof EngineEvent>;
+
+/** Wire messages of the web bridge's WebSocket (the Electron IPC carries the same call/event payloads). */
+export const ClientMessage = z.object({ id: z.number().int(), method: z.string(), params: z.unknown() });
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type ServerMessage =
+  | { kind: 'result'; id: number; ok: true; value: unknown }
+  | { kind: 'result'; id: number; ok: false; error: string }
+  | { kind: 'event'; event: EngineEvent };
+
+export class ApiError extends Error {}
+
+/** Validates a call's name and params at a trust boundary; throws ApiError with a readable message. */
+export function parseCall(method: unknown, params: unknown): { method: CallName; params: unknown } {
+  if (typeof method !== 'string' || !Object.hasOwn(calls, method)) {
+    throw new ApiError(`Unknown call "${String(method)}".`);
+  }
+  const name = method as CallName;
+  const parsed = calls[name].params.safeParse(params ?? {});
+  if (!parsed.success) {
+    throw new ApiError(`Invalid parameters for "${name}": ${z.prettifyError(parsed.error)}`);
+  }
+  return { method: name, params: parsed.data };
+}
+
+/** What every transport offers the renderer. */
+export interface BlurspaceApi {
+  call<C extends CallName>(method: C, params: CallParams<C>): Promise<CallResult<C>>;
+  onEvent(listener: (event: EngineEvent) => void): () => void;
+  /** A path the engine can read for a file the user picked or dropped (the web bridge uploads it first). */
+  pathForFile(file: File): Promise<string>;
+  readonly transport: 'electron' | 'web';
+}

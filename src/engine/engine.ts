@@ -1,0 +1,80 @@
+// The engine: everything Blurspace computes. Pure Node + TensorFlow.js, no Electron. The worker thread,
+// the CLI and the tests all drive this one class.
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import packageJson from '../../package.json';
+import type { BackendPreference, EngineInfo, JobResult, JobSpec, PhotoPreview } from '../common/api';
+import { initBackend, type BackendStatus } from './backend';
+import { makePreview } from './image';
+import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
+import { runSpeedTest } from './jobs/speed-test';
+
+export const PREVIEW_MAX_SIDE = 2048;
+
+export interface EngineOptions {
+  backend: BackendPreference;
+  checkpointPath: string | null;
+}
+
+export class Engine {
+  private constructor(
+    private readonly status: BackendStatus,
+    private readonly options: EngineOptions,
+  ) {}
+
+  static async create(options: EngineOptions): Promise<Engine> {
+    return new Engine(await initBackend(options.backend), options);
+  }
+
+  info(): EngineInfo {
+    return {
+      backend: this.status.backend,
+      device: this.status.device,
+      gpu: this.status.gpu,
+      backendNote: this.status.note,
+      versions: {
+        blurspace: packageJson.version,
+        node: process.versions.node,
+        tfjs: tf.version.tfjs,
+        sharp: sharp.versions.sharp ?? 'unknown',
+        ...(process.versions.electron ? { electron: process.versions.electron } : {}),
+      },
+      checkpoint: {
+        path: this.options.checkpointPath,
+        description: this.options.checkpointPath
+          ? path.basename(this.options.checkpointPath)
+          : 'none loaded yet (the default model ships with a later release)',
+      },
+    };
+  }
+
+  async openPhoto(photoPath: string): Promise<PhotoPreview> {
+    const preview = await makePreview(photoPath, PREVIEW_MAX_SIDE);
+    return {
+      path: photoPath,
+      name: path.basename(photoPath),
+      width: preview.fullWidth,
+      height: preview.fullHeight,
+      format: preview.format,
+      previewDataUrl: `data:image/jpeg;base64,${preview.jpeg.toString('base64')}`,
+    };
+  }
+
+  /** Runs one job to completion; throws JobCancelledError when `signal` aborts. */
+  async runJob(
+    spec: JobSpec,
+    signal: AbortSignal,
+    onProgress: (update: ProgressUpdate & { etaSeconds: number | null }) => void,
+  ): Promise<JobResult> {
+    const startedAt = Date.now();
+    const ctx: JobContext = {
+      signal,
+      progress: (update) => onProgress({ ...update, etaSeconds: estimateEta(startedAt, update.progress) }),
+    };
+    switch (spec.kind) {
+      case 'speedTest':
+        return runSpeedTest(spec, ctx);
+    }
+  }
+}

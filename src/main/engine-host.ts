@@ -1,0 +1,261 @@
+// Owns the engine worker thread: forwards calls, queues jobs, relays events, cancels, and replaces the
+// worker when it crashes or runs out of memory so the app keeps running. Used by the Electron main
+// process and the web bridge alike; it never imports Electron.
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import {
+  ApiError,
+  parseCall,
+  type CallName,
+  type CallParams,
+  type CallResult,
+  type EngineEvent,
+  type EngineInfo,
+  type JobSpec,
+} from '../common/api';
+import type { SettingsStore } from './settings';
+import type { HostToWorker, WorkerCallName, WorkerData, WorkerToHost } from './worker-protocol';
+import { preferenceFromEnvironment } from '../engine/backend';
+
+export interface EngineHostOptions {
+  workerPath: string;
+  settings: SettingsStore;
+  /** How long a cancelled job may take to stop by itself before the worker is replaced. */
+  hardCancelMs?: number;
+  /** V8 heap limit of the worker; exceeding it ends the worker, which the host reports and survives. */
+  maxHeapMb?: number;
+}
+
+interface QueuedJob {
+  jobId: string;
+  spec: JobSpec;
+}
+
+type Listener = (event: EngineEvent) => void;
+
+export class EngineHost {
+  private worker: Worker | null = null;
+  private ready: Promise<EngineInfo> | null = null;
+  private nextCallId = 1;
+  private readonly pendingCalls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly queue: QueuedJob[] = [];
+  private current: { jobId: string; cancelTimer?: NodeJS.Timeout } | null = null;
+  private readonly listeners = new Set<Listener>();
+  private closed = false;
+  /** Why the host itself is ending the current worker, if it is. */
+  private terminationReason: string | null = null;
+
+  constructor(private readonly options: EngineHostOptions) {}
+
+  onEvent(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Validates and dispatches one API call (the trust boundary for IPC and the web bridge). */
+  async call(method: unknown, params: unknown): Promise<unknown> {
+    const parsed = parseCall(method, params);
+    switch (parsed.method) {
+      case 'getSettings':
+        return this.options.settings.get();
+      case 'setSettings': {
+        const before = this.options.settings.get();
+        const after = await this.options.settings.update(parsed.params as CallParams<'setSettings'>);
+        if (before.backend !== after.backend || before.checkpointPath !== after.checkpointPath) {
+          this.restartWhenIdle();
+        }
+        return after;
+      }
+      case 'startJob':
+        return { jobId: this.enqueue(parsed.params as JobSpec) };
+      case 'cancelJob':
+        return { cancelled: this.cancel((parsed.params as CallParams<'cancelJob'>).jobId) };
+      case 'restartEngine':
+        await this.restartEngine();
+        return {};
+      case 'info':
+      case 'openPhoto':
+        return this.callWorker(parsed.method, parsed.params);
+    }
+  }
+
+  /** Typed convenience for Node callers (tests, the bridge's own code). */
+  invoke<C extends CallName>(method: C, params: CallParams<C>): Promise<CallResult<C>> {
+    return this.call(method, params) as Promise<CallResult<C>>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      this.emit({ type: 'jobFailed', jobId: job.jobId, error: 'The engine was shut down.', cancelled: true });
+    }
+    await this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private emit(event: EngineEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private ensureWorker(): Promise<EngineInfo> {
+    if (this.closed) return Promise.reject(new ApiError('The engine has been shut down.'));
+    if (this.ready) return this.ready;
+    const settings = this.options.settings.get();
+    const data: WorkerData = {
+      backend: preferenceFromEnvironment(settings.backend),
+      checkpointPath: settings.checkpointPath,
+    };
+    const worker = new Worker(this.options.workerPath, {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb ?? 4096 },
+    });
+    this.worker = worker;
+    this.emit({ type: 'engineStatus', state: 'starting', info: null });
+    this.ready = new Promise<EngineInfo>((resolve, reject) => {
+      worker.on('message', (message: WorkerToHost) => {
+        switch (message.type) {
+          case 'ready':
+            resolve(message.info);
+            this.emit({ type: 'engineStatus', state: 'ready', info: message.info });
+            return;
+          case 'initFailed':
+            reject(new ApiError(`The engine could not start: ${message.error}`));
+            return;
+          case 'result': {
+            const pending = this.pendingCalls.get(message.id);
+            this.pendingCalls.delete(message.id);
+            if (message.ok) pending?.resolve(message.value);
+            else pending?.reject(new ApiError(message.error));
+            return;
+          }
+          case 'event':
+            this.onWorkerEvent(message.event);
+        }
+      });
+      worker.on('error', (error) => this.onWorkerGone(worker, describeCrash(error), reject));
+      worker.on('exit', (code) =>
+        this.onWorkerGone(worker, this.terminationReason ?? `it exited with code ${code}`, reject),
+      );
+    });
+    // A start-up failure is reported to whoever waits on it; don't let it become an unhandled rejection.
+    this.ready.catch(() => undefined);
+    return this.ready;
+  }
+
+  private onWorkerEvent(event: EngineEvent): void {
+    this.emit(event);
+    if ((event.type === 'jobDone' || event.type === 'jobFailed') && event.jobId === this.current?.jobId) {
+      clearTimeout(this.current.cancelTimer);
+      this.current = null;
+      this.pump();
+    }
+  }
+
+  private onWorkerGone(worker: Worker, reason: string, rejectStart: (e: Error) => void): void {
+    if (this.worker !== worker) return; // already replaced
+    this.worker = null;
+    this.terminationReason = null;
+    this.ready = null;
+    rejectStart(new ApiError(`The engine could not start (${reason}).`));
+    for (const pending of this.pendingCalls.values()) {
+      pending.reject(new ApiError(`The engine stopped while working on your request (${reason}). Try again.`));
+    }
+    this.pendingCalls.clear();
+    const job = this.current;
+    this.current = null;
+    if (job) {
+      clearTimeout(job.cancelTimer);
+      const cancelled = job.cancelTimer !== undefined;
+      this.emit({
+        type: 'jobFailed',
+        jobId: job.jobId,
+        cancelled,
+        error: cancelled
+          ? 'Cancelled.'
+          : `The engine stopped while running this job (${reason}). Blurspace has restarted it and your ` +
+            'photos are untouched. Run the job again; if it keeps failing, choose a smaller tile size or ' +
+            'the CPU backend in Settings.',
+      });
+    }
+    if (this.closed) return;
+    this.emit({ type: 'engineStatus', state: 'restarted', info: null });
+    this.pump();
+  }
+
+  private async callWorker(method: WorkerCallName, params: unknown): Promise<unknown> {
+    await this.ensureWorker();
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      this.pendingCalls.set(id, { resolve, reject });
+      this.post({ type: 'call', id, method, params });
+    });
+  }
+
+  private post(message: HostToWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  private enqueue(spec: JobSpec): string {
+    const jobId = randomUUID();
+    this.queue.push({ jobId, spec });
+    this.emit({ type: 'jobProgress', jobId, stage: 'queued', progress: 0, etaSeconds: null });
+    this.pump();
+    return jobId;
+  }
+
+  private pump(): void {
+    if (this.current || this.closed) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.current = { jobId: next.jobId };
+    this.ensureWorker().then(
+      () => {
+        if (this.current?.jobId === next.jobId) this.post({ type: 'job', jobId: next.jobId, spec: next.spec });
+      },
+      (error: Error) => {
+        if (this.current?.jobId !== next.jobId) return;
+        this.current = null;
+        this.emit({ type: 'jobFailed', jobId: next.jobId, error: error.message, cancelled: false });
+        this.pump();
+      },
+    );
+  }
+
+  private cancel(jobId: string): boolean {
+    const queued = this.queue.findIndex((job) => job.jobId === jobId);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.emit({ type: 'jobFailed', jobId, error: 'Cancelled.', cancelled: true });
+      return true;
+    }
+    const current = this.current;
+    if (current?.jobId !== jobId || current.cancelTimer) return false;
+    this.post({ type: 'cancel', jobId });
+    // A job busy in one long computation cannot see the cancel: replace the worker after a grace period.
+    current.cancelTimer = setTimeout(() => void this.worker?.terminate(), this.options.hardCancelMs ?? 800);
+    return true;
+  }
+
+  /** Replaces the worker now (the UI's "Restart engine"); a running job fails and says why. */
+  async restartEngine(): Promise<void> {
+    if (!this.worker) return;
+    this.terminationReason = 'it was restarted from the app';
+    await this.worker.terminate();
+  }
+
+  private restartWhenIdle(): void {
+    const restart = (): void => {
+      if (this.current || this.queue.length || this.pendingCalls.size) return void setTimeout(restart, 250);
+      const worker = this.worker;
+      this.worker = null;
+      this.ready = null;
+      void worker?.terminate();
+    };
+    restart();
+  }
+}
+
+function describeCrash(error: Error & { code?: string }): string {
+  if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'it ran out of memory';
+  return `it failed: ${error.message}`;
+}

@@ -1,0 +1,62 @@
+// Electron main process: one window, the engine host, and the IPC wiring between them.
+import path from 'node:path';
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import type { EngineEvent } from '../common/api';
+import { EngineHost } from './engine-host';
+import { PRELOAD_PATH, RENDERER_DIR, WORKER_PATH } from './paths';
+import { SettingsStore } from './settings';
+
+const CALL_CHANNEL = 'blurspace:call';
+const EVENT_CHANNEL = 'blurspace:event';
+
+function createWindow(engine: EngineHost): BrowserWindow {
+  const window = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    backgroundColor: '#1e1e1e',
+    title: 'Blurspace',
+    show: false,
+    webPreferences: {
+      preload: PRELOAD_PATH,
+      contextIsolation: true,
+      nodeIntegration: false,
+      sandbox: true,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  window.once('ready-to-show', () => window.show());
+  // No navigation away from the app and no new windows; links open in the user's browser.
+  window.webContents.on('will-navigate', (event) => event.preventDefault());
+  window.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  const unsubscribe = engine.onEvent((event: EngineEvent) => {
+    if (!window.isDestroyed()) window.webContents.send(EVENT_CHANNEL, event);
+  });
+  window.on('closed', unsubscribe);
+  const devUrl = process.env.ELECTRON_RENDERER_URL;
+  if (devUrl && !app.isPackaged) void window.loadURL(devUrl);
+  else void window.loadFile(path.join(RENDERER_DIR, 'index.html'));
+  return window;
+}
+
+void app.whenReady().then(() => {
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  const settings = SettingsStore.load(path.join(app.getPath('userData'), 'settings.json'));
+  const engine = new EngineHost({ workerPath: WORKER_PATH, settings });
+  // Only our own window's top frame may call the engine; the payload is validated by the host.
+  ipcMain.handle(CALL_CHANNEL, (event, method: unknown, params: unknown) => {
+    const frame = event.senderFrame;
+    if (!frame || frame !== event.sender.mainFrame) throw new Error('Calls are accepted from the app window only.');
+    return engine.call(method, params);
+  });
+  createWindow(engine);
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow(engine);
+  });
+  app.on('window-all-closed', () => {
+    void engine.close().then(() => app.quit());
+  });
+});

@@ -1,0 +1,38 @@
+// `npm run serve`: the engine behind the web bridge, for a browser on this machine.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EngineHost } from './engine-host';
+import { RENDERER_DIR, WORKER_PATH } from './paths';
+import { SettingsStore, defaultConfigDir } from './settings';
+import { startWebBridge } from './web-bridge';
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    'allow-remote': { type: 'boolean', default: false },
+  },
+});
+
+const settings = SettingsStore.load(path.join(defaultConfigDir(), 'settings.json'));
+const engine = new EngineHost({ workerPath: WORKER_PATH, settings });
+try {
+  const bridge = await startWebBridge({
+    engine,
+    rendererDir: RENDERER_DIR,
+    host: values.host,
+    port: Number(values.port),
+    allowRemote: values['allow-remote'],
+  });
+  console.log(`Blurspace is serving on ${bridge.url}`);
+  console.log(`Open this address in a browser (it carries this run's access token):\n  ${bridge.openUrl}`);
+  const stop = (): void => {
+    void Promise.all([bridge.close(), engine.close()]).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  await engine.close();
+  process.exit(1);
+}

@@ -1,0 +1,27 @@
+// The web bridge with the real engine behind it, started once per test file.
+import { test as base } from '@playwright/test';
+import type { EngineHost } from '../../src/main/engine-host';
+import { startWebBridge, type WebBridge } from '../../src/main/web-bridge';
+import { startTestEngine } from '../helpers/engine';
+import { BUILT_RENDERER } from '../helpers/paths';
+
+export const test = base.extend<object, { bridge: WebBridge; engine: EngineHost }>({
+  engine: [
+    async ({}, use) => {
+      const engine = startTestEngine();
+      await use(engine);
+      await engine.close();
+    },
+    { scope: 'worker' },
+  ],
+  bridge: [
+    async ({ engine }, use) => {
+      const bridge = await startWebBridge({ engine, rendererDir: BUILT_RENDERER });
+      await use(bridge);
+      await bridge.close();
+    },
+    { scope: 'worker' },
+  ],
+});
+
+export { expect } from '@playwright/test';

@@ -1,0 +1,29 @@
+import type { EngineEvent } from '../../src/common/api';
+import { EngineHost } from '../../src/main/engine-host';
+import { SettingsStore } from '../../src/main/settings';
+import { BUILT_WORKER } from './paths';
+
+/** A real engine host on the built worker, with in-memory settings and the wasm backend. */
+export function startTestEngine(): EngineHost {
+  return new EngineHost({ workerPath: BUILT_WORKER, settings: SettingsStore.load(null) });
+}
+
+/** Resolves with the first event matching `predicate`. */
+export function nextEvent<E extends EngineEvent>(
+  engine: EngineHost,
+  predicate: (event: EngineEvent) => event is E,
+): Promise<E> {
+  return new Promise((resolve) => {
+    const stop = engine.onEvent((event) => {
+      if (predicate(event)) {
+        stop();
+        resolve(event);
+      }
+    });
+  });
+}
+
+export const jobEnded =
+  (jobId: string) =>
+  (event: EngineEvent): event is Extract<EngineEvent, { type: 'jobDone' | 'jobFailed' }> =>
+    (event.type === 'jobDone' || event.type === 'jobFailed') && event.jobId === jobId;

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../src/common/api';
+import type { EngineHost } from '../../src/main/engine-host';
+import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
+
+describe('engine host', () => {
+  let engine: EngineHost;
+  beforeAll(() => {
+    engine = startTestEngine();
+  });
+  afterAll(() => engine.close());
+
+  it('reports the wasm backend on this machine', async () => {
+    const info = await engine.invoke('info', {});
+    expect(info.backend).toBe(process.env.BLURSPACE_BACKEND === 'cpu' ? 'cpu' : 'wasm');
+    expect(info.versions.tfjs).toBe('4.22.0');
+  });
+
+  it('rejects unknown calls and invalid parameters with a readable message', async () => {
+    await expect(engine.call('deleteEverything', {})).rejects.toThrow('Unknown call "deleteEverything"');
+    await expect(engine.call('startJob', { kind: 'speedTest', iterations: -1 })).rejects.toThrow(
+      /Invalid parameters for "startJob"/,
+    );
+    await expect(engine.call('openPhoto', { path: 42 })).rejects.toThrow(/Invalid parameters/);
+  });
+
+  it('runs a job with progress events and a result', async () => {
+    const progress: EngineEvent[] = [];
+    const stop = engine.onEvent((event) => event.type === 'jobProgress' && progress.push(event));
+    const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 3, size: 32 });
+    const end = await nextEvent(engine, jobEnded(jobId));
+    stop();
+    expect(end.type).toBe('jobDone');
+    if (end.type === 'jobDone') expect(end.result.gflops).toBeGreaterThan(0);
+    expect(progress.filter((e) => e.type === 'jobProgress' && e.jobId === jobId).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('cancels a running job', async () => {
+    const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });
+    await nextEvent(engine, (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0);
+    const ended = nextEvent(engine, jobEnded(jobId));
+    expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
+    const end = await ended;
+    expect(end).toMatchObject({ type: 'jobFailed', cancelled: true });
+  });
+
+  it('survives the worker dying mid-job: the job fails clearly and the next job succeeds', async () => {
+    const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });
+    await nextEvent(engine, (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0);
+    const ended = nextEvent(engine, jobEnded(jobId));
+    await engine.restartEngine();
+    const end = await ended;
+    expect(end.type).toBe('jobFailed');
+    if (end.type === 'jobFailed') {
+      expect(end.cancelled).toBe(false);
+      expect(end.error).toMatch(/engine stopped while running this job \(it was restarted from the app\)/);
+    }
+    const next = await engine.invoke('startJob', { kind: 'speedTest', iterations: 2, size: 32 });
+    expect((await nextEvent(engine, jobEnded(next.jobId))).type).toBe('jobDone');
+  });
+});
