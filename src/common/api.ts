@@ -87,7 +87,11 @@ export const EngineEvent = z.discriminatedUnion('type', [
     error: z.string(),
     cancelled: z.boolean(),
   }),
-  z.object({ type: z.literal('engineStatus'), state: z.enum(['starting', 'ready', 'restarted']), info: EngineInfo.nullable() }),
+  z.object({
+    type: z.literal('engineStatus'),
+    state: z.enum(['starting', 'ready', 'restarted']),
+    info: EngineInfo.nullable(),
+  }),
 ]);
 export type EngineEvent = z.infer<typeof EngineEvent>;
 

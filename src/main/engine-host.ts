@@ -158,7 +158,9 @@ export class EngineHost {
     this.ready = null;
     rejectStart(new ApiError(`The engine could not start (${reason}).`));
     for (const pending of this.pendingCalls.values()) {
-      pending.reject(new ApiError(`The engine stopped while working on your request (${reason}). Try again.`));
+      pending.reject(
+        new ApiError(`The engine stopped while working on your request (${reason}). Try again.`),
+      );
     }
     this.pendingCalls.clear();
     const job = this.current;
@@ -210,7 +212,8 @@ export class EngineHost {
     this.current = { jobId: next.jobId };
     this.ensureWorker().then(
       () => {
-        if (this.current?.jobId === next.jobId) this.post({ type: 'job', jobId: next.jobId, spec: next.spec });
+        if (this.current?.jobId === next.jobId)
+          this.post({ type: 'job', jobId: next.jobId, spec: next.spec });
       },
       (error: Error) => {
         if (this.current?.jobId !== next.jobId) return;

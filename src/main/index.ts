@@ -49,7 +49,8 @@ void app.whenReady().then(() => {
   // Only our own window's top frame may call the engine; the payload is validated by the host.
   ipcMain.handle(CALL_CHANNEL, (event, method: unknown, params: unknown) => {
     const frame = event.senderFrame;
-    if (!frame || frame !== event.sender.mainFrame) throw new Error('Calls are accepted from the app window only.');
+    if (!frame || frame !== event.sender.mainFrame)
+      throw new Error('Calls are accepted from the app window only.');
     return engine.call(method, params);
   });
   createWindow(engine);

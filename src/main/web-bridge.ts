@@ -204,5 +204,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 function hostName(hostHeader: string): string {
-  return hostHeader.startsWith('[') ? hostHeader.slice(1, hostHeader.indexOf(']')) : hostHeader.split(':')[0]!;
+  return hostHeader.startsWith('[')
+    ? hostHeader.slice(1, hostHeader.indexOf(']'))
+    : hostHeader.split(':')[0]!;
 }

@@ -7,6 +7,8 @@ import { BUILT_RENDERER } from '../helpers/paths';
 
 export const test = base.extend<object, { bridge: WebBridge; engine: EngineHost }>({
   engine: [
+    // Playwright requires the destructuring pattern even when no fixture is used.
+    // eslint-disable-next-line no-empty-pattern
     async ({}, use) => {
       const engine = startTestEngine();
       await use(engine);

@@ -32,12 +32,17 @@ describe('engine host', () => {
     stop();
     expect(end.type).toBe('jobDone');
     if (end.type === 'jobDone') expect(end.result.gflops).toBeGreaterThan(0);
-    expect(progress.filter((e) => e.type === 'jobProgress' && e.jobId === jobId).length).toBeGreaterThanOrEqual(3);
+    expect(
+      progress.filter((e) => e.type === 'jobProgress' && e.jobId === jobId).length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('cancels a running job', async () => {
     const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });
-    await nextEvent(engine, (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0);
+    await nextEvent(
+      engine,
+      (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0,
+    );
     const ended = nextEvent(engine, jobEnded(jobId));
     expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
     const end = await ended;
@@ -46,7 +51,10 @@ describe('engine host', () => {
 
   it('survives the worker dying mid-job: the job fails clearly and the next job succeeds', async () => {
     const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });
-    await nextEvent(engine, (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0);
+    await nextEvent(
+      engine,
+      (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && e.progress > 0,
+    );
     const ended = nextEvent(engine, jobEnded(jobId));
     await engine.restartEngine();
     const end = await ended;

@@ -50,7 +50,9 @@ describe('web bridge', () => {
   it('answers 401 without the token, for pages, uploads and the socket', async () => {
     expect((await fetch(`${bridge.url}/`)).status).toBe(401);
     expect((await fetch(`${bridge.url}/?token=wrong`)).status).toBe(401);
-    expect((await fetch(`${bridge.url}/api/upload?name=a.jpg`, { method: 'POST', body: 'x' })).status).toBe(401);
+    expect((await fetch(`${bridge.url}/api/upload?name=a.jpg`, { method: 'POST', body: 'x' })).status).toBe(
+      401,
+    );
     await expect(openSocket(wsUrl())).rejects.toThrow('HTTP 401');
   });
 
@@ -82,7 +84,12 @@ describe('web bridge', () => {
     await expect(startWebBridge({ engine, rendererDir: BUILT_RENDERER, host: '0.0.0.0' })).rejects.toThrow(
       /only listens on loopback.*--allow-remote/,
     );
-    const open = await startWebBridge({ engine, rendererDir: BUILT_RENDERER, host: '0.0.0.0', allowRemote: true });
+    const open = await startWebBridge({
+      engine,
+      rendererDir: BUILT_RENDERER,
+      host: '0.0.0.0',
+      allowRemote: true,
+    });
     expect(new URL(open.url).hostname).toBe('0.0.0.0');
     await open.close();
   });
