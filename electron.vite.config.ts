@@ -8,7 +8,11 @@ import { CONTENT_SECURITY_POLICY } from './src/main/security';
 const cspMeta: Plugin = {
   name: 'blurspace-csp',
   transformIndexHtml: () => [
-    { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' },
+    {
+      tag: 'meta',
+      attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY },
+      injectTo: 'head-prepend',
+    },
   ],
 };
 

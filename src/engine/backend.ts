@@ -46,7 +46,8 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
       const ok = name === 'tensorflow' ? await loadTensorflowBackend() : await tf.setBackend(name);
       if (!ok) throw new Error('backend refused to initialise');
       await tf.ready();
-      const gpu = name === 'tensorflow' && Boolean((tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice);
+      const gpu =
+        name === 'tensorflow' && Boolean((tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice);
       const device = gpu ? 'GPU (CUDA through libtensorflow)' : cpuDescription();
       const why = failures.length ? ` (${failures.join('; ')})` : '';
       return { backend: name, gpu, device, note: `${name} selected for preference "${preference}"${why}` };

@@ -1,6 +1,9 @@
 import type { EngineEvent } from '../../common/api';
 
-export type ProgressUpdate = Omit<Extract<EngineEvent, { type: 'jobProgress' }>, 'type' | 'jobId' | 'etaSeconds'>;
+export type ProgressUpdate = Omit<
+  Extract<EngineEvent, { type: 'jobProgress' }>,
+  'type' | 'jobId' | 'etaSeconds'
+>;
 
 export interface JobContext {
   signal: AbortSignal;
