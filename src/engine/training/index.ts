@@ -1,0 +1,15 @@
+export { makeBatch, makePair, pickKind, PAIR_KINDS, trainingData } from './data';
+export type {
+  Batch,
+  BatchOptions,
+  DataSourceOptions,
+  PairInfo,
+  PairKind,
+  PairOptions,
+  TrainingPair,
+} from './data';
+export type { CaptureOptions, CaptureParams } from './capture';
+export { writeContactSheet, type ContactSheetOptions } from './contact-sheet';
+export { correlate, loadKernels, transformKernel, type Kernel } from './kernels';
+export { Rng } from './rng';
+export { clearSourceCache, listSources, setSourceCacheLimit, type SourceList, type Split } from './sources';
