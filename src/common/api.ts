@@ -38,8 +38,43 @@ export type PhotoPreview = z.infer<typeof PhotoPreview>;
 
 const FilePath = z.string().min(1).max(4096);
 
+export const OutputOptions = z.object({
+  format: z.enum(['jpeg', 'png', 'tiff', 'webp']).optional(),
+  bitDepth: z.union([z.literal(8), z.literal(16)]).optional(),
+  quality: z.number().int().min(1).max(100).optional(),
+  keepMetadata: z.boolean().optional(),
+});
+export type OutputOptions = z.infer<typeof OutputOptions>;
+
+export const KernelSummary = z.object({
+  kernelPath: FilePath,
+  name: z.string(),
+  grid: z.object({ rows: z.number().int(), cols: z.number().int() }),
+  source: z.object({ width: z.number().int(), height: z.number().int() }),
+  /** The blur trace picture (PNG data URL). */
+  traceDataUrl: z.string(),
+});
+export type KernelSummary = z.infer<typeof KernelSummary>;
+
 /** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
 export const JobSpec = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('extractKernel'),
+    sharpPath: FilePath,
+    blurryPath: FilePath,
+    /** Where the .blurkernel file is written. */
+    outputPath: FilePath,
+    name: z.string().max(200).optional(),
+  }),
+  z.object({
+    kind: z.literal('applyKernel'),
+    photoPath: FilePath,
+    kernelPath: FilePath,
+    outputPath: FilePath,
+    /** 'spatial' stretches the kernel's code grid over the photo; 'uniform' uses its mean everywhere. */
+    mode: z.enum(['spatial', 'uniform']).default('spatial'),
+    output: OutputOptions.default({}),
+  }),
   // Measures the engine's convolution speed on the active backend (also a harmless job for health checks).
   z.object({
     kind: z.literal('speedTest'),
@@ -51,7 +86,11 @@ export type JobSpec = z.infer<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;
 
 export const SpeedTestResult = z.object({ kind: z.literal('speedTest'), gflops: z.number(), ms: z.number() });
-export const JobResult = z.discriminatedUnion('kind', [SpeedTestResult]);
+export const JobResult = z.discriminatedUnion('kind', [
+  SpeedTestResult,
+  z.object({ kind: z.literal('extractKernel'), kernel: KernelSummary }),
+  z.object({ kind: z.literal('applyKernel'), outputPath: FilePath }),
+]);
 export type JobResult = z.infer<typeof JobResult>;
 
 /** Request/response calls: name -> params and result schemas. */

@@ -1,5 +1,6 @@
 // The engine: everything Blurspace computes. Pure Node + TensorFlow.js, no Electron. The worker thread,
 // the CLI and the tests all drive this one class.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -8,16 +9,23 @@ import type { BackendPreference, EngineInfo, JobResult, JobSpec, PhotoPreview } 
 import { initBackend, type BackendStatus } from './backend';
 import { makePreview } from './image';
 import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
+import { runApplyKernel, runExtractKernel } from './jobs/kernel-jobs';
 import { runSpeedTest } from './jobs/speed-test';
+import { loadModel, type LoadedModel } from './model-store';
 
 export const PREVIEW_MAX_SIDE = 2048;
 
 export interface EngineOptions {
   backend: BackendPreference;
+  /** The user's chosen checkpoint; null means the shipped default. */
   checkpointPath: string | null;
+  /** The checkpoint that ships with the app (resources/checkpoints). */
+  defaultCheckpointPath: string;
 }
 
 export class Engine {
+  private model: Promise<LoadedModel> | null = null;
+
   private constructor(
     private readonly status: BackendStatus,
     private readonly options: EngineOptions,
@@ -40,13 +48,28 @@ export class Engine {
         sharp: sharp.versions.sharp ?? 'unknown',
         ...(process.versions.electron ? { electron: process.versions.electron } : {}),
       },
-      checkpoint: {
-        path: this.options.checkpointPath,
-        description: this.options.checkpointPath
-          ? path.basename(this.options.checkpointPath)
-          : 'none loaded yet (the default model ships with a later release)',
-      },
+      checkpoint: { path: this.checkpointPath(), description: this.checkpointDescription() },
     };
+  }
+
+  private checkpointPath(): string {
+    return this.options.checkpointPath ?? this.options.defaultCheckpointPath;
+  }
+
+  private checkpointDescription(): string {
+    const file = this.checkpointPath();
+    if (this.options.checkpointPath === null && !existsSync(file)) {
+      return 'no default model found (resources/checkpoints is empty in this build)';
+    }
+    return path.basename(file);
+  }
+
+  /** The F/G model, loaded on first use and kept. */
+  loadModel(): Promise<LoadedModel> {
+    this.model ??= loadModel(this.checkpointPath());
+    // A failed load is retried next time (the user may fix the file).
+    this.model.catch(() => (this.model = null));
+    return this.model;
   }
 
   async openPhoto(photoPath: string): Promise<PhotoPreview> {
@@ -75,6 +98,10 @@ export class Engine {
     switch (spec.kind) {
       case 'speedTest':
         return runSpeedTest(spec, ctx);
+      case 'extractKernel':
+        return runExtractKernel(spec, ctx, await this.loadModel());
+      case 'applyKernel':
+        return runApplyKernel(spec, ctx, await this.loadModel());
     }
   }
 }

@@ -1,28 +1,67 @@
 // `npx blurspace <command>`: the command line, running the same engine in-process.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BackendPreference, type EngineInfo } from '../common/api';
-import { preferenceFromEnvironment } from '../engine/backend';
+import { BackendPreference, JobSpec, type EngineInfo, type JobSpecInput } from '../common/api';
+import { initBackend, preferenceFromEnvironment } from '../engine/backend';
 import { Engine } from '../engine/engine';
+import { JobCancelledError } from '../engine/jobs/progress';
+import { loadKernelFile } from '../engine/kernels/kernel-file';
+import { writeTracePng } from '../engine/kernels/trace';
+import { DEFAULT_CHECKPOINT } from './paths';
+import { createProgressBar } from './progress-bar';
 import { SettingsStore, defaultConfigDir } from './settings';
+import { runTrainCommand, runPairsCommand } from './train-command';
 
 const USAGE = `Usage: blurspace <command> [options]
 
 Commands:
-  info                 Backend, device, versions and the checkpoint in use.
+  info                                   Backend, device, versions and the checkpoint in use
+  extract-kernel --sharp S --blurry B -o K.blurkernel
+                                         Read the blur of a sharp/blurry pair into a kernel file
+  apply-kernel PHOTO --kernel K -o OUT [--uniform]
+                                         Put a saved blur onto another photo (spatial by default)
+  show-kernel K -o trace.png             Draw a kernel file's blur trace
+  train --config C --out DIR [--resume]  Train F and G (see resources/training/)
+  pairs --kind gopro|shake|kernel -n N -o sheet.png [--split train|val] [--size S]
+                                         A contact sheet of training pairs, for looking at
 
 Common options:
   --backend B          auto | gpu | wasm | cpu (default: the saved setting, or BLURSPACE_BACKEND)
-  --checkpoint PATH    Model checkpoint to use
-  --json               Machine-readable output
+  --checkpoint PATH    Model checkpoint (ours .safetensors or the authors' .pth)
+  --json               Machine-readable output (info)
+  -q, --quiet          No progress bar
   -h, --help           This help`;
 
 const OPTIONS = {
   backend: { type: 'string' },
   checkpoint: { type: 'string' },
   json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  output: { type: 'string', short: 'o' },
+  sharp: { type: 'string' },
+  blurry: { type: 'string' },
+  kernel: { type: 'string' },
+  uniform: { type: 'boolean', default: false },
+  name: { type: 'string' },
+  config: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean', default: false },
+  kind: { type: 'string' },
+  split: { type: 'string' },
+  size: { type: 'string' },
+  n: { type: 'string', short: 'n' },
+  seed: { type: 'string' },
 } as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`missing ${flag}`);
+  return path.resolve(value);
+}
 
 function formatInfo(info: EngineInfo): string {
   const versions = Object.entries(info.versions)
@@ -37,36 +76,118 @@ function formatInfo(info: EngineInfo): string {
   ].join('\n');
 }
 
+function savedSettings() {
+  return SettingsStore.load(path.join(defaultConfigDir(), 'settings.json')).get();
+}
+
+function backendPreference(values: Values): BackendPreference {
+  return values.backend
+    ? BackendPreference.parse(values.backend)
+    : preferenceFromEnvironment(savedSettings().backend);
+}
+
+async function createEngine(values: Values): Promise<Engine> {
+  return Engine.create({
+    backend: backendPreference(values),
+    checkpointPath: values.checkpoint ? path.resolve(values.checkpoint) : savedSettings().checkpointPath,
+    defaultCheckpointPath: DEFAULT_CHECKPOINT,
+  });
+}
+
+/** Runs one engine job with a progress bar; Ctrl-C cancels it cleanly. */
+async function runJob(engine: Engine, input: JobSpecInput, quiet: boolean): Promise<unknown> {
+  const spec = JobSpec.parse(input);
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  const bar = createProgressBar(quiet);
+  try {
+    return await engine.runJob(spec, controller.signal, (update) => bar.update(update));
+  } finally {
+    bar.done();
+    process.off('SIGINT', onSigint);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  const [command] = positionals;
+  const [command, ...rest] = positionals;
   if (values.help || !command) {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
   }
-  const settings = SettingsStore.load(path.join(defaultConfigDir(), 'settings.json')).get();
-  const backend = values.backend
-    ? BackendPreference.parse(values.backend)
-    : preferenceFromEnvironment(settings.backend);
-  const engine = await Engine.create({
-    backend,
-    checkpointPath: values.checkpoint ?? settings.checkpointPath,
-  });
   switch (command) {
     case 'info': {
-      const info = engine.info();
+      const info = (await createEngine(values)).info();
       console.log(values.json ? JSON.stringify(info, null, 2) : formatInfo(info));
       return 0;
     }
+    case 'extract-kernel': {
+      const outputPath = required(values.output, '-o KERNEL');
+      const spec = {
+        kind: 'extractKernel' as const,
+        sharpPath: required(values.sharp, '--sharp PHOTO'),
+        blurryPath: required(values.blurry, '--blurry PHOTO'),
+        outputPath,
+        name: values.name,
+      };
+      await runJob(await createEngine(values), spec, values.quiet);
+      console.log(`kernel written to ${outputPath}`);
+      return 0;
+    }
+    case 'apply-kernel': {
+      const outputPath = required(values.output, '-o OUTPUT');
+      const spec = {
+        kind: 'applyKernel' as const,
+        photoPath: required(rest[0], 'the PHOTO to blur'),
+        kernelPath: required(values.kernel, '--kernel KERNEL'),
+        outputPath,
+        mode: values.uniform ? ('uniform' as const) : ('spatial' as const),
+      };
+      await runJob(await createEngine(values), spec, values.quiet);
+      console.log(`blurred photo written to ${outputPath}`);
+      return 0;
+    }
+    case 'show-kernel': {
+      const kernel = await loadKernelFile(required(rest[0], 'the KERNEL file'));
+      const outputPath = required(values.output, '-o PICTURE.png');
+      await writeTracePng(kernel.psf, outputPath);
+      console.log(`blur trace (${kernel.psf.rows}x${kernel.psf.cols} regions) written to ${outputPath}`);
+      return 0;
+    }
+    case 'train':
+      console.error((await initBackend(backendPreference(values))).note);
+      return runTrainCommand({
+        configPath: required(values.config, '--config FILE'),
+        outDir: required(values.out, '--out DIR'),
+        resume: values.resume,
+        quiet: values.quiet,
+      });
+    case 'pairs':
+      return runPairsCommand({
+        kind: values.kind ?? 'shake',
+        count: Number(values.n ?? 8),
+        outputPath: required(values.output, '-o SHEET.png'),
+        split: values.split ?? 'train',
+        size: Number(values.size ?? 256),
+        seed: Number(values.seed ?? 1),
+      });
     default:
-      console.error(`Unknown command "${command}".\n\n${USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`blurspace: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof JobCancelledError) {
+      console.error('blurspace: cancelled; nothing was written.');
+      process.exit(130);
+    }
     console.error(`blurspace: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   },

@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../engine/engine';
 import { JobCancelledError } from '../engine/jobs/progress';
+import { DEFAULT_CHECKPOINT } from './paths';
 import type { HostToWorker, WorkerData, WorkerToHost } from './worker-protocol';
 
 const port = parentPort!;
@@ -49,7 +50,10 @@ async function handle(engine: Engine, message: HostToWorker): Promise<void> {
 }
 
 try {
-  const engine = await Engine.create(workerData as WorkerData);
+  const engine = await Engine.create({
+    ...(workerData as WorkerData),
+    defaultCheckpointPath: DEFAULT_CHECKPOINT,
+  });
   port.on('message', (message: HostToWorker) => void handle(engine, message));
   post({ type: 'ready', info: engine.info() });
 } catch (error) {

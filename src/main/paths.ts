@@ -7,3 +7,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const WORKER_PATH = path.join(here, 'engine-worker.js');
 export const RENDERER_DIR = path.join(here, '..', 'renderer');
 export const PRELOAD_PATH = path.join(here, '..', 'preload', 'index.cjs');
+
+/** The shipped model: resources/checkpoints in a checkout, the app's resources folder when packaged. */
+export const DEFAULT_CHECKPOINT = path.join(
+  (process as { resourcesPath?: string }).resourcesPath && !process.env.BLURSPACE_DEV
+    ? path.join((process as { resourcesPath?: string }).resourcesPath!, 'checkpoints')
+    : path.join(here, '..', '..', 'resources', 'checkpoints'),
+  'blurspace-default.safetensors',
+);
+
+/** Training and benchmark data: ../shared/data beside the checkout, or BLURSPACE_DATA. */
+export const SHARED_DATA_DIR =
+  process.env.BLURSPACE_DATA ?? path.join(here, '..', '..', '..', 'shared', 'data');

@@ -16,4 +16,5 @@ export type WorkerToHost =
   | { type: 'result'; id: number; ok: false; error: string }
   | { type: 'event'; event: EngineEvent };
 
-export type WorkerData = EngineOptions;
+/** The worker adds the shipped checkpoint's location itself. */
+export type WorkerData = Omit<EngineOptions, 'defaultCheckpointPath'>;

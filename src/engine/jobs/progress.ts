@@ -17,9 +17,13 @@ export class JobCancelledError extends Error {
   }
 }
 
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** Lets pending messages (a cancel) arrive, then throws if the job was cancelled. */
 export async function checkpoint(signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  await yieldToEventLoop();
   if (signal.aborted) throw new JobCancelledError();
 }
 

@@ -1,0 +1,80 @@
+// Checks that a sharp/blurry pair shows the same framing before a kernel is read from it: phase
+// correlation of the central region finds the global offset and how clearly the two match.
+import { realToSpectrum, spectrumToReal } from '../dsp/fft';
+import type { FloatImage } from '../tiling';
+import { luma } from './psf';
+
+export interface Alignment {
+  /** Offset of the blurry photo relative to the sharp one, in pixels. */
+  dx: number;
+  dy: number;
+  /** Correlation peak over the RMS of the correlation surface. */
+  confidence: number;
+}
+
+/** Side of the (downscaled) square that is compared. */
+const WINDOW = 128;
+/** Half-whitening: flat enough for a sharp peak, without amplifying the noise of blurred-out frequencies. */
+const WHITENING = 0.5;
+
+/** Box-downscaled luma of the central square, mean removed, with a Hann taper. */
+function centralLuma(image: FloatImage, factor: number, side: number): Float64Array {
+  const x0 = Math.floor((image.width - side * factor) / 2);
+  const y0 = Math.floor((image.height - side * factor) / 2);
+  const out = new Float64Array(side * side);
+  let mean = 0;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      let sum = 0;
+      for (let j = 0; j < factor; j++) {
+        const rowStart = ((y0 + y * factor + j) * image.width + x0 + x * factor) * 3;
+        sum += luma(image.data.subarray(rowStart, rowStart + factor * 3), factor).reduce((a, b) => a + b, 0);
+      }
+      out[y * side + x] = sum / (factor * factor);
+      mean += out[y * side + x];
+    }
+  }
+  mean /= out.length;
+  for (let y = 0; y < side; y++) {
+    const wy = 0.5 - 0.5 * Math.cos((2 * Math.PI * (y + 0.5)) / side);
+    for (let x = 0; x < side; x++) {
+      const wx = 0.5 - 0.5 * Math.cos((2 * Math.PI * (x + 0.5)) / side);
+      out[y * side + x] = (out[y * side + x] - mean) * wx * wy;
+    }
+  }
+  return out;
+}
+
+export function measureAlignment(sharp: FloatImage, blurry: FloatImage): Alignment {
+  const shortSide = Math.min(sharp.width, sharp.height);
+  // Downscale so blur of tens of pixels shrinks to a few, and compare a square of the frame's centre.
+  const factor = Math.max(1, Math.min(8, Math.floor(shortSide / WINDOW)));
+  let side = WINDOW;
+  while (side * factor > shortSide) side /= 2;
+  const a = realToSpectrum(centralLuma(sharp, factor, side), side, side);
+  const b = realToSpectrum(centralLuma(blurry, factor, side), side, side);
+  const re = new Float64Array(a.re.length);
+  const im = new Float64Array(a.re.length);
+  for (let i = 0; i < re.length; i++) {
+    // Cross-power spectrum B conj(A), partly whitened.
+    const r = b.re[i] * a.re[i] + b.im[i] * a.im[i];
+    const m = b.im[i] * a.re[i] - b.re[i] * a.im[i];
+    const scale = (Math.hypot(r, m) + 1e-12) ** WHITENING;
+    re[i] = r / scale;
+    im[i] = m / scale;
+  }
+  const surface = spectrumToReal({ width: side, height: side, re, im });
+  let peak = 0;
+  let sumSquares = 0;
+  for (let i = 0; i < surface.length; i++) {
+    sumSquares += surface[i] ** 2;
+    if (surface[i] > surface[peak]) peak = i;
+  }
+  const rms = Math.sqrt(sumSquares / surface.length) || 1;
+  const wrap = (v: number): number => (v > side / 2 ? v - side : v);
+  return {
+    dx: wrap(peak % side) * factor,
+    dy: wrap(Math.floor(peak / side)) * factor,
+    confidence: surface[peak] / rms,
+  };
+}

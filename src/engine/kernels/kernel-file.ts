@@ -1,0 +1,90 @@
+// The .blurkernel file: a blur extracted from one photo pair, reusable on other photos. It holds the
+// code grid that F understands, which checkpoint made it, the source size, and explicit PSFs for display.
+import fs from 'node:fs/promises';
+import { z } from 'zod';
+import { writeFileAtomic } from '../fs-atomic';
+
+export const KERNEL_FILE_FORMAT = 'blurspace-kernel';
+export const KERNEL_FILE_VERSION = 1;
+export const KERNEL_FILE_EXTENSION = '.blurkernel';
+
+const PsfSchema = z.object({ size: z.number().int().positive(), weights: z.array(z.number()) });
+
+export const KernelFileSchema = z.object({
+  format: z.literal(KERNEL_FILE_FORMAT),
+  version: z.literal(KERNEL_FILE_VERSION),
+  name: z.string(),
+  createdAt: z.string(),
+  checkpoint: z.object({ sha256: z.string(), description: z.string() }),
+  source: z.object({
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    sharp: z.string(),
+    blurry: z.string(),
+    /** Global shift of the blurry photo that was corrected before extraction, in pixels. */
+    shift: z.object({ x: z.number(), y: z.number() }),
+  }),
+  /** The code grid: one code per 128x128 cell of the (padded) source, row-major. */
+  grid: z.object({ rows: z.number().int().positive(), cols: z.number().int().positive(), cell: z.number() }),
+  kernelDim: z.number().int().positive(),
+  /** Base64 of little-endian float32, rows x cols x kernelDim. */
+  codes: z.string(),
+  /** PSFs for display on a coarse grid over the source (each the average blur of its region). */
+  psf: z.object({ rows: z.number().int(), cols: z.number().int(), cells: z.array(PsfSchema) }),
+});
+export type KernelFile = z.infer<typeof KernelFileSchema>;
+
+export function encodeCodes(codes: Float32Array): string {
+  return Buffer.from(codes.buffer, codes.byteOffset, codes.byteLength).toString('base64');
+}
+
+export function decodeCodes(file: KernelFile): Float32Array {
+  const bytes = Buffer.from(file.codes, 'base64');
+  const expected = file.grid.rows * file.grid.cols * file.kernelDim;
+  if (bytes.byteLength !== expected * 4) {
+    throw new KernelFileError(`holds ${bytes.byteLength / 4} code values where its grid needs ${expected}`);
+  }
+  const codes = new Float32Array(expected);
+  new Uint8Array(codes.buffer).set(bytes);
+  return codes;
+}
+
+export class KernelFileError extends Error {}
+
+export async function saveKernelFile(path: string, kernel: KernelFile): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(kernel));
+}
+
+export async function loadKernelFile(path: string): Promise<KernelFile> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (error) {
+    throw new KernelFileError(`Cannot read the kernel file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new KernelFileError(`${path} is not a Blurspace kernel file (it is not JSON).`);
+  }
+  const result = KernelFileSchema.safeParse(parsed);
+  if (!result.success) {
+    const format = (parsed as { format?: unknown; version?: unknown } | null)?.format;
+    const version = (parsed as { version?: unknown } | null)?.version;
+    if (format === KERNEL_FILE_FORMAT && version !== KERNEL_FILE_VERSION) {
+      throw new KernelFileError(
+        `${path} is a kernel file of version ${String(version)}; this Blurspace reads version ${KERNEL_FILE_VERSION}.`,
+      );
+    }
+    throw new KernelFileError(
+      `${path} is not a valid Blurspace kernel file: ${z.prettifyError(result.error)}`,
+    );
+  }
+  try {
+    decodeCodes(result.data);
+  } catch (error) {
+    throw new KernelFileError(`${path} is damaged: it ${(error as Error).message}.`);
+  }
+  return result.data;
+}

@@ -1,0 +1,93 @@
+// An explicit point-spread function for what F does with one kernel code: the small kernel p that best
+// explains F(x, k) as a linear blur of x (least squares in the frequency domain, Tikhonov-regularised).
+// It is what the UI draws as the blur trace, and what classical deconvolution can use.
+import { kernelSpectrum, realToSpectrum, spectrumToReal } from '../dsp/fft';
+
+export interface Psf {
+  /** Odd side length; the PSF is centred. */
+  size: number;
+  /** Row-major, non-negative, sums to 1; blurry = correlate(sharp, psf) (MATLAB imfilter convention). */
+  weights: number[];
+}
+
+/** Rec. 709 luma of interleaved RGB. */
+export function luma(rgb: Float32Array, pixels: number): Float64Array {
+  const out = new Float64Array(pixels);
+  for (let i = 0; i < pixels; i++)
+    out[i] = 0.2126 * rgb[3 * i] + 0.7152 * rgb[3 * i + 1] + 0.0722 * rgb[3 * i + 2];
+  return out;
+}
+
+/** Removes the mean and tapers the borders, so the periodic FFT sees no edge jumps. */
+function window(plane: Float64Array, width: number, height: number): Float64Array {
+  let mean = 0;
+  for (const v of plane) mean += v;
+  mean /= plane.length;
+  const out = new Float64Array(plane.length);
+  for (let y = 0; y < height; y++) {
+    const wy = 0.5 - 0.5 * Math.cos((2 * Math.PI * (y + 0.5)) / height);
+    for (let x = 0; x < width; x++) {
+      const wx = 0.5 - 0.5 * Math.cos((2 * Math.PI * (x + 0.5)) / width);
+      out[y * width + x] = (plane[y * width + x] - mean) * wx * wy;
+    }
+  }
+  return out;
+}
+
+/**
+ * Fits `size` x `size` PSF with blurry ≈ correlate(sharp, psf). Inputs are luma planes of a square,
+ * power-of-two region. `regularisation` is relative to the sharp image's mean spectral power.
+ */
+export function fitPsf(
+  sharp: Float64Array,
+  blurry: Float64Array,
+  side: number,
+  size: number,
+  regularisation = 1e-2,
+): Psf {
+  const x = realToSpectrum(window(sharp, side, side), side, side);
+  const y = realToSpectrum(window(blurry, side, side), side, side);
+  let power = 0;
+  for (let i = 0; i < x.re.length; i++) power += x.re[i] ** 2 + x.im[i] ** 2;
+  const lambda = (regularisation * power) / x.re.length;
+  // Y = X * K (K the correlation kernel's spectrum) => K = Y conj(X) / (|X|^2 + lambda).
+  const re = new Float64Array(x.re.length);
+  const im = new Float64Array(x.re.length);
+  for (let i = 0; i < re.length; i++) {
+    const denominator = x.re[i] ** 2 + x.im[i] ** 2 + lambda;
+    re[i] = (y.re[i] * x.re[i] + y.im[i] * x.im[i]) / denominator;
+    im[i] = (y.im[i] * x.re[i] - y.re[i] * x.im[i]) / denominator;
+  }
+  const spatial = spectrumToReal({ width: side, height: side, re, im });
+  // kernelSpectrum puts tap (i, j) at offset (c - i, c - j): read it back the same way.
+  const c = size >> 1;
+  const weights = new Array<number>(size * size);
+  let sum = 0;
+  for (let j = 0; j < size; j++) {
+    for (let i = 0; i < size; i++) {
+      const px = (((c - i) % side) + side) % side;
+      const py = (((c - j) % side) + side) % side;
+      const v = Math.max(0, spatial[py * side + px]);
+      weights[j * size + i] = v;
+      sum += v;
+    }
+  }
+  if (sum <= 0) {
+    weights.fill(0);
+    weights[c * size + c] = 1;
+    return { size, weights };
+  }
+  return { size, weights: weights.map((v) => v / sum) };
+}
+
+/** Blurs a luma plane with a PSF (circularly; for tests and previews). */
+export function applyPsf(plane: Float64Array, side: number, psf: Psf): Float64Array {
+  const image = realToSpectrum(plane, side, side);
+  const k = kernelSpectrum(psf.weights, psf.size, psf.size, side, side);
+  for (let i = 0; i < image.re.length; i++) {
+    const re = image.re[i] * k.re[i] - image.im[i] * k.im[i];
+    image.im[i] = image.re[i] * k.im[i] + image.im[i] * k.re[i];
+    image.re[i] = re;
+  }
+  return spectrumToReal(image);
+}

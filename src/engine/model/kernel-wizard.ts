@@ -1,0 +1,563 @@
+// KernelWizard (Tran et al., CVPR 2021): blur operator F(x, k) and kernel extractor G(x, y) in TensorFlow.js.
+// Parameters are keyed by the authors' PyTorch state_dict names so their checkpoints load as they are.
+// Images are NHWC float32 RGB in [0, 1] (the authors divide 8-bit RGB by 255 and apply no other normalisation).
+import * as tf from '@tensorflow/tfjs';
+import {
+  conv2d,
+  convTranspose2d,
+  instanceNorm,
+  leakyRelu,
+  pad2d,
+  pixelShuffle,
+  residualBlockNoBN,
+  seededNormal,
+  type PadMode,
+} from './layers';
+
+export type NormType = 'none' | 'instance';
+
+export interface KernelWizardConfig {
+  /** Image channels (`input_nc`). */
+  inputNc: number;
+  /** Feature width (`nf`). */
+  nf: number;
+  /** Residual blocks after the feature extractor's two stride-2 convs (`front_RBs`). */
+  frontRBs: number;
+  /** Residual blocks before the pixel-shuffle upsampling (`back_RBs`). */
+  backRBs: number;
+  /** Channels of one kernel code cell (`kernel_dim`); the code grid is H/128 x W/128. */
+  kernelDim: number;
+  /** G predicts mean and sigma (2 * kernelDim channels) instead of the code (`use_vae`). */
+  useVAE: boolean;
+  /** ResNet blocks at the end of the kernel extractor (`KernelExtractor.n_blocks`). */
+  extractorBlocks: number;
+  /** `KernelExtractor.norm`; 'instance' also turns the extractor's conv biases on, as in the authors' code. */
+  extractorNorm: NormType;
+  /** `KernelExtractor.padding_type` of its ResNet blocks. */
+  extractorPadding: PadMode;
+  /** `Adapter.norm`; 'instance' also turns the adapter's conv biases on. */
+  adapterNorm: NormType;
+  /** Width of the full-resolution reconstruction convs (hard-coded 64 in the authors' trunk). */
+  reconNf: number;
+}
+
+/**
+ * The authors' options (options/kernel_encoding/GOPRO/woVAE.yml); wVAE.yml differs only in useVAE. Their
+ * `N_frames` and `img_size` options build nothing, so they have no field here.
+ */
+export const OFFICIAL_CONFIG: KernelWizardConfig = {
+  inputNc: 3,
+  nf: 64,
+  frontRBs: 10,
+  backRBs: 20,
+  kernelDim: 512,
+  useVAE: false,
+  extractorBlocks: 4,
+  extractorNorm: 'none',
+  extractorPadding: 'reflect',
+  adapterNorm: 'none',
+  reconNf: 64,
+};
+
+/** One tensor in PyTorch layout: conv weights [out, in, kh, kw], transposed-conv weights [in, out, kh, kw]. */
+export interface StateTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** G's raw output: for a VAE the second half is used as a standard deviation (not a log-variance). */
+export interface KernelPosterior {
+  mean: tf.Tensor4D;
+  sigma: tf.Tensor4D | null;
+}
+
+/** Every downsampling in G and in F's adapter halves the size: the image must be a multiple of this. */
+export const GRID_CELL = 128;
+
+type ParamKind = 'conv' | 'convT' | 'bias';
+
+interface ParamSpec {
+  key: string;
+  /** PyTorch shape. */
+  shape: number[];
+  kind: ParamKind;
+  /** Standard deviation of the initial values (0: zeros). */
+  std: number;
+}
+
+const ADAPTER_LEVELS = 5;
+const DOWNSAMPLINGS = 5;
+
+// Authors' nn.Sequential indices; activations and Identity norm layers occupy indices too.
+const FEATURE_RB0 = 6;
+const EXTRACTOR_FIRST = 1;
+const extractorDown = (i: number): number => 4 + 3 * i;
+const EXTRACTOR_RB0 = extractorDown(DOWNSAMPLINGS);
+
+function extractorBlockConvs(config: KernelWizardConfig, block: number): [string, string] {
+  const prefix = `kernel_extractor.model.${EXTRACTOR_RB0 + block}.conv_block`;
+  // [pad, conv, norm, relu, pad, conv, norm]; zero padding drops both pad layers.
+  return config.extractorPadding === 'zero' ? [`${prefix}.0`, `${prefix}.3`] : [`${prefix}.1`, `${prefix}.5`];
+}
+
+function adapterPrefix(level: number): string {
+  return `adapter.model.${'submodule.'.repeat(level)}`;
+}
+
+function adapterDownConv(level: number): string {
+  // The outermost block has no LeakyReLU before its down conv.
+  return `${adapterPrefix(level)}down.${level === 0 ? 0 : 1}`;
+}
+
+function adapterUpConv(level: number): string {
+  return `${adapterPrefix(level)}up.1`;
+}
+
+function reconConvs(config: KernelWizardConfig): string[] {
+  const b = config.backRBs;
+  return [b, b + 3, b + 6, b + 8].map((i) => `recon_trunk.${i}`);
+}
+
+function extractorOutChannels(config: KernelWizardConfig): number {
+  return config.useVAE ? 2 * config.kernelDim : config.kernelDim;
+}
+
+/** Channels of the adapter level: outer (block input/output) and inner (after its down conv). */
+function adapterChannels(nf: number, level: number): { outer: number; inner: number } {
+  const widths = [nf, nf, 2 * nf, 4 * nf, 8 * nf];
+  return { outer: widths[level]!, inner: level === ADAPTER_LEVELS - 1 ? 8 * nf : widths[level + 1]! };
+}
+
+function describe(config: KernelWizardConfig): string {
+  return (
+    `nf ${config.nf}, front_RBs ${config.frontRBs}, back_RBs ${config.backRBs}, kernel_dim ${config.kernelDim}, ` +
+    `use_vae ${config.useVAE}, n_blocks ${config.extractorBlocks}, recon width ${config.reconNf}`
+  );
+}
+
+function validateConfig(config: KernelWizardConfig): void {
+  const counts: Array<[string, number, number]> = [
+    ['inputNc', config.inputNc, 1],
+    ['nf', config.nf, 1],
+    ['frontRBs', config.frontRBs, 0],
+    ['backRBs', config.backRBs, 0],
+    ['kernelDim', config.kernelDim, 1],
+    ['extractorBlocks', config.extractorBlocks, 0],
+    ['reconNf', config.reconNf, 1],
+  ];
+  for (const [name, value, min] of counts) {
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`KernelWizard: ${name} must be an integer >= ${min}`);
+  }
+  // G's channel count doubles per downsampling and is capped at its output width, so it must reach it.
+  if (config.nf * 2 ** DOWNSAMPLINGS < extractorOutChannels(config)) {
+    throw new Error(
+      `KernelWizard: nf * 32 (${config.nf * 32}) must be at least the kernel extractor's output ` +
+        `(${extractorOutChannels(config)} channels)`,
+    );
+  }
+}
+
+function convSpec(key: string, out: number, inp: number, k: number, bias: boolean, scale = 1): ParamSpec[] {
+  const specs: ParamSpec[] = [
+    {
+      key: `${key}.weight`,
+      shape: [out, inp, k, k],
+      kind: 'conv',
+      std: scale * Math.sqrt(2 / (inp * k * k)),
+    },
+  ];
+  if (bias) specs.push({ key: `${key}.bias`, shape: [out], kind: 'bias', std: 0 });
+  return specs;
+}
+
+function convTSpec(key: string, inp: number, out: number, bias: boolean): ParamSpec[] {
+  // Kernel 4, stride 2: each output pixel sees 2 x 2 taps per input channel.
+  const specs: ParamSpec[] = [
+    { key: `${key}.weight`, shape: [inp, out, 4, 4], kind: 'convT', std: Math.sqrt(2 / (inp * 4)) },
+  ];
+  if (bias) specs.push({ key: `${key}.bias`, shape: [out], kind: 'bias', std: 0 });
+  return specs;
+}
+
+/** Every parameter in the authors' state_dict order, with PyTorch shapes. */
+function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
+  const { nf, inputNc } = config;
+  const rb = (prefix: string): ParamSpec[] => [
+    ...convSpec(`${prefix}.conv1`, nf, nf, 3, true, 0.1),
+    ...convSpec(`${prefix}.conv2`, nf, nf, 3, true, 0.1),
+  ];
+  const specs: ParamSpec[] = [
+    ...convSpec('feature_extractor.0', nf, inputNc, 3, true),
+    ...convSpec('feature_extractor.2', nf, nf, 3, true),
+    ...convSpec('feature_extractor.4', nf, nf, 3, true),
+  ];
+  for (let i = 0; i < config.frontRBs; i++) specs.push(...rb(`feature_extractor.${FEATURE_RB0 + i}`));
+
+  const extBias = config.extractorNorm === 'instance';
+  const outNc = extractorOutChannels(config);
+  specs.push(...convSpec(`kernel_extractor.model.${EXTRACTOR_FIRST}`, nf, 2 * nf, 7, extBias));
+  for (let i = 0; i < DOWNSAMPLINGS; i++) {
+    const inc = Math.min(nf * 2 ** i, outNc);
+    const ouc = Math.min(nf * 2 ** (i + 1), outNc);
+    specs.push(...convSpec(`kernel_extractor.model.${extractorDown(i)}`, ouc, inc, 3, extBias));
+  }
+  for (let b = 0; b < config.extractorBlocks; b++) {
+    for (const key of extractorBlockConvs(config, b))
+      specs.push(...convSpec(key, outNc, outNc, 3, extBias, 0.1));
+  }
+
+  // U-Net registration order: down, submodule, up.
+  const adaBias = config.adapterNorm === 'instance';
+  const down: ParamSpec[] = [];
+  const up: ParamSpec[] = [];
+  for (let level = 0; level < ADAPTER_LEVELS; level++) {
+    const { outer, inner } = adapterChannels(nf, level);
+    down.push(...convSpec(adapterDownConv(level), inner, outer, 4, adaBias));
+    // The innermost up conv reads its down output concatenated with the kernel code.
+    const upIn = level === ADAPTER_LEVELS - 1 ? inner + config.kernelDim : 2 * inner;
+    up.unshift(...convTSpec(adapterUpConv(level), upIn, outer, level === 0 || adaBias));
+  }
+  specs.push(...down, ...up);
+
+  for (let i = 0; i < config.backRBs; i++) specs.push(...rb(`recon_trunk.${i}`));
+  const [c0, c1, c2, c3] = reconConvs(config) as [string, string, string, string];
+  const r = config.reconNf;
+  specs.push(
+    ...convSpec(c0, 4 * nf, nf, 3, true),
+    ...convSpec(c1, 4 * r, nf, 3, true),
+    ...convSpec(c2, r, r, 3, true),
+    // Small last layer: a fresh F starts close to the identity (its output is x + trunk).
+    ...convSpec(c3, inputNc, r, 3, true, 0.1),
+  );
+  return specs;
+}
+
+// PyTorch [out, in, kh, kw] and ConvTranspose [in, out, kh, kw] both map to tf [kh, kw, in|out, out|in] this way.
+const TORCH_TO_TF = [2, 3, 1, 0];
+const TF_TO_TORCH = [3, 2, 0, 1];
+
+function tfShape(spec: ParamSpec): number[] {
+  return spec.kind === 'bias' ? spec.shape : TORCH_TO_TF.map((axis) => spec.shape[axis]!);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
+
+const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/** Authors' KL term (kl_weight 10 in wVAE.yml): sum(mean^2 + sigma^2 - log(1e-8 + sigma^2) - 1), no 1/2. */
+export function vaeKlDivergence(posterior: KernelPosterior): tf.Scalar {
+  const { mean, sigma } = posterior;
+  if (!sigma) throw new Error('vaeKlDivergence: the model is not a VAE (no sigma)');
+  return tf.tidy(() => {
+    const s2 = tf.square(sigma);
+    return tf.sum(tf.sub(tf.sub(tf.add(tf.square(mean), s2), tf.log(tf.add(s2, 1e-8))), 1));
+  });
+}
+
+/** Reparameterised sample mean + sigma * eps, as the authors do in training (and in their augmentation script). */
+export function sampleKernel(posterior: KernelPosterior, eps: tf.Tensor4D): tf.Tensor4D {
+  const { mean, sigma } = posterior;
+  return sigma ? tf.tidy(() => tf.add(mean, tf.mul(sigma, eps))) : tf.clone(mean);
+}
+
+export class KernelWizard {
+  readonly config: KernelWizardConfig;
+  private readonly specs: ParamSpec[];
+  private readonly params = new Map<string, tf.Variable>();
+
+  private constructor(config: KernelWizardConfig, values: (spec: ParamSpec) => tf.Tensor) {
+    validateConfig(config);
+    this.config = { ...config };
+    this.specs = paramSpecs(config);
+    for (const spec of this.specs) {
+      const initial = values(spec);
+      this.params.set(spec.key, tf.variable(initial, true));
+      initial.dispose();
+    }
+  }
+
+  /** Deterministic initialisation: kaiming-normal (fan in), residual branches scaled by 0.1, zero biases. */
+  static create(config: KernelWizardConfig, seed: number): KernelWizard {
+    const normal = seededNormal(seed);
+    return new KernelWizard(config, (spec) => {
+      const shape = tfShape(spec);
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      if (spec.std > 0) for (let i = 0; i < data.length; i++) data[i] = normal() * spec.std;
+      return tf.tensor(data, shape);
+    });
+  }
+
+  /** Derives the configuration from a state_dict's names and shapes (PyTorch layout). */
+  static inferConfig(shapes: Map<string, number[]>): KernelWizardConfig {
+    const need = (key: string): number[] => {
+      const shape = shapes.get(key);
+      if (!shape) throw new Error(`Not a KernelWizard state_dict: key "${key}" is missing`);
+      return shape;
+    };
+    const count = (key: (i: number) => string): number => {
+      let n = 0;
+      while (shapes.has(key(n))) n++;
+      return n;
+    };
+    const [nf, inputNc] = need('feature_extractor.0.weight') as [number, number];
+    const frontRBs = count((i) => `feature_extractor.${FEATURE_RB0 + i}.conv1.weight`);
+    const backRBs = count((i) => `recon_trunk.${i}.conv1.weight`);
+    const reconNf = need(`recon_trunk.${backRBs + 6}.weight`)[0]!;
+    const outNc = need(`kernel_extractor.model.${extractorDown(DOWNSAMPLINGS - 1)}.weight`)[0]!;
+    const innermostIn = need(`${adapterUpConv(ADAPTER_LEVELS - 1)}.weight`)[0]!;
+    const kernelDim = innermostIn - 8 * nf;
+    if (kernelDim !== outNc && 2 * kernelDim !== outNc) {
+      throw new Error(
+        `Not a KernelWizard state_dict: the kernel extractor outputs ${outNc} channels but the adapter ` +
+          `expects codes of ${kernelDim} channels`,
+      );
+    }
+    const extractorPadding: PadMode = shapes.has(
+      `kernel_extractor.model.${EXTRACTOR_RB0}.conv_block.0.weight`,
+    )
+      ? 'zero'
+      : 'reflect';
+    const probe: KernelWizardConfig = { ...OFFICIAL_CONFIG, extractorPadding };
+    return {
+      inputNc,
+      nf,
+      frontRBs,
+      backRBs,
+      kernelDim,
+      useVAE: outNc === 2 * kernelDim,
+      extractorBlocks: count((b) => `${extractorBlockConvs(probe, b)[0]}.weight`),
+      extractorNorm: shapes.has(`kernel_extractor.model.${EXTRACTOR_FIRST}.bias`) ? 'instance' : 'none',
+      extractorPadding,
+      adapterNorm: shapes.has(`${adapterDownConv(1)}.bias`) ? 'instance' : 'none',
+      reconNf,
+    };
+  }
+
+  /**
+   * Builds a model from a state_dict in PyTorch layout. Without `config` it is read from the names and
+   * shapes; the padding mode cannot be read from a checkpoint: reflect (the authors' setting) unless the
+   * keys show zero.
+   */
+  static fromStateDict(tensors: Map<string, StateTensor>, config?: KernelWizardConfig): KernelWizard {
+    const shapes = new Map([...tensors].map(([key, t]) => [key, t.shape]));
+    const model = KernelWizard.create(config ?? KernelWizard.inferConfig(shapes), 0);
+    try {
+      model.loadStateDict(tensors);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+
+  /** Loads a state_dict in PyTorch layout; checks everything before changing any weight. */
+  loadStateDict(tensors: Map<string, StateTensor>): void {
+    const problems: string[] = [];
+    const expected = new Set(this.specs.map((s) => s.key));
+    for (const spec of this.specs) {
+      const t = tensors.get(spec.key);
+      if (!t) {
+        problems.push(`missing key "${spec.key}"`);
+      } else if (!sameShape(t.shape, spec.shape)) {
+        problems.push(
+          `shape mismatch for "${spec.key}": expected ${shapeText(spec.shape)}, got ${shapeText(t.shape)}`,
+        );
+      } else if (t.data.length !== spec.shape.reduce((a, b) => a * b, 1)) {
+        problems.push(
+          `"${spec.key}" holds ${t.data.length} values, not the ${shapeText(t.shape)} it declares`,
+        );
+      }
+    }
+    for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected key "${key}"`);
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 12).join('; ');
+      const more = problems.length > 12 ? ` (and ${problems.length - 12} more)` : '';
+      throw new Error(
+        `KernelWizard.loadStateDict: ${shown}${more}. The checkpoint's architecture differs from the config ` +
+          `(${describe(this.config)}).`,
+      );
+    }
+    for (const spec of this.specs) {
+      const t = tensors.get(spec.key)!;
+      tf.tidy(() => {
+        const value = tf.tensor(t.data, t.shape);
+        this.params.get(spec.key)!.assign(spec.kind === 'bias' ? value : value.transpose(TORCH_TO_TF));
+      });
+    }
+  }
+
+  /** All parameters in PyTorch layout and order; loadStateDict(stateDict()) is exact. */
+  stateDict(): Map<string, StateTensor> {
+    const out = new Map<string, StateTensor>();
+    for (const spec of this.specs) {
+      const v = this.params.get(spec.key)!;
+      const t = spec.kind === 'bias' ? v.clone() : v.transpose(TF_TO_TORCH);
+      out.set(spec.key, { shape: [...spec.shape], data: Float32Array.from(t.dataSync()) });
+      t.dispose();
+    }
+    return out;
+  }
+
+  /** The weights keyed by their state_dict names (in TensorFlow layout), e.g. for an optimizer's state. */
+  namedVariables(): Map<string, tf.Variable> {
+    return new Map(this.params);
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  /** Number of scalar parameters. */
+  parameterCount(): number {
+    return this.specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+
+  /** G: the kernel code grid [n, H/128, W/128, kernelDim] (the mean for a VAE) of the pair (sharp x, blurry y). */
+  extractKernel(x: tf.Tensor4D, y: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const { mean, sigma } = this.extractKernelPosterior(x, y);
+      sigma?.dispose();
+      return mean;
+    });
+  }
+
+  /**
+   * G's full output. Without VAE sigma is null (the authors use zeros). With VAE the authors train on
+   * mean + sigma * N(0, 1) (see sampleKernel) with vaeKlDivergence; use the mean for deterministic inference.
+   */
+  extractKernelPosterior(x: tf.Tensor4D, y: tf.Tensor4D): KernelPosterior {
+    this.checkImage(x, 'x');
+    if (!sameShape(x.shape, y.shape)) {
+      throw new Error(`KernelWizard: x ${shapeText(x.shape)} and y ${shapeText(y.shape)} differ in shape`);
+    }
+    const [, h, w] = x.shape;
+    if (
+      this.config.extractorBlocks > 0 &&
+      this.config.extractorPadding === 'reflect' &&
+      Math.min(h, w) < 2 * GRID_CELL
+    ) {
+      throw new Error(
+        `KernelWizard: G needs images of at least ${2 * GRID_CELL}x${2 * GRID_CELL} (got ${h}x${w}): its ` +
+          'reflect-padded blocks cannot pad a code grid only one cell wide',
+      );
+    }
+    const out = tf.tidy(() => this.kernelExtractor(this.features(x), this.features(y)));
+    if (!this.config.useVAE) return { mean: out, sigma: null };
+    const kd = this.config.kernelDim;
+    const [mean, sigma] = tf.split(out, [kd, kd], 3) as [tf.Tensor4D, tf.Tensor4D];
+    out.dispose();
+    return { mean, sigma };
+  }
+
+  /** F: blurs the sharp image x [n, H, W, c] with the code grid k [n, H/128, W/128, kernelDim]. */
+  adaptiveBlur(x: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
+    this.checkImage(x, 'x');
+    const [n, h, w] = x.shape;
+    const grid = [n, h / GRID_CELL, w / GRID_CELL, this.config.kernelDim];
+    if (!sameShape(k.shape, grid)) {
+      throw new Error(
+        `KernelWizard: kernel code must be ${shapeText(grid)} for this image, got ${shapeText(k.shape)}`,
+      );
+    }
+    return tf.tidy(() => tf.add(this.reconstruct(this.adapter(this.features(x), k)), x));
+  }
+
+  private checkImage(x: tf.Tensor4D, name: string): void {
+    const [, h, w, c] = x.shape;
+    if (h % GRID_CELL !== 0 || w % GRID_CELL !== 0 || h === 0 || w === 0) {
+      throw new Error(
+        `KernelWizard: ${name} is ${h}x${w}; height and width must be multiples of ${GRID_CELL}`,
+      );
+    }
+    if (c !== this.config.inputNc) {
+      throw new Error(`KernelWizard: ${name} has ${c} channels, the model takes ${this.config.inputNc}`);
+    }
+  }
+
+  private weight(key: string): tf.Tensor4D {
+    return this.params.get(`${key}.weight`)! as tf.Variable<tf.Rank.R4>;
+  }
+
+  private bias(key: string): tf.Tensor1D | null {
+    return (this.params.get(`${key}.bias`) as tf.Variable<tf.Rank.R1> | undefined) ?? null;
+  }
+
+  private conv(x: tf.Tensor4D, key: string, stride: number, pad: number): tf.Tensor4D {
+    return conv2d(x, this.weight(key), this.bias(key), stride, pad);
+  }
+
+  private residual(x: tf.Tensor4D, key: string): tf.Tensor4D {
+    const c1 = `${key}.conv1`;
+    const c2 = `${key}.conv2`;
+    return residualBlockNoBN(x, this.weight(c1), this.bias(c1)!, this.weight(c2), this.bias(c2)!);
+  }
+
+  private features(x: tf.Tensor4D): tf.Tensor4D {
+    let h = leakyRelu(this.conv(x, 'feature_extractor.0', 1, 1), 0.1);
+    h = leakyRelu(this.conv(h, 'feature_extractor.2', 2, 1), 0.1);
+    h = leakyRelu(this.conv(h, 'feature_extractor.4', 2, 1), 0.1);
+    for (let i = 0; i < this.config.frontRBs; i++)
+      h = this.residual(h, `feature_extractor.${FEATURE_RB0 + i}`);
+    return h;
+  }
+
+  private kernelExtractor(sharp: tf.Tensor4D, blurry: tf.Tensor4D): tf.Tensor4D {
+    const norm = (t: tf.Tensor4D): tf.Tensor4D =>
+      this.config.extractorNorm === 'instance' ? instanceNorm(t) : t;
+    const padding = this.config.extractorPadding;
+    let h = tf.concat([sharp, blurry], 3);
+    h = tf.relu(norm(this.conv(pad2d(h, 3, 'reflect'), `kernel_extractor.model.${EXTRACTOR_FIRST}`, 1, 0)));
+    for (let i = 0; i < DOWNSAMPLINGS; i++) {
+      h = tf.relu(norm(this.conv(h, `kernel_extractor.model.${extractorDown(i)}`, 2, 1)));
+    }
+    for (let b = 0; b < this.config.extractorBlocks; b++) {
+      const [first, second] = extractorBlockConvs(this.config, b);
+      const r = tf.relu(norm(this.conv(pad2d(h, 1, padding), first, 1, 0)));
+      h = tf.add(h, norm(this.conv(pad2d(r, 1, padding), second, 1, 0)));
+    }
+    return h;
+  }
+
+  /**
+   * The 5-level U-Net that injects the code at its bottleneck. The authors' in-place LeakyReLU before each
+   * inner down conv also rewrites the tensor their skip connection reads, so skips carry the activated input.
+   */
+  private adapter(f: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
+    const norm = (t: tf.Tensor4D): tf.Tensor4D =>
+      this.config.adapterNorm === 'instance' ? instanceNorm(t) : t;
+    const last = ADAPTER_LEVELS - 1;
+    const skips: tf.Tensor4D[] = [];
+    let h = this.conv(f, adapterDownConv(0), 2, 1);
+    for (let level = 1; level <= last; level++) {
+      const activated = leakyRelu(h, 0.2);
+      skips[level] = activated;
+      const d = this.conv(activated, adapterDownConv(level), 2, 1);
+      h = level === last ? d : norm(d);
+    }
+    h = tf.concat([h, k], 3);
+    for (let level = last; level >= 1; level--) {
+      const key = adapterUpConv(level);
+      const u = norm(convTranspose2d(tf.relu(h), this.weight(key), this.bias(key), 2, 1));
+      h = tf.concat([u, skips[level]!], 3);
+    }
+    const key = adapterUpConv(0);
+    return tf.tanh(convTranspose2d(tf.relu(h), this.weight(key), this.bias(key), 2, 1));
+  }
+
+  private reconstruct(a: tf.Tensor4D): tf.Tensor4D {
+    let h = a;
+    for (let i = 0; i < this.config.backRBs; i++) h = this.residual(h, `recon_trunk.${i}`);
+    const [c0, c1, c2, c3] = reconConvs(this.config) as [string, string, string, string];
+    h = leakyRelu(pixelShuffle(this.conv(h, c0, 1, 1), 2), 0.1);
+    h = leakyRelu(pixelShuffle(this.conv(h, c1, 1, 1), 2), 0.1);
+    h = leakyRelu(this.conv(h, c2, 1, 1), 0.1);
+    return this.conv(h, c3, 1, 1);
+  }
+}

@@ -1,0 +1,46 @@
+// Training configuration: one JSON file (see resources/training/*.json), validated here.
+import { z } from 'zod';
+import { OFFICIAL_CONFIG, type KernelWizardConfig } from '../model/kernel-wizard';
+
+export const TrainConfig = z.object({
+  /** Overrides of the authors' architecture (nf, frontRBs, backRBs, kernelDim, useVAE, ...). */
+  model: z.record(z.string(), z.unknown()).default({}),
+  data: z
+    .object({
+      /** Relative weights of the three kinds of training pair. */
+      mix: z
+        .object({ gopro: z.number().min(0), shake: z.number().min(0), kernel: z.number().min(0) })
+        .default({ gopro: 1, shake: 1, kernel: 0.5 }),
+      cropSize: z.number().int().multipleOf(128).min(256).default(256),
+      maxBlurPx: z.number().positive().default(60),
+    })
+    .prefault({}),
+  batchSize: z.number().int().min(1).default(4),
+  steps: z.number().int().min(1),
+  learningRate: z.number().positive().default(2e-4),
+  /** Cosine decay from learningRate to this over the run, after a linear warm-up. */
+  minLearningRate: z.number().nonnegative().default(1e-6),
+  warmupSteps: z.number().int().nonnegative().default(200),
+  /** The paper's KL weight for the VAE variant. */
+  klWeight: z.number().nonnegative().default(10),
+  charbonnierEpsilon: z.number().positive().default(1e-3),
+  /** Global gradient-norm clip; 0 turns it off. */
+  gradientClip: z.number().nonnegative().default(1),
+  validateEvery: z.number().int().min(1).default(250),
+  validationPairs: z.number().int().min(1).default(24),
+  checkpointEvery: z.number().int().min(1).default(100),
+  seed: z.number().int().default(1),
+});
+export type TrainConfig = z.infer<typeof TrainConfig>;
+
+export function modelConfigOf(config: TrainConfig): KernelWizardConfig {
+  return { ...OFFICIAL_CONFIG, ...(config.model as Partial<KernelWizardConfig>) };
+}
+
+/** Learning rate at `step` (1-based): linear warm-up, then cosine decay. */
+export function learningRateAt(config: TrainConfig, step: number): number {
+  if (step <= config.warmupSteps) return (config.learningRate * step) / config.warmupSteps;
+  const progress = (step - config.warmupSteps) / Math.max(1, config.steps - config.warmupSteps);
+  const cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)));
+  return config.minLearningRate + (config.learningRate - config.minLearningRate) * cosine;
+}

@@ -1,0 +1,86 @@
+// `blurspace train` and `blurspace pairs`: training F and G, and looking at the pairs they learn from.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TrainConfig } from '../engine/training/config';
+import { makePair, trainingData, writeContactSheet, type PairKind } from '../engine/training';
+import { train } from '../engine/training/trainer';
+import { formatDuration, createProgressBar } from './progress-bar';
+import { SHARED_DATA_DIR } from './paths';
+
+export async function runTrainCommand(options: {
+  configPath: string;
+  outDir: string;
+  resume: boolean;
+  quiet: boolean;
+}): Promise<number> {
+  const config = TrainConfig.parse(JSON.parse(readFileSync(options.configPath, 'utf8')));
+  const data = trainingData({
+    dataRoot: SHARED_DATA_DIR,
+    seed: config.seed,
+    size: config.data.cropSize,
+    batchSize: config.batchSize,
+    mix: config.data.mix,
+    maxBlurPx: config.data.maxBlurPx,
+    validationPairs: config.validationPairs,
+  });
+  const controller = new AbortController();
+  // The first Ctrl-C stops after the current step and saves; a second one quits at once.
+  process.once('SIGINT', () => {
+    console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  const bar = createProgressBar(options.quiet);
+  const step = await train(config, data, {
+    outDir: options.outDir,
+    resume: options.resume,
+    signal: controller.signal,
+    onStep: (r) =>
+      bar.update({
+        stage: `step ${r.step}/${config.steps}`,
+        progress: r.step / config.steps,
+        etaSeconds: r.etaSeconds,
+        detail: `loss ${r.loss.toFixed(5)} lr ${r.learningRate.toExponential(2)} ${r.secondsPerStep.toFixed(2)} s/step`,
+      }),
+    onValidation: (r) => {
+      const kinds = Object.keys(r.psnr)
+        .map((k) => `${k} ${r.psnr[k]!.toFixed(2)} dB (pair ${r.identityPsnr[k]!.toFixed(2)})`)
+        .join(', ');
+      console.error(`\nvalidation at step ${r.step}: ${kinds}`);
+    },
+  });
+  bar.done();
+  console.log(`stopped at step ${step} of ${config.steps}; checkpoint in ${path.join(options.outDir)}`);
+  return 0;
+}
+
+export async function runPairsCommand(options: {
+  kind: string;
+  count: number;
+  outputPath: string;
+  split: string;
+  size: number;
+  seed: number;
+}): Promise<number> {
+  if (!['gopro', 'shake', 'kernel'].includes(options.kind))
+    throw new Error(`unknown pair kind "${options.kind}"`);
+  if (options.split !== 'train' && options.split !== 'val') throw new Error('--split is train or val');
+  const started = Date.now();
+  const pairs = [];
+  for (let index = 0; index < options.count; index++) {
+    pairs.push(
+      await makePair(options.kind as PairKind, {
+        seed: options.seed,
+        index,
+        size: options.size,
+        split: options.split,
+        dataRoot: SHARED_DATA_DIR,
+      }),
+    );
+  }
+  await writeContactSheet(pairs, options.outputPath);
+  console.log(
+    `${options.count} ${options.kind} pairs written to ${options.outputPath} in ${formatDuration((Date.now() - started) / 1000)}`,
+  );
+  return 0;
+}

@@ -1,0 +1,153 @@
+// Kernel extraction and transfer through the engine, on real photos of awkward sizes, with a small
+// untrained model (quality is the benchmark's business; here: sizes, files, metadata, errors).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobSpecInput } from '../../src/common/api';
+import { JobSpec } from '../../src/common/api';
+import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
+import { Engine } from '../../src/engine/engine';
+import { loadKernelFile } from '../../src/engine/kernels/kernel-file';
+import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
+import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+
+const TINY = {
+  ...OFFICIAL_CONFIG,
+  nf: 8,
+  frontRBs: 1,
+  backRBs: 1,
+  kernelDim: 16,
+  reconNf: 8,
+  extractorBlocks: 1,
+};
+
+describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+  let dir: string;
+  let engine: Engine;
+  let sharpPath: string;
+  let blurryPath: string;
+  const run = (spec: JobSpecInput) =>
+    engine.runJob(JobSpec.parse(spec), new AbortController().signal, () => {});
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-kernel-jobs-'));
+    const checkpointPath = path.join(dir, 'tiny.safetensors');
+    engine = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: checkpointPath });
+    const model = KernelWizard.create(TINY, 3);
+    await saveBlurspaceCheckpoint(checkpointPath, model.stateDict(), model.config);
+    model.dispose();
+    // An awkward size (not a multiple of 128) from a real photo, and a blurred copy of it.
+    sharpPath = path.join(dir, 'sharp.png');
+    blurryPath = path.join(dir, 'blurry.png');
+    const source = sharp(path.join(SHARED_DATA, 'photos-small', 'astronaut.png')).extract({
+      left: 10,
+      top: 20,
+      width: 301,
+      height: 283,
+    });
+    await source.clone().png().toFile(sharpPath);
+    await source.clone().blur(2.5).png().toFile(blurryPath);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('extracts a kernel file with a code grid, PSFs and a trace picture', async () => {
+    const kernelPath = path.join(dir, 'k.blurkernel');
+    const result = await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
+    expect(result.kind).toBe('extractKernel');
+    const kernel = await loadKernelFile(kernelPath);
+    expect(kernel.source).toMatchObject({ width: 301, height: 283, shift: { x: 0, y: 0 } });
+    expect(kernel.grid).toEqual({ rows: 3, cols: 3, cell: 128 });
+    expect(kernel.kernelDim).toBe(16);
+    expect(kernel.psf.cells).toHaveLength(kernel.psf.rows * kernel.psf.cols);
+    for (const psf of kernel.psf.cells) {
+      expect(psf.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(Math.min(...psf.weights)).toBeGreaterThanOrEqual(0);
+    }
+    if (result.kind === 'extractKernel')
+      expect(result.kernel.traceDataUrl).toMatch(/^data:image\/png;base64,/);
+  });
+
+  it('applies a kernel to a photo of another size, keeping bit depth and metadata', async () => {
+    const kernelPath = path.join(dir, 'k2.blurkernel');
+    await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
+    const photoPath = path.join(dir, 'target.tif');
+    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
+      .resize(333, 222)
+      .toColourspace('rgb16')
+      .withExif({ IFD0: { Make: 'Blurspace Test Camera' } })
+      .tiff({ compression: 'lzw' })
+      .toFile(photoPath);
+    for (const mode of ['spatial', 'uniform'] as const) {
+      const outputPath = path.join(dir, `applied-${mode}.png`);
+      await run({ kind: 'applyKernel', photoPath, kernelPath, outputPath, mode });
+      const meta = await sharp(outputPath).metadata();
+      expect([meta.width, meta.height]).toEqual([333, 222]);
+      expect(meta.depth).toBe('ushort');
+    }
+    const jpegOut = path.join(dir, 'applied.jpg');
+    const jpegSource = path.join(dir, 'target.jpg');
+    await sharp(photoPath)
+      .withExif({ IFD0: { Make: 'Blurspace Test Camera' } })
+      .jpeg()
+      .toFile(jpegSource);
+    await run({ kind: 'applyKernel', photoPath: jpegSource, kernelPath, outputPath: jpegOut });
+    const exif = (await sharp(jpegOut).metadata()).exif;
+    expect(exif?.toString('latin1')).toContain('Blurspace Test Camera');
+  });
+
+  it('refuses pairs of different sizes, different scenes, or large offsets, with clear messages', async () => {
+    const outputPath = path.join(dir, 'refused.blurkernel');
+    const other = path.join(dir, 'other.png');
+    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
+      .resize(301, 283)
+      .png()
+      .toFile(other);
+    const small = path.join(dir, 'small.png');
+    await sharp(sharpPath).resize(200, 150).png().toFile(small);
+    const shifted = path.join(dir, 'shifted.png');
+    const extended = await sharp(sharpPath).extend({ left: 60, extendWith: 'mirror' }).png().toBuffer();
+    await sharp(extended).extract({ left: 0, top: 0, width: 301, height: 283 }).png().toFile(shifted);
+    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: small, outputPath })).rejects.toThrow(
+      /same size/,
+    );
+    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: other, outputPath })).rejects.toThrow(
+      /same scene/,
+    );
+    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: shifted, outputPath })).rejects.toThrow(
+      /offset by 60, 0 pixels/,
+    );
+  });
+
+  it('rejects kernel files that are damaged, foreign or from another model', async () => {
+    const photoPath = sharpPath;
+    const outputPath = path.join(dir, 'never.png');
+    const notJson = path.join(dir, 'bad.blurkernel');
+    await writeFile(notJson, 'hello');
+    await expect(run({ kind: 'applyKernel', photoPath, kernelPath: notJson, outputPath })).rejects.toThrow(
+      /not a Blurspace kernel file/,
+    );
+    const good = path.join(dir, 'k3.blurkernel');
+    await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: good });
+    const kernel = JSON.parse(await readFile(good, 'utf8'));
+    const future = path.join(dir, 'future.blurkernel');
+    await writeFile(future, JSON.stringify({ ...kernel, version: 99 }));
+    await expect(run({ kind: 'applyKernel', photoPath, kernelPath: future, outputPath })).rejects.toThrow(
+      /version 99/,
+    );
+    const cut = path.join(dir, 'cut.blurkernel');
+    await writeFile(cut, JSON.stringify({ ...kernel, codes: kernel.codes.slice(0, 40) }));
+    await expect(run({ kind: 'applyKernel', photoPath, kernelPath: cut, outputPath })).rejects.toThrow(
+      /damaged/,
+    );
+    const foreign = path.join(dir, 'foreign.blurkernel');
+    await writeFile(
+      foreign,
+      JSON.stringify({ ...kernel, checkpoint: { sha256: 'abc', description: 'x.pth' } }),
+    );
+    await expect(run({ kind: 'applyKernel', photoPath, kernelPath: foreign, outputPath })).rejects.toThrow(
+      /read with another model \(x\.pth\)/,
+    );
+  });
+});
