@@ -123,11 +123,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'extract-kernel': {
+      const sharpPath = required(values.sharp, '--sharp PHOTO');
+      const blurryPath = required(values.blurry, '--blurry PHOTO');
       const outputPath = required(values.output, '-o KERNEL');
       const spec = {
         kind: 'extractKernel' as const,
-        sharpPath: required(values.sharp, '--sharp PHOTO'),
-        blurryPath: required(values.blurry, '--blurry PHOTO'),
+        sharpPath,
+        blurryPath,
         outputPath,
         name: values.name,
       };
@@ -136,11 +138,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'apply-kernel': {
+      const photoPath = required(rest[0], 'the PHOTO to blur');
+      const kernelPath = required(values.kernel, '--kernel KERNEL');
       const outputPath = required(values.output, '-o OUTPUT');
       const spec = {
         kind: 'applyKernel' as const,
-        photoPath: required(rest[0], 'the PHOTO to blur'),
-        kernelPath: required(values.kernel, '--kernel KERNEL'),
+        photoPath,
+        kernelPath,
         outputPath,
         mode: values.uniform ? ('uniform' as const) : ('spatial' as const),
       };

@@ -12,6 +12,7 @@ import {
   type StateTensor,
 } from '../../src/engine/model/kernel-wizard';
 import { conv2d, convTranspose2d, pixelShuffle } from '../../src/engine/model/layers';
+import { loadModel } from '../../src/engine/model-store';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'parity');
 
@@ -194,10 +195,8 @@ describe('layers', () => {
 });
 
 describe('KernelWizard', () => {
-  it('matches the PyTorch reference for G and F (max abs error <= 1e-4)', () => {
-    const { index, state, arrays } = fixture;
-    const model = KernelWizard.create(index.config, 1);
-    model.loadStateDict(state);
+  function expectParity(model: KernelWizard): void {
+    const { index, arrays } = fixture;
     tf.tidy(() => {
       const [gh, gw] = index.gSize;
       const g = model.extractKernel(pattern(gh, gw, 0), pattern(gh, gw, 1));
@@ -212,6 +211,23 @@ describe('KernelWizard', () => {
       expect(maxAbsDiff(f, fWant)).toBeLessThanOrEqual(1e-4);
     });
     model.dispose();
+  }
+
+  it('matches the PyTorch reference for G and F (max abs error <= 1e-4)', () => {
+    const model = KernelWizard.create(fixture.index.config, 1);
+    model.loadStateDict(fixture.state);
+    expectParity(model);
+  });
+
+  it("loads the PyTorch .pth through the checkpoint loader and the engine's model store, with parity", async () => {
+    const loaded = await loadModel(path.join(FIXTURE, 'kernel-wizard-tiny.pth'));
+    expect(loaded.description).toMatch(/authors' PyTorch format; nf 4/);
+    expect(loaded.model.config).toMatchObject({
+      nf: 4,
+      frontRBs: 1,
+      kernelDim: fixture.index.config.kernelDim,
+    });
+    expectParity(loaded.model);
   });
 
   it('inferConfig recovers the fixture configuration from names and shapes', () => {

@@ -1,0 +1,96 @@
+// The command line, as a user runs it (the built CLI in a child process).
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
+import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
+import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+
+const run = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin', 'blurspace.js');
+const blurspace = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...process.env } });
+
+describe('blurspace CLI', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-cli-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('info reports the wasm backend, versions and why', async () => {
+    const { stdout } = await blurspace('info', '--json');
+    const info = JSON.parse(stdout);
+    expect(info.backend).toBe('wasm');
+    expect(info.versions).toMatchObject({ tfjs: '4.22.0' });
+    expect(info.backendNote).toMatch(/tensorflow unavailable/);
+    expect((await blurspace('info')).stdout).toMatch(/^backend {5}wasm/m);
+  });
+
+  it('explains a usage mistake with exit code 2', async () => {
+    await expect(blurspace('extract-kernel', '--sharp', 'a.png')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/missing --blurry/),
+    });
+  });
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    `extract-kernel, show-kernel and apply-kernel chain ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
+    async () => {
+      await tf.setBackend('wasm');
+      const checkpoint = path.join(dir, 'tiny.safetensors');
+      const model = KernelWizard.create(
+        { ...OFFICIAL_CONFIG, nf: 8, frontRBs: 1, backRBs: 1, kernelDim: 16, reconNf: 8, extractorBlocks: 1 },
+        5,
+      );
+      await saveBlurspaceCheckpoint(checkpoint, model.stateDict(), model.config);
+      model.dispose();
+      const sharpPath = path.join(dir, 'sharp.png');
+      const blurryPath = path.join(dir, 'blurry.png');
+      await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))
+        .png()
+        .toFile(sharpPath);
+      await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))
+        .blur(2)
+        .png()
+        .toFile(blurryPath);
+      const kernel = path.join(dir, 'cat.blurkernel');
+      const common = ['--checkpoint', checkpoint, '-q'];
+      expect(
+        (
+          await blurspace(
+            'extract-kernel',
+            '--sharp',
+            sharpPath,
+            '--blurry',
+            blurryPath,
+            '-o',
+            kernel,
+            ...common,
+          )
+        ).stdout,
+      ).toContain(kernel);
+      const trace = path.join(dir, 'trace.png');
+      await blurspace('show-kernel', kernel, '-o', trace);
+      expect((await sharp(trace).metadata()).format).toBe('png');
+      const out = path.join(dir, 'coffee-shaken.jpg');
+      await blurspace(
+        'apply-kernel',
+        path.join(SHARED_DATA, 'photos-small', 'coffee.png'),
+        '--kernel',
+        kernel,
+        '-o',
+        out,
+        '--uniform',
+        ...common,
+      );
+      const meta = await sharp(out).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 600, 400]);
+    },
+  );
+});
