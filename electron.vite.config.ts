@@ -27,6 +27,7 @@ export default defineConfig({
           'engine-worker': resolve(__dirname, 'src/main/engine-worker.ts'),
           serve: resolve(__dirname, 'src/main/serve.ts'),
           cli: resolve(__dirname, 'src/main/cli.ts'),
+          'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),
         },
         // Shared chunks sit beside the entries, so paths relative to import.meta.url are the same in all.
         output: { chunkFileNames: '[name]-[hash].js' },

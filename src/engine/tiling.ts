@@ -31,30 +31,29 @@ function reflect(i: number, n: number): number {
   return m < n ? m : period - m;
 }
 
-/** Pads on the right and bottom by reflection to `width` x `height`. */
-export function reflectPad(image: FloatImage, width: number, height: number): FloatImage {
-  if (width === image.width && height === image.height) return image;
+/**
+ * A `width` x `height` window at (x, y); parts beyond the image's right and bottom edges are filled by
+ * reflection, so windows of the padded grid can be cut without ever padding the whole photo.
+ */
+export function crop(image: FloatImage, x: number, y: number, width: number, height: number): FloatImage {
   const { channels } = image;
   const data = new Float32Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    const sy = reflect(y, image.height);
-    for (let x = 0; x < width; x++) {
-      const src = (sy * image.width + reflect(x, image.width)) * channels;
-      const dst = (y * width + x) * channels;
-      for (let c = 0; c < channels; c++) data[dst + c] = image.data[src + c];
+  const inside = Math.max(0, Math.min(width, image.width - x));
+  for (let row = 0; row < height; row++) {
+    const sy = reflect(y + row, image.height);
+    const rowStart = (sy * image.width + x) * channels;
+    data.set(image.data.subarray(rowStart, rowStart + inside * channels), row * width * channels);
+    for (let col = inside; col < width; col++) {
+      const src = (sy * image.width + reflect(x + col, image.width)) * channels;
+      for (let c = 0; c < channels; c++) data[(row * width + col) * channels + c] = image.data[src + c];
     }
   }
   return { width, height, channels, data };
 }
 
-export function crop(image: FloatImage, x: number, y: number, width: number, height: number): FloatImage {
-  const { channels } = image;
-  const data = new Float32Array(width * height * channels);
-  for (let row = 0; row < height; row++) {
-    const start = ((y + row) * image.width + x) * channels;
-    data.set(image.data.subarray(start, start + width * channels), row * width * channels);
-  }
-  return { width, height, channels, data };
+/** Pads on the right and bottom by reflection to `width` x `height`. */
+export function reflectPad(image: FloatImage, width: number, height: number): FloatImage {
+  return width === image.width && height === image.height ? image : crop(image, 0, 0, width, height);
 }
 
 /**
@@ -95,10 +94,17 @@ function featherWeight(pos: number, size: number, feather: number, atStart: bool
   return w;
 }
 
-/** Accumulates processed tiles into one image with feathered blending. */
+/**
+ * Accumulates processed tiles into one image with feathered blending. Tiles come from planTiles, a grid
+ * of columns times rows, so the total weight at a pixel is a column sum times a row sum: two 1D arrays
+ * instead of a full-size weight image.
+ */
 export class TileBlender {
   private readonly sum: Float32Array;
-  private readonly weight: Float32Array;
+  private readonly columnWeight: Float64Array;
+  private readonly rowWeight: Float64Array;
+  private readonly seenColumns = new Set<number>();
+  private readonly seenRows = new Set<number>();
 
   constructor(
     readonly width: number,
@@ -107,32 +113,35 @@ export class TileBlender {
     private readonly feather: number,
   ) {
     this.sum = new Float32Array(width * height * channels);
-    this.weight = new Float32Array(width * height);
+    this.columnWeight = new Float64Array(width);
+    this.rowWeight = new Float64Array(height);
+  }
+
+  private weights(start: number, size: number, total: number): Float64Array {
+    const out = new Float64Array(size);
+    for (let i = 0; i < size; i++)
+      out[i] = featherWeight(i, size, this.feather, start === 0, start + size >= total);
+    return out;
   }
 
   add(tile: Tile, pixels: Float32Array): void {
     const { channels } = this;
+    const wx = this.weights(tile.x, tile.width, this.width);
+    const wy = this.weights(tile.y, tile.height, this.height);
+    if (!this.seenColumns.has(tile.x)) {
+      this.seenColumns.add(tile.x);
+      for (let col = 0; col < tile.width; col++) this.columnWeight[tile.x + col] += wx[col];
+    }
+    if (!this.seenRows.has(tile.y)) {
+      this.seenRows.add(tile.y);
+      for (let row = 0; row < tile.height; row++) this.rowWeight[tile.y + row] += wy[row];
+    }
     for (let row = 0; row < tile.height; row++) {
-      const wy = featherWeight(
-        row,
-        tile.height,
-        this.feather,
-        tile.y === 0,
-        tile.y + tile.height >= this.height,
-      );
+      let dst = ((tile.y + row) * this.width + tile.x) * channels;
+      let src = row * tile.width * channels;
       for (let col = 0; col < tile.width; col++) {
-        const wx = featherWeight(
-          col,
-          tile.width,
-          this.feather,
-          tile.x === 0,
-          tile.x + tile.width >= this.width,
-        );
-        const w = wx * wy;
-        const dst = (tile.y + row) * this.width + tile.x + col;
-        const src = (row * tile.width + col) * channels;
-        this.weight[dst] += w;
-        for (let c = 0; c < channels; c++) this.sum[dst * channels + c] += w * pixels[src + c];
+        const w = wx[col] * wy[row];
+        for (let c = 0; c < channels; c++) this.sum[dst++] += w * pixels[src++];
       }
     }
   }
@@ -140,13 +149,16 @@ export class TileBlender {
   /** The blended image cropped to `width` x `height` from the top-left. */
   result(width = this.width, height = this.height): FloatImage {
     const { channels } = this;
-    const data = new Float32Array(width * height * channels);
+    const data =
+      width === this.width
+        ? this.sum.subarray(0, width * height * channels)
+        : new Float32Array(width * height * channels);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
-        const i = y * this.width + x;
-        const w = this.weight[i] || 1;
-        for (let c = 0; c < channels; c++)
-          data[(y * width + x) * channels + c] = this.sum[i * channels + c] / w;
+        const w = this.columnWeight[x] * this.rowWeight[y] || 1;
+        const src = (y * this.width + x) * channels;
+        const dst = (y * width + x) * channels;
+        for (let c = 0; c < channels; c++) data[dst + c] = this.sum[src + c] / w;
       }
     }
     return { width, height, channels, data };

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../jobs/progress';
 import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
-import { TileBlender, crop, planTiles, reflectPad, roundUpToGrid, type FloatImage } from '../tiling';
+import { TileBlender, crop, planTiles, roundUpToGrid, type FloatImage } from '../tiling';
 import { fitPsf, luma, type Psf } from './psf';
 
 /** A grid of kernel codes, row-major, `kernelDim` values per cell. */
@@ -47,8 +47,6 @@ export async function extractCodes(
   tiles: TileOptions = DEFAULT_TILES,
 ): Promise<CodeGrid> {
   const { width, height } = paddedSize(sharp, MIN_G_SIDE);
-  const x = reflectPad(sharp, width, height);
-  const y = reflectPad(blurry, width, height);
   const rows = height / GRID_CELL;
   const cols = width / GRID_CELL;
   const kernelDim = model.config.kernelDim;
@@ -58,8 +56,8 @@ export async function extractCodes(
   for (const [index, tile] of plan.entries()) {
     const code = tf.tidy(() =>
       model.extractKernel(
-        imageTensor(crop(x, tile.x, tile.y, tile.width, tile.height)),
-        imageTensor(crop(y, tile.x, tile.y, tile.width, tile.height)),
+        imageTensor(crop(sharp, tile.x, tile.y, tile.width, tile.height)),
+        imageTensor(crop(blurry, tile.x, tile.y, tile.width, tile.height)),
       ),
     );
     const values = (await code.data()) as Float32Array;
@@ -140,7 +138,6 @@ export async function applyCodes(
   if (grid.rows !== height / GRID_CELL || grid.cols !== width / GRID_CELL) {
     throw new Error(`code grid ${grid.rows}x${grid.cols} does not match a ${width}x${height} padded photo`);
   }
-  const x = reflectPad(photo, width, height);
   const blender = new TileBlender(width, height, 3, tiles.overlap / 2);
   const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
   for (const [index, tile] of plan.entries()) {
@@ -150,7 +147,7 @@ export async function applyCodes(
       const k = tf
         .tensor4d(grid.codes, [1, grid.rows, grid.cols, grid.kernelDim])
         .slice([0, r0, c0, 0], [1, tile.height / GRID_CELL, tile.width / GRID_CELL, grid.kernelDim]);
-      return model.adaptiveBlur(imageTensor(crop(x, tile.x, tile.y, tile.width, tile.height)), k);
+      return model.adaptiveBlur(imageTensor(crop(photo, tile.x, tile.y, tile.width, tile.height)), k);
     });
     blender.add(tile, (await out.data()) as Float32Array);
     out.dispose();
@@ -177,7 +174,6 @@ export async function displayPsfs(
   ctx: JobContext,
 ): Promise<{ rows: number; cols: number; cells: Psf[] }> {
   const { width, height } = paddedSize(probe, PSF_WINDOW);
-  const x = reflectPad(probe, width, height);
   const rows = Math.min(grid.rows, MAX_DISPLAY_CELLS);
   const cols = Math.min(grid.cols, MAX_DISPLAY_CELLS);
   const cells: Psf[] = [];
@@ -191,7 +187,7 @@ export async function displayPsfs(
       const centreY = ((r0 + r1) / 2) * GRID_CELL;
       const wx = Math.min(width - PSF_WINDOW, Math.max(0, Math.round(centreX - PSF_WINDOW / 2)));
       const wy = Math.min(height - PSF_WINDOW, Math.max(0, Math.round(centreY - PSF_WINDOW / 2)));
-      const window = crop(x, wx, wy, PSF_WINDOW, PSF_WINDOW);
+      const window = crop(probe, wx, wy, PSF_WINDOW, PSF_WINDOW);
       const cellsPerSide = PSF_WINDOW / GRID_CELL;
       const blurred = tf.tidy(() => {
         const k = tf.tile(tf.tensor4d(code, [1, 1, 1, grid.kernelDim]), [1, cellsPerSide, cellsPerSide, 1]);

@@ -1,0 +1,387 @@
+// Fast non-blind deconvolution of full-size photos: half-quadratic splitting with a hyper-Laplacian gradient
+// prior (Krishnan & Fergus 2009) solved in the FFT domain, tile by tile. Each tile is surrounded by a smooth
+// periodic extension before the FFTs, saturated pixels are dropped from the data term, and the tiles are
+// blended with feathered overlaps, each with the PSF of its position.
+import { nextPowerOfTwo } from '../dsp/fft';
+import type { Psf } from '../kernels/psf';
+import { TileBlender, type FloatImage, type Tile } from '../tiling';
+import { linearToSrgb, srgbToLinear } from '../training/colour';
+import { Shrinkage } from './hyper-laplacian';
+import { TileFft } from './tile-fft';
+
+/** Spatially varying PSFs: cells[row * cols + col] applies around the centre of that cell of the image. */
+export interface PsfGrid {
+  rows: number;
+  cols: number;
+  cells: Psf[];
+}
+
+export interface DeconvolutionOptions {
+  /** 0 returns the input, 1 the full deconvolution; in between blends the two. Default 1. */
+  strength?: number;
+  /** Weight of the data term against the gradient prior; lower for noisier photos. Default 3000. */
+  lambda?: number;
+  /** Exponent of the hyper-Laplacian prior. Default 2/3. */
+  alpha?: number;
+  /** Outer iterations; beta starts at 1 and grows by betaFactor each time. Default 4. */
+  iterations?: number;
+  betaFactor?: number;
+  /** Deconvolve linear-light values (the input stays gamma-encoded sRGB). Default true. */
+  linear?: boolean;
+  /** Pixels with a channel at or above this (input encoding) leave the data term; >= 1 disables. */
+  saturationThreshold?: number;
+  /** Largest FFT side of a tile (a power of two). Default 1024. */
+  tileSize?: number;
+}
+
+export interface DeconvolutionContext {
+  signal?: AbortSignal;
+  /** Called after each tile. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const DEFAULTS = {
+  strength: 1,
+  lambda: 3000,
+  alpha: 2 / 3,
+  iterations: 4,
+  betaFactor: 4,
+  linear: true,
+  saturationThreshold: 0.98,
+  tileSize: 1024,
+};
+
+/** One axis of the tiling: blended spans, each processed within a larger extent and an FFT of `fft` samples. */
+interface AxisPlan {
+  fft: number;
+  spans: { start: number; size: number; extentStart: number; extentSize: number }[];
+}
+
+function planAxis(length: number, tileSize: number, pad: number, halo: number, overlap: number): AxisPlan {
+  if (length + pad <= tileSize) {
+    return {
+      fft: nextPowerOfTwo(length + pad),
+      spans: [{ start: 0, size: length, extentStart: 0, extentSize: length }],
+    };
+  }
+  const size = tileSize - pad - 2 * halo;
+  if (size <= overlap) throw new RangeError('the PSF is too large for the tile size');
+  const count = Math.ceil((length - overlap) / (size - overlap));
+  const spans = [];
+  for (let i = 0; i < count; i++) {
+    const start = Math.round((i * (length - size)) / (count - 1));
+    const extentStart = Math.max(0, start - halo);
+    const extentEnd = Math.min(length, start + size + halo);
+    spans.push({ start, size, extentStart, extentSize: extentEnd - extentStart });
+  }
+  return { fft: tileSize, spans };
+}
+
+/** PSF at image position (x, y): bilinear blend of the four nearest cell PSFs, all embedded at `size`. */
+function psfAt(grid: PsfGrid, width: number, height: number, x: number, y: number, size: number): Float64Array {
+  const gx = Math.min(grid.cols - 1, Math.max(0, (x / width) * grid.cols - 0.5));
+  const gy = Math.min(grid.rows - 1, Math.max(0, (y / height) * grid.rows - 0.5));
+  const c0 = Math.floor(gx);
+  const r0 = Math.floor(gy);
+  const out = new Float64Array(size * size);
+  const corners: [number, number, number][] = [
+    [r0, c0, (1 - (gy - r0)) * (1 - (gx - c0))],
+    [r0, c0 + 1, (1 - (gy - r0)) * (gx - c0)],
+    [r0 + 1, c0, (gy - r0) * (1 - (gx - c0))],
+    [r0 + 1, c0 + 1, (gy - r0) * (gx - c0)],
+  ];
+  for (const [r, c, w] of corners) {
+    if (w <= 0) continue;
+    const psf = grid.cells[r * grid.cols + c];
+    const offset = (size - psf.size) >> 1;
+    for (let j = 0; j < psf.size; j++) {
+      for (let i = 0; i < psf.size; i++) out[(j + offset) * size + i + offset] += w * psf.weights[j * psf.size + i];
+    }
+  }
+  return out;
+}
+
+function lookupTable(f: (v: number) => number, entries: number): (v: number) => number {
+  const table = Float64Array.from({ length: entries + 1 }, (_, i) => f(i / entries));
+  return (v) => {
+    const a = Math.min(1, Math.max(0, v)) * entries;
+    const i = Math.min(entries - 1, Math.floor(a));
+    return table[i] + (a - i) * (table[i + 1] - table[i]);
+  };
+}
+
+const toLinear = lookupTable(srgbToLinear, 4096);
+const toSrgb = lookupTable(linearToSrgb, 65536);
+
+/** Mirror index into [0, n), repeating the edge sample. */
+function mirror(i: number, n: number): number {
+  const period = 2 * n;
+  const m = ((i % period) + period) % period;
+  return m < n ? m : period - 1 - m;
+}
+
+/**
+ * Fills plane (fftW x fftH, content in the top-left w x h) outside the content so that it wraps smoothly:
+ * the pad cross-fades from the content's right (bottom) edge mirrored outwards to its left (top) edge
+ * mirrored backwards, so values match at both seams.
+ */
+function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number, fftH: number): void {
+  const padW = fftW - w;
+  for (let y = 0; y < h; y++) {
+    const row = y * fftW;
+    for (let d = 0; d < padW; d++) {
+      const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padW);
+      const right = plane[row + mirror(w + d, w)];
+      const left = plane[row + mirror(d - padW, w)];
+      plane[row + w + d] = (1 - s) * right + s * left;
+    }
+  }
+  const padH = fftH - h;
+  for (let d = 0; d < padH; d++) {
+    const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padH);
+    const bottom = mirror(h + d, h) * fftW;
+    const top = mirror(d - padH, h) * fftW;
+    const row = (h + d) * fftW;
+    for (let x = 0; x < fftW; x++) plane[row + x] = (1 - s) * plane[bottom + x] + s * plane[top + x];
+  }
+}
+
+/** Adjoint of the circular forward differences applied to the shrunk gradients of x: D^T w(Dx). */
+function shrunkDivergence(x: Float64Array, out: Float64Array, w: number, h: number, shrink: Shrinkage): void {
+  const wx = new Float64Array(w);
+  let above = new Float64Array(w);
+  let current = new Float64Array(w);
+  const rowShrunk = (y: number, dst: Float64Array) => {
+    const row = y * w;
+    const below = ((y + 1) % h) * w;
+    for (let i = 0; i < w; i++) dst[i] = shrink.apply(x[below + i] - x[row + i]);
+  };
+  rowShrunk(h - 1, above);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let i = 0; i < w - 1; i++) wx[i] = shrink.apply(x[row + i + 1] - x[row + i]);
+    wx[w - 1] = shrink.apply(x[row] - x[row + w - 1]);
+    rowShrunk(y, current);
+    out[row] = wx[w - 1] - wx[0] + above[0] - current[0];
+    for (let i = 1; i < w; i++) out[row + i] = wx[i - 1] - wx[i] + above[i] - current[i];
+    [above, current] = [current, above];
+  }
+}
+
+interface TileSolver {
+  fft: TileFft;
+  kRe: Float64Array;
+  kIm: Float64Array;
+  k2: Float64Array;
+  d2: Float64Array;
+  /** Data-term weight per pixel (0 = saturated), or undefined when the tile has no saturated pixel. */
+  mask?: Float32Array;
+}
+
+/** Deconvolves two real planes packed as re + i*im (the x-step is linear with real kernels, so they separate). */
+function solvePacked(
+  s: TileSolver,
+  yRe: Float64Array,
+  yIm: Float64Array,
+  opts: typeof DEFAULTS,
+  shrinkages: Shrinkage[],
+): [Float64Array, Float64Array] {
+  const { fft, kRe, kIm, k2, d2, mask } = s;
+  const n = yRe.length;
+  const tRe = Float64Array.from(yRe);
+  const tIm = Float64Array.from(yIm);
+  fft.forward(tRe, tIm);
+  // t = conj(K) Y
+  const conjKY = (re: Float64Array, im: Float64Array) => {
+    for (let i = 0; i < n; i++) {
+      const r = kRe[i] * re[i] + kIm[i] * im[i];
+      im[i] = kRe[i] * im[i] - kIm[i] * re[i];
+      re[i] = r;
+    }
+  };
+  conjKY(tRe, tIm);
+  let xRe = Float64Array.from(yRe);
+  let xIm = Float64Array.from(yIm);
+  let rRe = new Float64Array(n);
+  let rIm = new Float64Array(n);
+  const kxRe = mask ? new Float64Array(n) : undefined;
+  const kxIm = mask ? new Float64Array(n) : undefined;
+  shrinkages.forEach((shrink, iteration) => {
+    const b = shrink.beta / opts.lambda;
+    shrunkDivergence(xRe, rRe, fft.width, fft.height, shrink);
+    shrunkDivergence(xIm, rIm, fft.width, fft.height, shrink);
+    fft.forward(rRe, rIm);
+    for (let i = 0; i < n; i++) {
+      const d = 1 / (k2[i] + b * d2[i]);
+      rRe[i] = (tRe[i] + b * rRe[i]) * d;
+      rIm[i] = (tIm[i] + b * rIm[i]) * d;
+    }
+    if (kxRe && kxIm && mask && iteration < shrinkages.length - 1) {
+      // Majorise the weighted data term sum m (Kx - y)^2 by |Kx - y'|^2 with y' = m y + (1 - m) K x_k.
+      for (let i = 0; i < n; i++) {
+        kxRe[i] = kRe[i] * rRe[i] - kIm[i] * rIm[i];
+        kxIm[i] = kRe[i] * rIm[i] + kIm[i] * rRe[i];
+      }
+      fft.inverse(kxRe, kxIm);
+      for (let i = 0; i < n; i++) {
+        const m = mask[i];
+        tRe[i] = m * yRe[i] + (1 - m) * kxRe[i];
+        tIm[i] = m * yIm[i] + (1 - m) * kxIm[i];
+      }
+      fft.forward(tRe, tIm);
+      conjKY(tRe, tIm);
+    }
+    fft.inverse(rRe, rIm);
+    [xRe, rRe] = [rRe, xRe];
+    [xIm, rIm] = [rIm, xIm];
+  });
+  return [xRe, xIm];
+}
+
+function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: number): TileSolver {
+  const fft = new TileFft(fftW, fftH);
+  const n = fftW * fftH;
+  const kRe = new Float64Array(n);
+  const kIm = new Float64Array(n);
+  // Correlation kernel: tap (i, j) of a centred kernel lands at offset (c - i, c - j), as in dsp/fft.
+  const c = size >> 1;
+  for (let j = 0; j < size; j++) {
+    for (let i = 0; i < size; i++) {
+      const x = (((c - i) % fftW) + fftW) % fftW;
+      const y = (((c - j) % fftH) + fftH) % fftH;
+      kRe[y * fftW + x] += kernel[j * size + i];
+    }
+  }
+  fft.forward(kRe, kIm);
+  const k2 = new Float64Array(n);
+  const d2 = new Float64Array(n);
+  // Spectra are transposed: index u * fftH + v for horizontal frequency u, vertical v.
+  for (let u = 0; u < fftW; u++) {
+    const cu = 2 - 2 * Math.cos((2 * Math.PI * u) / fftW);
+    for (let v = 0; v < fftH; v++) {
+      const i = u * fftH + v;
+      k2[i] = kRe[i] * kRe[i] + kIm[i] * kIm[i];
+      d2[i] = cu + 2 - 2 * Math.cos((2 * Math.PI * v) / fftH);
+    }
+  }
+  return { fft, kRe, kIm, k2, d2 };
+}
+
+/** Weight 0 on and next to pixels with a channel at or above the threshold, 1 elsewhere; undefined if none. */
+function saturationMask(planes: Float64Array[], w: number, h: number, threshold: number) {
+  const hit = new Uint8Array(w * h);
+  let any = false;
+  for (const plane of planes) {
+    for (let i = 0; i < hit.length; i++) {
+      if (plane[i] >= threshold) {
+        hit[i] = 1;
+        any = true;
+      }
+    }
+  }
+  if (!any) return undefined;
+  const mask = new Float32Array(w * h).fill(1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!hit[y * w + x]) continue;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) mask[((y + dy + h) % h) * w + ((x + dx + w) % w)] = 0;
+      }
+    }
+  }
+  return mask;
+}
+
+function checkAborted(signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      if (signal?.aborted) reject(signal.reason as Error);
+      else resolve();
+    }),
+  );
+}
+
+/**
+ * Removes a known blur (blurry = correlate(sharp, psf)) from a gamma-encoded image of any size. A PsfGrid
+ * gives each tile the PSF interpolated at its centre.
+ */
+export async function deconvolve(
+  image: FloatImage,
+  psf: Psf | PsfGrid,
+  options: DeconvolutionOptions = {},
+  ctx: DeconvolutionContext = {},
+): Promise<FloatImage> {
+  const opts = { ...DEFAULTS, ...options };
+  const { width, height, channels } = image;
+  const strength = Math.min(1, Math.max(0, opts.strength));
+  await checkAborted(ctx.signal);
+  if (strength === 0) return { width, height, channels, data: Float32Array.from(image.data) };
+
+  const grid: PsfGrid = 'cells' in psf ? psf : { rows: 1, cols: 1, cells: [psf] };
+  if (grid.cells.length !== grid.rows * grid.cols) throw new RangeError('the PSF grid has the wrong cell count');
+  const psfSize = Math.max(...grid.cells.map((p) => p.size));
+  const pad = psfSize + 8;
+  const halo = (psfSize >> 1) + 1;
+  const overlap = psfSize + 1;
+  const columns = planAxis(width, opts.tileSize, pad, halo, overlap);
+  const rows = planAxis(height, opts.tileSize, pad, halo, overlap);
+  const shrinkages = Array.from(
+    { length: opts.iterations },
+    (_, i) => new Shrinkage(opts.alpha, opts.betaFactor ** i),
+  );
+  const encode = opts.linear ? toLinear : (v: number) => v;
+  const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
+  const threshold = encode(opts.saturationThreshold);
+  const blender = new TileBlender(width, height, channels, overlap);
+  const total = columns.spans.length * rows.spans.length;
+  let done = 0;
+
+  for (const ry of rows.spans) {
+    for (const rx of columns.spans) {
+      const ew = rx.extentSize;
+      const eh = ry.extentSize;
+      const fftW = columns.fft;
+      const fftH = rows.fft;
+      const planes = Array.from({ length: channels }, () => new Float64Array(fftW * fftH));
+      for (let y = 0; y < eh; y++) {
+        const src = ((ry.extentStart + y) * width + rx.extentStart) * channels;
+        for (let x = 0; x < ew; x++) {
+          for (let c = 0; c < channels; c++) planes[c][y * fftW + x] = encode(image.data[src + x * channels + c]);
+        }
+      }
+      for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);
+      const kernel = psfAt(grid, width, height, rx.start + rx.size / 2, ry.start + ry.size / 2, psfSize);
+      const solver = makeSolver(kernel, psfSize, fftW, fftH);
+      if (opts.saturationThreshold < 1) solver.mask = saturationMask(planes, fftW, fftH, threshold);
+      const restored: Float64Array[] = [];
+      for (let c = 0; c < channels; c += 2) {
+        const [re, im] = solvePacked(
+          solver,
+          planes[c],
+          planes[c + 1] ?? new Float64Array(fftW * fftH),
+          opts,
+          shrinkages,
+        );
+        restored.push(re, im);
+      }
+      const tile: Tile = { x: rx.start, y: ry.start, width: rx.size, height: ry.size };
+      const pixels = new Float32Array(tile.width * tile.height * channels);
+      for (let y = 0; y < tile.height; y++) {
+        const row = (y + ry.start - ry.extentStart) * fftW + rx.start - rx.extentStart;
+        for (let x = 0; x < tile.width; x++) {
+          const src = ((ry.start + y) * width + rx.start + x) * channels;
+          for (let c = 0; c < channels; c++) {
+            const input = image.data[src + c];
+            const output = decode(restored[c][row + x]);
+            pixels[(y * tile.width + x) * channels + c] = input + strength * (output - input);
+          }
+        }
+      }
+      blender.add(tile, pixels);
+      ctx.onProgress?.(++done, total);
+      await checkAborted(ctx.signal);
+    }
+  }
+  return blender.result();
+}
