@@ -79,7 +79,13 @@ for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
   let reconstruction = 0;
   let identity = 0;
   for (let index = 0; index < count; index++) {
-    const pair = await makePair(kind, { seed: 99, index, size: 512, split: 'val', dataRoot: SHARED_DATA_DIR });
+    const pair = await makePair(kind, {
+      seed: 99,
+      index,
+      size: 512,
+      split: 'val',
+      dataRoot: SHARED_DATA_DIR,
+    });
     const x: FloatImage = { width: 512, height: 512, channels: 3, data: pair.sharp };
     const y: FloatImage = { width: 512, height: 512, channels: 3, data: pair.blurry };
     const reconstructed = await applyCodes(model, x, await extractCodes(model, x, y, ctx), ctx);

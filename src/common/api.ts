@@ -56,8 +56,36 @@ export const KernelSummary = z.object({
 });
 export type KernelSummary = z.infer<typeof KernelSummary>;
 
+export const Region = z.object({
+  x: z.number().int().min(0),
+  y: z.number().int().min(0),
+  width: z.number().int().min(16),
+  height: z.number().int().min(16),
+});
+export type Region = z.infer<typeof Region>;
+
 /** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
 export const JobSpec = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('deblur'),
+    photoPath: FilePath,
+    outputPath: FilePath,
+    /** 'fast' (default): kernel search in the encoded space, then full-size restoration. 'paper': Algorithm 1. */
+    mode: z.enum(['fast', 'paper']).default('fast'),
+    /** Where to estimate the blur (in photo pixels); automatic when absent. */
+    roi: Region.optional(),
+    iterations: z.number().int().min(1).max(20_000).optional(),
+    /** 0 leaves the photo as it is, 1 removes the estimated blur fully. */
+    strength: z.number().min(0).max(1).default(1),
+    seed: z.number().int().default(0),
+    output: OutputOptions.default({}),
+  }),
+  z.object({
+    kind: z.literal('exportPhoto'),
+    sourcePath: FilePath,
+    outputPath: FilePath,
+    output: OutputOptions.default({}),
+  }),
   z.object({
     kind: z.literal('extractKernel'),
     sharpPath: FilePath,
@@ -90,6 +118,8 @@ export const JobResult = z.discriminatedUnion('kind', [
   SpeedTestResult,
   z.object({ kind: z.literal('extractKernel'), kernel: KernelSummary }),
   z.object({ kind: z.literal('applyKernel'), outputPath: FilePath }),
+  z.object({ kind: z.literal('deblur'), outputPath: FilePath }),
+  z.object({ kind: z.literal('exportPhoto'), outputPath: FilePath }),
 ]);
 export type JobResult = z.infer<typeof JobResult>;
 
@@ -102,6 +132,14 @@ export const calls = {
   startJob: { params: JobSpec, result: z.object({ jobId: z.string() }) },
   cancelJob: { params: z.object({ jobId: z.string() }), result: z.object({ cancelled: z.boolean() }) },
   restartEngine: { params: z.object({}), result: z.object({}) },
+  /** A fresh file path in the app's workspace for a result (a new version of a photo, a kernel). */
+  workspacePath: {
+    params: z.object({
+      baseName: z.string().min(1).max(200),
+      extension: z.enum(['.png', '.tif', '.jpg', '.blurkernel']),
+    }),
+    result: z.object({ path: FilePath }),
+  },
 } as const;
 export type CallName = keyof typeof calls;
 export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;
@@ -118,6 +156,8 @@ export const EngineEvent = z.discriminatedUnion('type', [
     progress: z.number(),
     etaSeconds: z.number().nullable(),
     loss: LossPoint.optional(),
+    /** A downscaled intermediate result (JPEG data URL), every few seconds during long jobs. */
+    preview: z.string().optional(),
   }),
   z.object({ type: z.literal('jobDone'), jobId: z.string(), result: JobResult }),
   z.object({

@@ -10,6 +10,7 @@ import { initBackend, type BackendStatus } from './backend';
 import { makePreview } from './image';
 import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
 import { runApplyKernel, runExtractKernel } from './jobs/kernel-jobs';
+import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
 import { loadModel, type LoadedModel } from './model-store';
 
@@ -102,6 +103,10 @@ export class Engine {
         return runExtractKernel(spec, ctx, await this.loadModel());
       case 'applyKernel':
         return runApplyKernel(spec, ctx, await this.loadModel());
+      case 'exportPhoto':
+        return runExportPhoto(spec, ctx);
+      case 'deblur':
+        throw new Error('Deblurring is not available in this build yet: it arrives with the trained model.');
     }
   }
 }

@@ -2,6 +2,8 @@
 // worker when it crashes or runs out of memory so the app keeps running. Used by the Electron main
 // process and the web bridge alike; it never imports Electron.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   ApiError,
@@ -20,6 +22,8 @@ import { preferenceFromEnvironment } from '../engine/backend';
 export interface EngineHostOptions {
   workerPath: string;
   settings: SettingsStore;
+  /** Where results (new versions of photos, kernels) are written; originals are never touched. */
+  workspaceDir: string;
   /** How long a cancelled job may take to stop by itself before the worker is replaced. */
   hardCancelMs?: number;
   /** V8 heap limit of the worker; exceeding it ends the worker, which the host reports and survives. */
@@ -70,6 +74,15 @@ export class EngineHost {
         return { jobId: this.enqueue(parsed.params as JobSpec) };
       case 'cancelJob':
         return { cancelled: this.cancel((parsed.params as CallParams<'cancelJob'>).jobId) };
+      case 'workspacePath': {
+        const { baseName, extension } = parsed.params as CallParams<'workspacePath'>;
+        await mkdir(this.options.workspaceDir, { recursive: true });
+        // A name the user recognises, made safe for any file system, and unique.
+        const safe = baseName.replace(/[^\p{L}\p{N}._ -]+/gu, '_').slice(0, 80) || 'photo';
+        return {
+          path: path.join(this.options.workspaceDir, `${safe}-${randomUUID().slice(0, 8)}${extension}`),
+        };
+      }
       case 'restartEngine':
         await this.restartEngine();
         return {};

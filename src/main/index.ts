@@ -45,7 +45,11 @@ function createWindow(engine: EngineHost): BrowserWindow {
 void app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   const settings = SettingsStore.load(path.join(app.getPath('userData'), 'settings.json'));
-  const engine = new EngineHost({ workerPath: WORKER_PATH, settings });
+  const engine = new EngineHost({
+    workerPath: WORKER_PATH,
+    settings,
+    workspaceDir: path.join(app.getPath('userData'), 'workspace'),
+  });
   // Only our own window's top frame may call the engine; the payload is validated by the host.
   ipcMain.handle(CALL_CHANNEL, (event, method: unknown, params: unknown) => {
     const frame = event.senderFrame;

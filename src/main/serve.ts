@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineHost } from './engine-host';
 import { RENDERER_DIR, WORKER_PATH } from './paths';
-import { SettingsStore, defaultConfigDir } from './settings';
+import { SettingsStore, defaultConfigDir, defaultDataDir } from './settings';
 import { startWebBridge } from './web-bridge';
 
 const { values } = parseArgs({
@@ -15,7 +15,11 @@ const { values } = parseArgs({
 });
 
 const settings = SettingsStore.load(path.join(defaultConfigDir(), 'settings.json'));
-const engine = new EngineHost({ workerPath: WORKER_PATH, settings });
+const engine = new EngineHost({
+  workerPath: WORKER_PATH,
+  settings,
+  workspaceDir: path.join(defaultDataDir(), 'workspace'),
+});
 try {
   const bridge = await startWebBridge({
     engine,

@@ -49,3 +49,9 @@ export function defaultConfigDir(): string {
   const base = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
   return path.join(base, 'blurspace');
 }
+
+/** Where the CLI and the web bridge keep results (Electron uses its userData folder). */
+export function defaultDataDir(): string {
+  const base = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'blurspace');
+}

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { EngineEvent } from '../../src/common/api';
 import { EngineHost } from '../../src/main/engine-host';
 import { SettingsStore } from '../../src/main/settings';
@@ -5,7 +7,11 @@ import { BUILT_WORKER } from './paths';
 
 /** A real engine host on the built worker, with in-memory settings and the wasm backend. */
 export function startTestEngine(): EngineHost {
-  return new EngineHost({ workerPath: BUILT_WORKER, settings: SettingsStore.load(null) });
+  return new EngineHost({
+    workerPath: BUILT_WORKER,
+    settings: SettingsStore.load(null),
+    workspaceDir: path.join(os.tmpdir(), `blurspace-test-workspace-${process.pid}`),
+  });
 }
 
 /** Resolves with the first event matching `predicate`. */

@@ -78,7 +78,14 @@ function planAxis(length: number, tileSize: number, pad: number, halo: number, o
 }
 
 /** PSF at image position (x, y): bilinear blend of the four nearest cell PSFs, all embedded at `size`. */
-function psfAt(grid: PsfGrid, width: number, height: number, x: number, y: number, size: number): Float64Array {
+function psfAt(
+  grid: PsfGrid,
+  width: number,
+  height: number,
+  x: number,
+  y: number,
+  size: number,
+): Float64Array {
   const gx = Math.min(grid.cols - 1, Math.max(0, (x / width) * grid.cols - 0.5));
   const gy = Math.min(grid.rows - 1, Math.max(0, (y / height) * grid.rows - 0.5));
   const c0 = Math.floor(gx);
@@ -95,7 +102,8 @@ function psfAt(grid: PsfGrid, width: number, height: number, x: number, y: numbe
     const psf = grid.cells[r * grid.cols + c];
     const offset = (size - psf.size) >> 1;
     for (let j = 0; j < psf.size; j++) {
-      for (let i = 0; i < psf.size; i++) out[(j + offset) * size + i + offset] += w * psf.weights[j * psf.size + i];
+      for (let i = 0; i < psf.size; i++)
+        out[(j + offset) * size + i + offset] += w * psf.weights[j * psf.size + i];
     }
   }
   return out;
@@ -319,7 +327,8 @@ export async function deconvolve(
   if (strength === 0) return { width, height, channels, data: Float32Array.from(image.data) };
 
   const grid: PsfGrid = 'cells' in psf ? psf : { rows: 1, cols: 1, cells: [psf] };
-  if (grid.cells.length !== grid.rows * grid.cols) throw new RangeError('the PSF grid has the wrong cell count');
+  if (grid.cells.length !== grid.rows * grid.cols)
+    throw new RangeError('the PSF grid has the wrong cell count');
   const psfSize = Math.max(...grid.cells.map((p) => p.size));
   const pad = psfSize + 8;
   const halo = (psfSize >> 1) + 1;
@@ -347,7 +356,8 @@ export async function deconvolve(
       for (let y = 0; y < eh; y++) {
         const src = ((ry.extentStart + y) * width + rx.extentStart) * channels;
         for (let x = 0; x < ew; x++) {
-          for (let c = 0; c < channels; c++) planes[c][y * fftW + x] = encode(image.data[src + x * channels + c]);
+          for (let c = 0; c < channels; c++)
+            planes[c][y * fftW + x] = encode(image.data[src + x * channels + c]);
         }
       }
       for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);

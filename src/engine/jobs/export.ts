@@ -1,0 +1,16 @@
+// Export: re-encode a photo (an original or a result) to the chosen file, format and metadata.
+import type { JobResult, JobSpec } from '../../common/api';
+import { readPhoto } from '../image';
+import { writeResult } from './output';
+import type { JobContext } from './progress';
+
+export async function runExportPhoto(
+  spec: Extract<JobSpec, { kind: 'exportPhoto' }>,
+  ctx: JobContext,
+): Promise<JobResult> {
+  ctx.progress({ stage: 'reading', progress: 0 });
+  const photo = await readPhoto(spec.sourcePath);
+  ctx.progress({ stage: 'writing', progress: 0.5 });
+  await writeResult(spec.outputPath, photo, photo.data, spec.output);
+  return { kind: 'exportPhoto', outputPath: spec.outputPath };
+}
