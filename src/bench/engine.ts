@@ -1,13 +1,17 @@
 // `npm run bench:engine`: speed, memory and blur-reconstruction quality of the engine's F and G on the
-// active backend, printed as a table. Uses the default checkpoint (or --checkpoint PATH).
+// active backend, printed as a table. Uses the default checkpoint (or --checkpoint PATH). Large-photo runs
+// go through the real jobs, each in its own process so its peak memory is its own.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { initBackend } from '../engine/backend';
-import { readPhoto } from '../engine/image';
-import { applyCodes, extractCodes, gridFor, resampleCodes } from '../engine/kernels/operations';
+import { JobSpec, type JobSpecInput } from '../common/api';
+import { Engine } from '../engine/engine';
+import { applyCodes, extractCodes } from '../engine/kernels/operations';
 import type { JobContext } from '../engine/jobs/progress';
-import { loadModel } from '../engine/model-store';
 import { makePair, type PairKind } from '../engine/training';
 import type { FloatImage } from '../engine/tiling';
 import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
@@ -18,60 +22,118 @@ const { values } = parseArgs({
     checkpoint: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
     pairs: { type: 'string', default: '8' },
-    'skip-24mp': { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '24,100' },
+    // Child mode: run one job and print {seconds, peakGb}.
+    job: { type: 'string' },
+    dir: { type: 'string' },
   },
 });
 
-const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
-
-function seconds(start: number): number {
-  return (performance.now() - start) / 1000;
-}
-
-async function photoOfSize(file: string, width: number, height: number, blur = 0): Promise<FloatImage> {
-  const resized = sharp(file).resize(width, height, { fit: 'cover' });
-  return readPhoto(await (blur ? resized.blur(blur) : resized).png().toBuffer());
-}
-
-const status = await initBackend(values.backend as 'auto');
 const checkpointPath = values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT;
-const loaded = await loadModel(checkpointPath);
-const { model } = loaded;
-console.log(`backend: ${status.backend} on ${status.device}`);
-console.log(`checkpoint: ${loaded.description}\n`);
+const engine = await Engine.create({
+  backend: values.backend as 'auto',
+  checkpointPath,
+  defaultCheckpointPath: checkpointPath,
+});
+const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+const seconds = (start: number): number => (performance.now() - start) / 1000;
+const peakGb = (): number => process.resourceUsage().maxRSS / 1024 / 1024;
 
+async function runJob(spec: JobSpecInput): Promise<void> {
+  await engine.runJob(JobSpec.parse(spec), ctx.signal, () => undefined);
+}
+
+if (values.job) {
+  const dir = values.dir!;
+  const start = performance.now();
+  if (values.job === 'extract') {
+    await runJob({
+      kind: 'extractKernel',
+      sharpPath: path.join(dir, 'sharp.jpg'),
+      blurryPath: path.join(dir, 'blurry.jpg'),
+      outputPath: path.join(dir, 'k.blurkernel'),
+    });
+  } else {
+    await runJob({
+      kind: 'applyKernel',
+      photoPath: path.join(dir, 'sharp.jpg'),
+      kernelPath: path.join(dir, 'k.blurkernel'),
+      outputPath: path.join(dir, 'out.jpg'),
+    });
+  }
+  console.log(JSON.stringify({ seconds: seconds(start), peakGb: peakGb() }));
+  process.exit(0);
+}
+
+const { model, description } = await engine.loadModel();
+const info = engine.info();
+console.log(`backend: ${info.backend} on ${info.device}`);
+console.log(`checkpoint: ${description}\n`);
 const rows: string[][] = [];
 const sample = path.join(SHARED_DATA_DIR, 'photos-small', 'astronaut.png');
 
-// Speed per megapixel on a 2 MP photo (1920x1080: padded to 1920x1152).
+async function photoOfSize(width: number, height: number, blur = 0): Promise<FloatImage> {
+  const resized = sharp(sample).resize(width, height, { fit: 'cover' });
+  const { data, info: size } = await (blur ? resized.blur(blur) : resized)
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: size.width,
+    height: size.height,
+    channels: 3,
+    data: Float32Array.from(data, (v) => v / 255),
+  };
+}
+
+// Network speed per megapixel on a 2 MP photo (1920x1080, padded to 1920x1152).
 {
-  const sharpPhoto = await photoOfSize(sample, 1920, 1080);
-  const blurryPhoto = await photoOfSize(sample, 1920, 1080, 3);
+  const x = await photoOfSize(1920, 1080);
+  const y = await photoOfSize(1920, 1080, 3);
   const megapixels = (1920 * 1080) / 1e6;
   let start = performance.now();
-  const grid = await extractCodes(model, sharpPhoto, blurryPhoto, ctx);
+  const grid = await extractCodes(model, x, y, ctx);
   rows.push(['G (extract) per MP', `${(seconds(start) / megapixels).toFixed(2)} s`]);
   start = performance.now();
-  await applyCodes(model, sharpPhoto, grid, ctx);
+  await applyCodes(model, x, grid, ctx);
   rows.push(['F (apply) per MP', `${(seconds(start) / megapixels).toFixed(2)} s`]);
 }
 
-// A 24 MP photo: extraction from a pair, then transfer onto the same size.
-if (!values['skip-24mp']) {
-  const big = await photoOfSize(sample, 6000, 4000);
-  const bigBlurry = await photoOfSize(sample, 6000, 4000, 4);
-  {
-    const start = performance.now();
-    const grid = await extractCodes(model, big, bigBlurry, ctx);
-    const extractSeconds = seconds(start);
-    const middle = performance.now();
-    const { rows: r, cols: c } = gridFor(big);
-    await applyCodes(model, big, resampleCodes(grid, r, c, 'spatial'), ctx);
-    rows.push(['24 MP extraction (G, tiled)', `${extractSeconds.toFixed(1)} s`]);
-    rows.push(['24 MP transfer (F, tiled)', `${seconds(middle).toFixed(1)} s`]);
+// Whole jobs on large photos (JPEG files in, JPEG out), each in a fresh process.
+const self = fileURLToPath(import.meta.url);
+for (const megapixels of values.sizes.split(',').map(Number).filter(Boolean)) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-bench-'));
+  try {
+    const width = Math.round(Math.sqrt(megapixels * 1e6 * 1.5));
+    const height = Math.round(width / 1.5);
+    const big = sharp(sample, { limitInputPixels: false }).resize(width, height, { fit: 'cover' });
+    await big.clone().jpeg({ quality: 92 }).toFile(path.join(dir, 'sharp.jpg'));
+    await big.clone().blur(4).jpeg({ quality: 92 }).toFile(path.join(dir, 'blurry.jpg'));
+    for (const job of ['extract', 'apply']) {
+      const args = [
+        self,
+        '--job',
+        job,
+        '--dir',
+        dir,
+        '--checkpoint',
+        checkpointPath,
+        '--backend',
+        values.backend,
+      ];
+      const result = JSON.parse(
+        execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').at(-1)!,
+      );
+      const label = job === 'extract' ? 'extract-kernel' : 'apply-kernel';
+      rows.push([
+        `${megapixels} MP ${label} (${width}x${height}, whole job)`,
+        `${result.seconds.toFixed(1)} s, peak RSS ${result.peakGb.toFixed(2)} GB`,
+      ]);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
-rows.push(['peak memory (RSS)', `${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`]);
 
 // Blur reconstruction PSNR(F(x, G(x, y)), y) on validation pairs, through the tiled full-image path.
 const count = Number(values.pairs);
