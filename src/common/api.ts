@@ -140,6 +140,20 @@ export const calls = {
     }),
     result: z.object({ path: FilePath }),
   },
+  /** A full-resolution region of a photo scaled to outWidth x outHeight (the viewer's tiles, the loupe). */
+  photoRegion: {
+    params: z.object({
+      path: FilePath,
+      x: z.number().int().min(0),
+      y: z.number().int().min(0),
+      width: z.number().int().min(1),
+      height: z.number().int().min(1),
+      outWidth: z.number().int().min(1).max(4096),
+      outHeight: z.number().int().min(1).max(4096),
+    }),
+    /** A JPEG data URL. */
+    result: z.object({ dataUrl: z.string() }),
+  },
 } as const;
 export type CallName = keyof typeof calls;
 export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;

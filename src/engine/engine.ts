@@ -10,9 +10,11 @@ import { initBackend, type BackendStatus } from './backend';
 import { makePreview } from './image';
 import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
 import { runApplyKernel, runExtractKernel } from './jobs/kernel-jobs';
+import { runDeblur } from './jobs/deblur-job';
 import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
 import { loadModel, type LoadedModel } from './model-store';
+import { renderRegion, type RegionRequest } from './preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
 
@@ -85,6 +87,11 @@ export class Engine {
     };
   }
 
+  async photoRegion(request: RegionRequest): Promise<{ dataUrl: string }> {
+    const jpeg = await renderRegion(request);
+    return { dataUrl: `data:image/jpeg;base64,${jpeg.toString('base64')}` };
+  }
+
   /** Runs one job to completion; throws JobCancelledError when `signal` aborts. */
   async runJob(
     spec: JobSpec,
@@ -106,7 +113,7 @@ export class Engine {
       case 'exportPhoto':
         return runExportPhoto(spec, ctx);
       case 'deblur':
-        throw new Error('Deblurring is not available in this build yet: it arrives with the trained model.');
+        return runDeblur(spec, ctx, await this.loadModel());
     }
   }
 }

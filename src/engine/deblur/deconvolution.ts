@@ -6,8 +6,8 @@ import { nextPowerOfTwo } from '../dsp/fft';
 import type { Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
-import { Shrinkage } from './hyper-laplacian';
-import { TileFft } from './tile-fft';
+import { shrinkage, type Shrinkage } from './hyper-laplacian';
+import { RealTileFft } from './tile-fft';
 
 /** Spatially varying PSFs: cells[row * cols + col] applies around the centre of that cell of the image. */
 export interface PsfGrid {
@@ -30,6 +30,10 @@ export interface DeconvolutionOptions {
   linear?: boolean;
   /** Pixels with a channel at or above this (input encoding) leave the data term; >= 1 disables. */
   saturationThreshold?: number;
+  /** Prior on the colour differences of RGB images: 'quadratic' is about 40% faster. Default 'quadratic'. */
+  chromaPrior?: 'quadratic' | 'hyper-laplacian';
+  /** Weight of the quadratic chroma prior. Default 0.03. */
+  chromaRegularisation?: number;
   /** Largest FFT side of a tile (a power of two). Default 1024. */
   tileSize?: number;
 }
@@ -49,6 +53,8 @@ const DEFAULTS = {
   linear: true,
   saturationThreshold: 0.98,
   tileSize: 1024,
+  chromaPrior: 'quadratic' as 'quadratic' | 'hyper-laplacian',
+  chromaRegularisation: 0.03,
 };
 
 /** One axis of the tiling: blended spans, each processed within a larger extent and an FFT of `fft` samples. */
@@ -139,16 +145,16 @@ function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number,
     const row = y * fftW;
     for (let d = 0; d < padW; d++) {
       const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padW);
-      const right = plane[row + mirror(w + d, w)];
-      const left = plane[row + mirror(d - padW, w)];
+      const right = plane[row + w - 1];
+      const left = plane[row];
       plane[row + w + d] = (1 - s) * right + s * left;
     }
   }
   const padH = fftH - h;
   for (let d = 0; d < padH; d++) {
     const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padH);
-    const bottom = mirror(h + d, h) * fftW;
-    const top = mirror(d - padH, h) * fftW;
+    const bottom = (h - 1) * fftW;
+    const top = 0;
     const row = (h + d) * fftW;
     for (let x = 0; x < fftW; x++) plane[row + x] = (1 - s) * plane[bottom + x] + s * plane[top + x];
   }
@@ -177,7 +183,7 @@ function shrunkDivergence(x: Float64Array, out: Float64Array, w: number, h: numb
 }
 
 interface TileSolver {
-  fft: TileFft;
+  fft: RealTileFft;
   kRe: Float64Array;
   kIm: Float64Array;
   k2: Float64Array;
@@ -186,90 +192,102 @@ interface TileSolver {
   mask?: Float32Array;
 }
 
-/** Deconvolves two real planes packed as re + i*im (the x-step is linear with real kernels, so they separate). */
-function solvePacked(
+/** Multiplies a spectrum by conj(K) in place. */
+function correlateSpectrum(s: TileSolver, re: Float64Array, im: Float64Array): void {
+  const { kRe, kIm } = s;
+  for (let i = 0; i < re.length; i++) {
+    const r = kRe[i] * re[i] + kIm[i] * im[i];
+    im[i] = kRe[i] * im[i] - kIm[i] * re[i];
+    re[i] = r;
+  }
+}
+
+/** Half-quadratic splitting with the hyper-Laplacian prior on one real plane. */
+function solveHyperLaplacian(
   s: TileSolver,
-  yRe: Float64Array,
-  yIm: Float64Array,
-  opts: typeof DEFAULTS,
+  y: Float64Array,
+  lambda: number,
   shrinkages: Shrinkage[],
-): [Float64Array, Float64Array] {
+): Float64Array {
   const { fft, kRe, kIm, k2, d2, mask } = s;
-  const n = yRe.length;
-  const tRe = Float64Array.from(yRe);
-  const tIm = Float64Array.from(yIm);
-  fft.forward(tRe, tIm);
-  // t = conj(K) Y
-  const conjKY = (re: Float64Array, im: Float64Array) => {
-    for (let i = 0; i < n; i++) {
-      const r = kRe[i] * re[i] + kIm[i] * im[i];
-      im[i] = kRe[i] * im[i] - kIm[i] * re[i];
-      re[i] = r;
-    }
-  };
-  conjKY(tRe, tIm);
-  let xRe = Float64Array.from(yRe);
-  let xIm = Float64Array.from(yIm);
-  let rRe = new Float64Array(n);
-  let rIm = new Float64Array(n);
-  const kxRe = mask ? new Float64Array(n) : undefined;
-  const kxIm = mask ? new Float64Array(n) : undefined;
+  const n = fft.spectrumSize;
+  const tRe = new Float64Array(n);
+  const tIm = new Float64Array(n);
+  fft.forward(y, tRe, tIm);
+  correlateSpectrum(s, tRe, tIm);
+  const x = Float64Array.from(y);
+  const divergence = new Float64Array(y.length);
+  const sRe = new Float64Array(n);
+  const sIm = new Float64Array(n);
   shrinkages.forEach((shrink, iteration) => {
-    const b = shrink.beta / opts.lambda;
-    shrunkDivergence(xRe, rRe, fft.width, fft.height, shrink);
-    shrunkDivergence(xIm, rIm, fft.width, fft.height, shrink);
-    fft.forward(rRe, rIm);
+    const b = shrink.beta / lambda;
+    shrunkDivergence(x, divergence, fft.width, fft.height, shrink);
+    fft.forward(divergence, sRe, sIm);
     for (let i = 0; i < n; i++) {
       const d = 1 / (k2[i] + b * d2[i]);
-      rRe[i] = (tRe[i] + b * rRe[i]) * d;
-      rIm[i] = (tIm[i] + b * rIm[i]) * d;
+      sRe[i] = (tRe[i] + b * sRe[i]) * d;
+      sIm[i] = (tIm[i] + b * sIm[i]) * d;
     }
-    if (kxRe && kxIm && mask && iteration < shrinkages.length - 1) {
-      // Majorise the weighted data term sum m (Kx - y)^2 by |Kx - y'|^2 with y' = m y + (1 - m) K x_k.
+    if (mask && iteration === 0 && shrinkages.length > 1) {
+      // Majorise the weighted data term sum m (Kx - y)^2 by |Kx - y'|^2 with y' = m y + (1 - m) K x_k; one
+      // update from the first estimate already removes most of the clipped highlights' ringing.
+      const kx = divergence;
+      const kxRe = new Float64Array(n);
+      const kxIm = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        kxRe[i] = kRe[i] * rRe[i] - kIm[i] * rIm[i];
-        kxIm[i] = kRe[i] * rIm[i] + kIm[i] * rRe[i];
+        kxRe[i] = kRe[i] * sRe[i] - kIm[i] * sIm[i];
+        kxIm[i] = kRe[i] * sIm[i] + kIm[i] * sRe[i];
       }
-      fft.inverse(kxRe, kxIm);
-      for (let i = 0; i < n; i++) {
-        const m = mask[i];
-        tRe[i] = m * yRe[i] + (1 - m) * kxRe[i];
-        tIm[i] = m * yIm[i] + (1 - m) * kxIm[i];
-      }
-      fft.forward(tRe, tIm);
-      conjKY(tRe, tIm);
+      fft.inverse(kxRe, kxIm, kx);
+      for (let i = 0; i < kx.length; i++) kx[i] = mask[i] * y[i] + (1 - mask[i]) * kx[i];
+      fft.forward(kx, tRe, tIm);
+      correlateSpectrum(s, tRe, tIm);
     }
-    fft.inverse(rRe, rIm);
-    [xRe, rRe] = [rRe, xRe];
-    [xIm, rIm] = [rIm, xIm];
+    fft.inverse(sRe, sIm, x);
   });
-  return [xRe, xIm];
+  return x;
+}
+
+/** Quadratic-prior (Wiener-like) deconvolution of one real plane in place: two FFTs, for chroma planes. */
+function solveQuadratic(s: TileSolver, plane: Float64Array, weight: number): void {
+  const { fft, k2, d2 } = s;
+  const re = new Float64Array(fft.spectrumSize);
+  const im = new Float64Array(fft.spectrumSize);
+  fft.forward(plane, re, im);
+  correlateSpectrum(s, re, im);
+  for (let i = 0; i < re.length; i++) {
+    const d = 1 / (k2[i] + weight * d2[i]);
+    re[i] *= d;
+    im[i] *= d;
+  }
+  fft.inverse(re, im, plane);
 }
 
 function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: number): TileSolver {
-  const fft = new TileFft(fftW, fftH);
-  const n = fftW * fftH;
-  const kRe = new Float64Array(n);
-  const kIm = new Float64Array(n);
+  const fft = new RealTileFft(fftW, fftH);
+  const plane = new Float64Array(fftW * fftH);
   // Correlation kernel: tap (i, j) of a centred kernel lands at offset (c - i, c - j), as in dsp/fft.
   const c = size >> 1;
   for (let j = 0; j < size; j++) {
     for (let i = 0; i < size; i++) {
       const x = (((c - i) % fftW) + fftW) % fftW;
       const y = (((c - j) % fftH) + fftH) % fftH;
-      kRe[y * fftW + x] += kernel[j * size + i];
+      plane[y * fftW + x] += kernel[j * size + i];
     }
   }
-  fft.forward(kRe, kIm);
+  const n = fft.spectrumSize;
+  const kRe = new Float64Array(n);
+  const kIm = new Float64Array(n);
+  fft.forward(plane, kRe, kIm);
   const k2 = new Float64Array(n);
   const d2 = new Float64Array(n);
-  // Spectra are transposed: index u * fftH + v for horizontal frequency u, vertical v.
-  for (let u = 0; u < fftW; u++) {
+  const cv = Float64Array.from({ length: fftH }, (_, v) => 2 - 2 * Math.cos((2 * Math.PI * v) / fftH));
+  for (let u = 0; u <= fftW / 2; u++) {
     const cu = 2 - 2 * Math.cos((2 * Math.PI * u) / fftW);
     for (let v = 0; v < fftH; v++) {
       const i = u * fftH + v;
       k2[i] = kRe[i] * kRe[i] + kIm[i] * kIm[i];
-      d2[i] = cu + 2 - 2 * Math.cos((2 * Math.PI * v) / fftH);
+      d2[i] = cu + cv[v];
     }
   }
   return { fft, kRe, kIm, k2, d2 };
@@ -298,6 +316,39 @@ function saturationMask(planes: Float64Array[], w: number, h: number, threshold:
     }
   }
   return mask;
+}
+
+const LUMA = [0.2126, 0.7152, 0.0722];
+
+/**
+ * Restores a tile's planes in place. For RGB the default runs the hyper-Laplacian prior on luma only and a
+ * quadratic prior on the two colour differences: 15 real FFTs instead of 27.
+ */
+function restoreTile(
+  solver: TileSolver,
+  planes: Float64Array[],
+  opts: typeof DEFAULTS,
+  shrinkages: Shrinkage[],
+) {
+  if (planes.length !== 3 || opts.chromaPrior === 'hyper-laplacian') {
+    for (const plane of planes) plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages));
+    return;
+  }
+  const [r, g, b] = planes;
+  const luma = new Float64Array(r.length);
+  for (let i = 0; i < r.length; i++) {
+    luma[i] = LUMA[0] * r[i] + LUMA[1] * g[i] + LUMA[2] * b[i];
+    r[i] -= luma[i];
+    b[i] -= luma[i];
+  }
+  const y = solveHyperLaplacian(solver, luma, opts.lambda, shrinkages);
+  solveQuadratic(solver, r, opts.chromaRegularisation);
+  solveQuadratic(solver, b, opts.chromaRegularisation);
+  for (let i = 0; i < r.length; i++) {
+    r[i] += y[i];
+    b[i] += y[i];
+    g[i] = (y[i] - LUMA[0] * r[i] - LUMA[2] * b[i]) / LUMA[1];
+  }
 }
 
 function checkAborted(signal?: AbortSignal): Promise<void> {
@@ -330,14 +381,13 @@ export async function deconvolve(
   if (grid.cells.length !== grid.rows * grid.cols)
     throw new RangeError('the PSF grid has the wrong cell count');
   const psfSize = Math.max(...grid.cells.map((p) => p.size));
-  const pad = psfSize + 8;
-  const halo = (psfSize >> 1) + 1;
+  const pad = Number(process.env.PADF ?? 1) * psfSize + 8;
+  const halo = Math.round(Number(process.env.HALOF ?? 0.5) * psfSize) + 1;
   const overlap = psfSize + 1;
   const columns = planAxis(width, opts.tileSize, pad, halo, overlap);
   const rows = planAxis(height, opts.tileSize, pad, halo, overlap);
-  const shrinkages = Array.from(
-    { length: opts.iterations },
-    (_, i) => new Shrinkage(opts.alpha, opts.betaFactor ** i),
+  const shrinkages = Array.from({ length: opts.iterations }, (_, i) =>
+    shrinkage(opts.alpha, opts.betaFactor ** i),
   );
   const encode = opts.linear ? toLinear : (v: number) => v;
   const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
@@ -364,17 +414,7 @@ export async function deconvolve(
       const kernel = psfAt(grid, width, height, rx.start + rx.size / 2, ry.start + ry.size / 2, psfSize);
       const solver = makeSolver(kernel, psfSize, fftW, fftH);
       if (opts.saturationThreshold < 1) solver.mask = saturationMask(planes, fftW, fftH, threshold);
-      const restored: Float64Array[] = [];
-      for (let c = 0; c < channels; c += 2) {
-        const [re, im] = solvePacked(
-          solver,
-          planes[c],
-          planes[c + 1] ?? new Float64Array(fftW * fftH),
-          opts,
-          shrinkages,
-        );
-        restored.push(re, im);
-      }
+      restoreTile(solver, planes, opts, shrinkages);
       const tile: Tile = { x: rx.start, y: ry.start, width: rx.size, height: ry.size };
       const pixels = new Float32Array(tile.width * tile.height * channels);
       for (let y = 0; y < tile.height; y++) {
@@ -383,7 +423,7 @@ export async function deconvolve(
           const src = ((ry.start + y) * width + rx.start + x) * channels;
           for (let c = 0; c < channels; c++) {
             const input = image.data[src + c];
-            const output = decode(restored[c][row + x]);
+            const output = decode(planes[c][row + x]);
             pixels[(y * tile.width + x) * channels + c] = input + strength * (output - input);
           }
         }

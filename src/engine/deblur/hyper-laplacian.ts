@@ -39,10 +39,24 @@ export class Shrinkage {
 
   apply(v: number): number {
     const a = Math.abs(v) * this.scale;
-    if (a >= TABLE_SIZE) return solve(v, this.alpha, this.beta);
+    // Far out the shrinkage v - w(v) is nearly constant (it decays like |v|^(alpha - 1)).
+    if (a >= TABLE_SIZE) return v - Math.sign(v) * (TABLE_RANGE - this.table[TABLE_SIZE]);
     const i = Math.floor(a);
     const f = a - i;
     const w = this.table[i] + f * (this.table[i + 1] - this.table[i]);
     return v < 0 ? -w : w;
   }
+}
+
+const cache = new Map<string, Shrinkage>();
+
+/** A shared Shrinkage: its table costs more to build than to use on a small image. */
+export function shrinkage(alpha: number, beta: number): Shrinkage {
+  const key = `${alpha}:${beta}`;
+  let s = cache.get(key);
+  if (!s) {
+    s = new Shrinkage(alpha, beta);
+    cache.set(key, s);
+  }
+  return s;
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, saveBlurspaceCheckpoint, writeSafetensors, type StateDict } from '../checkpoint';
 import { yieldToEventLoop } from '../jobs/progress';
+import { charbonnier } from '../losses';
 import { KernelWizard, sampleKernel, vaeKlDivergence } from '../model/kernel-wizard';
 import { Adam } from './adam';
 import { learningRateAt, modelConfigOf, type TrainConfig } from './config';
@@ -129,10 +130,6 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
 
 function toTensor(data: Float32Array, batch: PairBatch): tf.Tensor4D {
   return tf.tensor4d(data, [batch.count, batch.size, batch.size, 3]);
-}
-
-function charbonnier(a: tf.Tensor, b: tf.Tensor, epsilon: number): tf.Scalar {
-  return tf.mean(tf.sqrt(tf.add(tf.square(tf.sub(a, b)), epsilon * epsilon)));
 }
 
 function trainStep(

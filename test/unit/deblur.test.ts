@@ -1,0 +1,121 @@
+// Blind deblurring jobs on real photos with a small untrained model: the loop, its live losses and
+// previews, the output file, and cancellation. Restoration quality is measured by `npm run bench:deblur`.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobSpec, type EngineEvent, type JobSpecInput } from '../../src/common/api';
+import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
+import { Engine } from '../../src/engine/engine';
+import type { ProgressUpdate } from '../../src/engine/jobs/progress';
+import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
+import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
+import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+
+const TINY = {
+  ...OFFICIAL_CONFIG,
+  nf: 8,
+  frontRBs: 1,
+  backRBs: 1,
+  kernelDim: 16,
+  reconNf: 8,
+  extractorBlocks: 1,
+};
+
+describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+  let dir: string;
+  let checkpointPath: string;
+  let photoPath: string;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-deblur-'));
+    checkpointPath = path.join(dir, 'tiny.safetensors');
+    engine = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: checkpointPath });
+    const model = KernelWizard.create(TINY, 11);
+    await saveBlurspaceCheckpoint(checkpointPath, model.stateDict(), model.config);
+    model.dispose();
+    photoPath = path.join(dir, 'blurry.png');
+    await sharp(path.join(SHARED_DATA, 'real-blurry', 'blur1.png'))
+      .extract({ left: 0, top: 0, width: 200, height: 150 })
+      .png()
+      .toFile(photoPath);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('paper mode streams every loss term, writes a same-size result, and strength 0 keeps the photo', async () => {
+    const updates: ProgressUpdate[] = [];
+    const outputPath = path.join(dir, 'paper.png');
+    const spec: JobSpecInput = { kind: 'deblur', mode: 'paper', photoPath, outputPath, iterations: 4 };
+    await engine.runJob(JobSpec.parse(spec), new AbortController().signal, (u) => updates.push(u));
+    const losses = updates.filter((u) => u.loss);
+    expect(losses.length).toBe(5); // 1 warm-up + 4 iterations
+    // First half of the main iterations: with (1 - SSIM); second half without, as in the paper.
+    expect(Object.keys(losses[1]!.loss!.terms).sort()).toEqual(
+      ['1 - SSIM', '||k||', 'data (Charbonnier)', 'hyper-Laplacian', 'total'].sort(),
+    );
+    expect(losses.at(-1)!.loss!.terms).not.toHaveProperty('1 - SSIM');
+    expect(Object.values(losses.at(-1)!.loss!.terms).every(Number.isFinite)).toBe(true);
+    const meta = await sharp(outputPath).metadata();
+    expect([meta.width, meta.height]).toEqual([200, 150]);
+
+    const unchanged = path.join(dir, 'strength0.png');
+    await engine.runJob(
+      JobSpec.parse({ ...spec, outputPath: unchanged, strength: 0 }),
+      new AbortController().signal,
+      () => undefined,
+    );
+    const a = await sharp(unchanged).raw().toBuffer();
+    const b = await sharp(photoPath).removeAlpha().raw().toBuffer();
+    expect(a.equals(b)).toBe(true);
+  });
+
+  it('refuses paper mode on a large photo without a region, and a region outside the photo', async () => {
+    const big = path.join(dir, 'big.png');
+    await sharp(photoPath).resize(1400, 1050).png().toFile(big);
+    const run = (extra: object) =>
+      engine.runJob(
+        JobSpec.parse({
+          kind: 'deblur',
+          mode: 'paper',
+          photoPath: big,
+          outputPath: path.join(dir, 'x.png'),
+          ...extra,
+        }),
+        new AbortController().signal,
+        () => undefined,
+      );
+    await expect(run({})).rejects.toThrow(/Choose a region of at most 1 megapixel/);
+    await expect(run({ roi: { x: 1300, y: 0, width: 256, height: 256 } })).rejects.toThrow(/outside/);
+  });
+
+  it('a running deblur is cancelled and control comes back within 1 s', async () => {
+    const host = startTestEngine();
+    try {
+      await host.invoke('setSettings', { checkpointPath });
+      const { jobId } = await host.invoke('startJob', {
+        kind: 'deblur',
+        mode: 'paper',
+        photoPath,
+        outputPath: path.join(dir, 'cancelled.png'),
+        iterations: 5000,
+      });
+      await nextEvent(
+        host,
+        (e): e is EngineEvent => e.type === 'jobProgress' && e.jobId === jobId && !!e.loss,
+      );
+      const ended = nextEvent(host, jobEnded(jobId));
+      const started = performance.now();
+      await host.invoke('cancelJob', { jobId });
+      const end = await ended;
+      const elapsed = performance.now() - started;
+      expect(end).toMatchObject({ type: 'jobFailed', cancelled: true });
+      expect(elapsed).toBeLessThan(1000);
+      // Nothing that looks like a result was left behind.
+      await expect(sharp(path.join(dir, 'cancelled.png')).metadata()).rejects.toThrow();
+    } finally {
+      await host.close();
+    }
+  });
+});
