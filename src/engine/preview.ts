@@ -59,6 +59,7 @@ export async function renderRegion(request: RegionRequest): Promise<Buffer> {
   } catch (error) {
     throw new Error(
       `Cannot show '${request.path}' at full resolution: ${error instanceof Error ? error.message : error}`,
+      { cause: error },
     );
   }
   const left = Math.min(request.x, photo.width - 1);

@@ -88,6 +88,7 @@ export class EngineHost {
         return {};
       case 'info':
       case 'openPhoto':
+      case 'photoRegion':
         return this.callWorker(parsed.method, parsed.params);
     }
   }

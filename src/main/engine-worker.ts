@@ -1,5 +1,6 @@
 // Worker-thread entry: runs the engine off the main thread and speaks the worker protocol.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { CallParams } from '../common/api';
 import { Engine } from '../engine/engine';
 import { JobCancelledError } from '../engine/jobs/progress';
 import { DEFAULT_CHECKPOINT } from './paths';
@@ -20,7 +21,9 @@ async function handle(engine: Engine, message: HostToWorker): Promise<void> {
         const value =
           message.method === 'info'
             ? engine.info()
-            : await engine.openPhoto((message.params as { path: string }).path);
+            : message.method === 'photoRegion'
+              ? await engine.photoRegion(message.params as CallParams<'photoRegion'>)
+              : await engine.openPhoto((message.params as { path: string }).path);
         post({ type: 'result', id: message.id, ok: true, value });
       } catch (error) {
         post({ type: 'result', id: message.id, ok: false, error: describe(error) });

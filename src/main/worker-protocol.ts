@@ -2,7 +2,7 @@
 import type { EngineEvent, EngineInfo, JobSpec } from '../common/api';
 import type { EngineOptions } from '../engine/engine';
 
-export type WorkerCallName = 'info' | 'openPhoto';
+export type WorkerCallName = 'info' | 'openPhoto' | 'photoRegion';
 
 export type HostToWorker =
   | { type: 'call'; id: number; method: WorkerCallName; params: unknown }

@@ -52,6 +52,7 @@ const DEFAULTS = {
   betaFactor: 4,
   linear: true,
   saturationThreshold: 0.98,
+  cgIterations: 3,
   tileSize: 1024,
   chromaPrior: 'quadratic' as 'quadratic' | 'hyper-laplacian',
   chromaRegularisation: 0.03,
@@ -64,14 +65,16 @@ interface AxisPlan {
 }
 
 function planAxis(length: number, tileSize: number, pad: number, halo: number, overlap: number): AxisPlan {
-  if (length + pad <= tileSize) {
+  // Large PSFs get larger tiles, so that most of each tile is kept.
+  let fft = tileSize;
+  while (fft - pad - 2 * halo < 4 * overlap) fft *= 2;
+  if (length + pad <= fft) {
     return {
       fft: nextPowerOfTwo(length + pad),
       spans: [{ start: 0, size: length, extentStart: 0, extentSize: length }],
     };
   }
-  const size = tileSize - pad - 2 * halo;
-  if (size <= overlap) throw new RangeError('the PSF is too large for the tile size');
+  const size = fft - pad - 2 * halo;
   const count = Math.ceil((length - overlap) / (size - overlap));
   const spans = [];
   for (let i = 0; i < count; i++) {
@@ -80,7 +83,7 @@ function planAxis(length: number, tileSize: number, pad: number, halo: number, o
     const extentEnd = Math.min(length, start + size + halo);
     spans.push({ start, size, extentStart, extentSize: extentEnd - extentStart });
   }
-  return { fft: tileSize, spans };
+  return { fft, spans };
 }
 
 /** PSF at image position (x, y): bilinear blend of the four nearest cell PSFs, all embedded at `size`. */
@@ -127,17 +130,11 @@ function lookupTable(f: (v: number) => number, entries: number): (v: number) => 
 const toLinear = lookupTable(srgbToLinear, 4096);
 const toSrgb = lookupTable(linearToSrgb, 65536);
 
-/** Mirror index into [0, n), repeating the edge sample. */
-function mirror(i: number, n: number): number {
-  const period = 2 * n;
-  const m = ((i % period) + period) % period;
-  return m < n ? m : period - 1 - m;
-}
-
 /**
  * Fills plane (fftW x fftH, content in the top-left w x h) outside the content so that it wraps smoothly:
- * the pad cross-fades from the content's right (bottom) edge mirrored outwards to its left (top) edge
- * mirrored backwards, so values match at both seams.
+ * each row of the pad cross-fades from the content's last value to its first, then each column likewise.
+ * A smooth pad is nearly invariant under the blur, so it agrees with the data model; cross-fading mirrored
+ * content instead cost 1.2 dB (whole image) to 1.6 dB (tiled) on a motion kernel.
  */
 function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number, fftH: number): void {
   const padW = fftW - w;
@@ -145,18 +142,15 @@ function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number,
     const row = y * fftW;
     for (let d = 0; d < padW; d++) {
       const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padW);
-      const right = plane[row + w - 1];
-      const left = plane[row];
-      plane[row + w + d] = (1 - s) * right + s * left;
+      plane[row + w + d] = (1 - s) * plane[row + w - 1] + s * plane[row];
     }
   }
   const padH = fftH - h;
   for (let d = 0; d < padH; d++) {
     const s = 0.5 - 0.5 * Math.cos((Math.PI * (d + 0.5)) / padH);
     const bottom = (h - 1) * fftW;
-    const top = 0;
     const row = (h + d) * fftW;
-    for (let x = 0; x < fftW; x++) plane[row + x] = (1 - s) * plane[bottom + x] + s * plane[top + x];
+    for (let x = 0; x < fftW; x++) plane[row + x] = (1 - s) * plane[bottom + x] + s * plane[x];
   }
 }
 
@@ -188,8 +182,8 @@ interface TileSolver {
   kIm: Float64Array;
   k2: Float64Array;
   d2: Float64Array;
-  /** Data-term weight per pixel (0 = saturated), or undefined when the tile has no saturated pixel. */
-  mask?: Float32Array;
+  /** The x-step with saturated pixels left out of the data term; undefined when the tile has none. */
+  weighted?: WeightedSystem;
 }
 
 /** Multiplies a spectrum by conj(K) in place. */
@@ -208,58 +202,155 @@ function solveHyperLaplacian(
   y: Float64Array,
   lambda: number,
   shrinkages: Shrinkage[],
+  cgIterations: number,
 ): Float64Array {
-  const { fft, kRe, kIm, k2, d2, mask } = s;
+  const { fft, k2, d2, weighted } = s;
   const n = fft.spectrumSize;
-  const tRe = new Float64Array(n);
-  const tIm = new Float64Array(n);
-  fft.forward(y, tRe, tIm);
-  correlateSpectrum(s, tRe, tIm);
+  const [uRe, uIm] = correlatedSpectrum(s, y);
+  const [tRe, tIm] = weighted ? correlatedSpectrum(s, weighted.masked(y)) : [uRe, uIm];
+  const qRe = weighted ? new Float64Array(n) : uRe;
+  const qIm = weighted ? new Float64Array(n) : uIm;
   const x = Float64Array.from(y);
   const divergence = new Float64Array(y.length);
   const sRe = new Float64Array(n);
   const sIm = new Float64Array(n);
-  shrinkages.forEach((shrink, iteration) => {
+  for (const shrink of shrinkages) {
     const b = shrink.beta / lambda;
     shrunkDivergence(x, divergence, fft.width, fft.height, shrink);
     fft.forward(divergence, sRe, sIm);
     for (let i = 0; i < n; i++) {
-      const d = 1 / (k2[i] + b * d2[i]);
-      sRe[i] = (tRe[i] + b * sRe[i]) * d;
-      sIm[i] = (tIm[i] + b * sIm[i]) * d;
-    }
-    if (mask && iteration === 0 && shrinkages.length > 1) {
-      // Majorise the weighted data term sum m (Kx - y)^2 by |Kx - y'|^2 with y' = m y + (1 - m) K x_k; one
-      // update from the first estimate already removes most of the clipped highlights' ringing.
-      const kx = divergence;
-      const kxRe = new Float64Array(n);
-      const kxIm = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        kxRe[i] = kRe[i] * sRe[i] - kIm[i] * sIm[i];
-        kxIm[i] = kRe[i] * sIm[i] + kIm[i] * sRe[i];
+      if (weighted) {
+        qRe[i] = tRe[i] + b * sRe[i];
+        qIm[i] = tIm[i] + b * sIm[i];
       }
-      fft.inverse(kxRe, kxIm, kx);
-      for (let i = 0; i < kx.length; i++) kx[i] = mask[i] * y[i] + (1 - mask[i]) * kx[i];
-      fft.forward(kx, tRe, tIm);
-      correlateSpectrum(s, tRe, tIm);
+      const d = 1 / (k2[i] + b * d2[i]);
+      sRe[i] = (uRe[i] + b * sRe[i]) * d;
+      sIm[i] = (uIm[i] + b * sIm[i]) * d;
     }
+    weighted?.solve(qRe, qIm, sRe, sIm, b, cgIterations);
     fft.inverse(sRe, sIm, x);
-  });
+  }
   return x;
 }
 
-/** Quadratic-prior (Wiener-like) deconvolution of one real plane in place: two FFTs, for chroma planes. */
-function solveQuadratic(s: TileSolver, plane: Float64Array, weight: number): void {
-  const { fft, k2, d2 } = s;
-  const re = new Float64Array(fft.spectrumSize);
-  const im = new Float64Array(fft.spectrumSize);
-  fft.forward(plane, re, im);
+/** conj(K) times the spectrum of a plane. */
+function correlatedSpectrum(s: TileSolver, plane: Float64Array): [Float64Array, Float64Array] {
+  const re = new Float64Array(s.fft.spectrumSize);
+  const im = new Float64Array(s.fft.spectrumSize);
+  s.fft.forward(plane, re, im);
   correlateSpectrum(s, re, im);
+  return [re, im];
+}
+
+/**
+ * The x-step with a weighted data term, (K^T M K + b D^T D) x = rhs for the pixel weights M, by conjugate
+ * gradients in the frequency domain preconditioned by the unweighted system (exact where M = 1), starting
+ * from the unweighted solution: starting from zero data in the masked region instead left dark blobs in
+ * large clipped areas. Each iteration costs two FFTs.
+ */
+class WeightedSystem {
+  private readonly n: number;
+  /** Parseval weights of the half spectrum: columns u = 0 and u = width / 2 count once, the others twice. */
+  private readonly parseval: Float64Array;
+  private readonly scratch: Float64Array[];
+  private readonly plane: Float64Array;
+
+  constructor(
+    private readonly s: TileSolver,
+    /** 1 where the pixel is left out of the data term. */
+    private readonly saturated: Uint8Array,
+  ) {
+    const { width, height, spectrumSize } = s.fft;
+    this.n = spectrumSize;
+    this.parseval = new Float64Array(spectrumSize).fill(2);
+    this.parseval.fill(1, 0, height);
+    this.parseval.fill(1, (width / 2) * height);
+    this.scratch = Array.from({ length: 8 }, () => new Float64Array(spectrumSize));
+    this.plane = new Float64Array(width * height);
+  }
+
+  masked(plane: Float64Array): Float64Array {
+    return plane.map((v, i) => (this.saturated[i] ? 0 : v));
+  }
+
+  private dot(aRe: Float64Array, aIm: Float64Array, bRe: Float64Array, bIm: Float64Array): number {
+    let sum = 0;
+    for (let i = 0; i < this.n; i++) sum += this.parseval[i] * (aRe[i] * bRe[i] + aIm[i] * bIm[i]);
+    return sum;
+  }
+
+  /** out = (K^T M K + b D^T D) p, all spectra. */
+  private apply(pRe: Float64Array, pIm: Float64Array, b: number, outRe: Float64Array, outIm: Float64Array) {
+    const { kRe, kIm, d2, fft } = this.s;
+    for (let i = 0; i < this.n; i++) {
+      outRe[i] = kRe[i] * pRe[i] - kIm[i] * pIm[i];
+      outIm[i] = kRe[i] * pIm[i] + kIm[i] * pRe[i];
+    }
+    fft.inverse(outRe, outIm, this.plane);
+    for (let i = 0; i < this.plane.length; i++) if (this.saturated[i]) this.plane[i] = 0;
+    fft.forward(this.plane, outRe, outIm);
+    correlateSpectrum(this.s, outRe, outIm);
+    for (let i = 0; i < this.n; i++) {
+      outRe[i] += b * d2[i] * pRe[i];
+      outIm[i] += b * d2[i] * pIm[i];
+    }
+  }
+
+  /** Solves for the right-hand side (rhsRe, rhsIm), from the guess in (re, im) which receives the solution. */
+  solve(
+    rhsRe: Float64Array,
+    rhsIm: Float64Array,
+    re: Float64Array,
+    im: Float64Array,
+    b: number,
+    iterations: number,
+  ): void {
+    const { n } = this;
+    const { k2, d2 } = this.s;
+    const [rRe, rIm, zRe, zIm, pRe, pIm, aRe, aIm] = this.scratch;
+    const precondition = (i: number) => 1 / (k2[i] + b * d2[i]);
+    rRe.set(rhsRe);
+    rIm.set(rhsIm);
+    this.apply(re, im, b, aRe, aIm);
+    for (let i = 0; i < n; i++) {
+      rRe[i] -= aRe[i];
+      rIm[i] -= aIm[i];
+      zRe[i] = pRe[i] = rRe[i] * precondition(i);
+      zIm[i] = pIm[i] = rIm[i] * precondition(i);
+    }
+    let rz = this.dot(rRe, rIm, zRe, zIm);
+    for (let iteration = 0; iteration < iterations && rz > 0; iteration++) {
+      this.apply(pRe, pIm, b, aRe, aIm);
+      const step = rz / this.dot(pRe, pIm, aRe, aIm);
+      for (let i = 0; i < n; i++) {
+        re[i] += step * pRe[i];
+        im[i] += step * pIm[i];
+        rRe[i] -= step * aRe[i];
+        rIm[i] -= step * aIm[i];
+        zRe[i] = rRe[i] * precondition(i);
+        zIm[i] = rIm[i] * precondition(i);
+      }
+      const next = this.dot(rRe, rIm, zRe, zIm);
+      for (let i = 0; i < n; i++) {
+        pRe[i] = zRe[i] + (next / rz) * pRe[i];
+        pIm[i] = zIm[i] + (next / rz) * pIm[i];
+      }
+      rz = next;
+    }
+  }
+}
+
+/** Quadratic-prior (Wiener-like) deconvolution of one real plane in place: two FFTs, for chroma planes. */
+function solveQuadratic(s: TileSolver, plane: Float64Array, weight: number, cgIterations: number): void {
+  const { fft, k2, d2, weighted } = s;
+  const [re, im] = correlatedSpectrum(s, plane);
+  const rhs = weighted && correlatedSpectrum(s, weighted.masked(plane));
   for (let i = 0; i < re.length; i++) {
     const d = 1 / (k2[i] + weight * d2[i]);
     re[i] *= d;
     im[i] *= d;
   }
+  if (weighted && rhs) weighted.solve(rhs[0], rhs[1], re, im, weight, cgIterations);
   fft.inverse(re, im, plane);
 }
 
@@ -293,29 +384,34 @@ function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: numb
   return { fft, kRe, kIm, k2, d2 };
 }
 
-/** Weight 0 on and next to pixels with a channel at or above the threshold, 1 elsewhere; undefined if none. */
-function saturationMask(planes: Float64Array[], w: number, h: number, threshold: number) {
-  const hit = new Uint8Array(w * h);
+/** Pixels with a channel at or above the threshold, and their 8 neighbours; undefined if there are none. */
+function saturatedPixels(planes: Float64Array[], w: number, h: number, threshold: number) {
   let any = false;
+  const out = new Uint8Array(w * h);
   for (const plane of planes) {
-    for (let i = 0; i < hit.length; i++) {
-      if (plane[i] >= threshold) {
-        hit[i] = 1;
-        any = true;
+    for (let i = 0; i < out.length; i++) {
+      if (plane[i] < threshold) continue;
+      any = true;
+      const x = i % w;
+      const y = (i - x) / w;
+      for (let dy = -2; dy <= 2; dy++) {
+        for (let dx = -2; dx <= 2; dx++) out[((y + dy + h) % h) * w + ((x + dx + w) % w)] = 1;
       }
     }
   }
-  if (!any) return undefined;
-  const mask = new Float32Array(w * h).fill(1);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!hit[y * w + x]) continue;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) mask[((y + dy + h) % h) * w + ((x + dx + w) % w)] = 0;
-      }
-    }
+  return any ? out : undefined;
+}
+
+function clippedPixels(planes: Float64Array[], threshold: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let i = 0; i < planes[0].length; i++) {
+    if (planes.some((plane) => plane[i] >= threshold))
+      out.set(
+        i,
+        planes.map((plane) => plane[i]),
+      );
   }
-  return mask;
+  return out;
 }
 
 const LUMA = [0.2126, 0.7152, 0.0722];
@@ -331,7 +427,8 @@ function restoreTile(
   shrinkages: Shrinkage[],
 ) {
   if (planes.length !== 3 || opts.chromaPrior === 'hyper-laplacian') {
-    for (const plane of planes) plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages));
+    for (const plane of planes)
+      plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages, opts.cgIterations));
     return;
   }
   const [r, g, b] = planes;
@@ -341,9 +438,9 @@ function restoreTile(
     r[i] -= luma[i];
     b[i] -= luma[i];
   }
-  const y = solveHyperLaplacian(solver, luma, opts.lambda, shrinkages);
-  solveQuadratic(solver, r, opts.chromaRegularisation);
-  solveQuadratic(solver, b, opts.chromaRegularisation);
+  const y = solveHyperLaplacian(solver, luma, opts.lambda, shrinkages, opts.cgIterations);
+  solveQuadratic(solver, r, opts.chromaRegularisation, opts.cgIterations);
+  solveQuadratic(solver, b, opts.chromaRegularisation, opts.cgIterations);
   for (let i = 0; i < r.length; i++) {
     r[i] += y[i];
     b[i] += y[i];
@@ -381,8 +478,9 @@ export async function deconvolve(
   if (grid.cells.length !== grid.rows * grid.cols)
     throw new RangeError('the PSF grid has the wrong cell count');
   const psfSize = Math.max(...grid.cells.map((p) => p.size));
-  const pad = Number(process.env.PADF ?? 1) * psfSize + 8;
-  const halo = Math.round(Number(process.env.HALOF ?? 0.5) * psfSize) + 1;
+  const pad = psfSize + 8;
+  // Restored pixels within a PSF of a tile's edge depend on the made-up extension: discard them.
+  const halo = psfSize + 1;
   const overlap = psfSize + 1;
   const columns = planAxis(width, opts.tileSize, pad, halo, overlap);
   const rows = planAxis(height, opts.tileSize, pad, halo, overlap);
@@ -413,8 +511,15 @@ export async function deconvolve(
       for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);
       const kernel = psfAt(grid, width, height, rx.start + rx.size / 2, ry.start + ry.size / 2, psfSize);
       const solver = makeSolver(kernel, psfSize, fftW, fftH);
-      if (opts.saturationThreshold < 1) solver.mask = saturationMask(planes, fftW, fftH, threshold);
+      const saturated =
+        opts.saturationThreshold < 1 ? saturatedPixels(planes, fftW, fftH, threshold) : undefined;
+      if (saturated) solver.weighted = new WeightedSystem(solver, saturated);
+      const clipped = saturated && clippedPixels(planes, threshold);
       restoreTile(solver, planes, opts, shrinkages);
+      // The scene under a clipped pixel is at least as bright as the clip level: no dark holes in highlights.
+      for (const [i, values] of clipped || []) {
+        for (let c = 0; c < channels; c++) planes[c][i] = Math.max(planes[c][i], values[c]);
+      }
       const tile: Tile = { x: rx.start, y: ry.start, width: rx.size, height: ry.size };
       const pixels = new Float32Array(tile.width * tile.height * channels);
       for (let y = 0; y < tile.height; y++) {

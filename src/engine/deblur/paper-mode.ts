@@ -149,8 +149,9 @@ export async function paperDeblur(
   options: PaperModeOptions,
   ctx: JobContext,
 ): Promise<FloatImage> {
-  const width = roundUpToGrid(blurry.width);
-  const height = roundUpToGrid(blurry.height);
+  // At least 256: G (used for the warm-up code) needs a code grid two cells wide.
+  const width = Math.max(2 * GRID_CELL, roundUpToGrid(blurry.width));
+  const height = Math.max(2 * GRID_CELL, roundUpToGrid(blurry.height));
   const gridShape: [number, number, number, number] = [
     1,
     height / GRID_CELL,

@@ -3,6 +3,7 @@
 // bit depth and metadata.
 import sharp from 'sharp';
 import type { JobResult, JobSpec, Region } from '../../common/api';
+import { FAST_DEFAULTS, fastDeblur } from '../deblur/fast-mode';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { readPhoto } from '../image';
 import type { LoadedModel } from '../model-store';
@@ -50,7 +51,16 @@ export async function runDeblur(
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
   if (spec.mode === 'fast') {
-    throw new Error('Fast mode is not available in this build yet; use --mode paper on a region.');
+    if (spec.roi) checkRegion(spec.roi, photo);
+    const { image } = await fastDeblur(
+      loaded.model,
+      photo,
+      { ...FAST_DEFAULTS, roi: spec.roi, strength: spec.strength },
+      ctx,
+    );
+    ctx.progress({ stage: 'saving', progress: 1 });
+    await writeResult(spec.outputPath, photo, image.data, spec.output);
+    return { kind: 'deblur', outputPath: spec.outputPath };
   }
   const region = spec.roi ?? { x: 0, y: 0, width: photo.width, height: photo.height };
   checkRegion(region, photo);

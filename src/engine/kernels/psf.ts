@@ -35,30 +35,36 @@ function window(plane: Float64Array, width: number, height: number): Float64Arra
 }
 
 /**
- * Fits `size` x `size` PSF with blurry ≈ correlate(sharp, psf). Inputs are luma planes of a square,
- * power-of-two region. `regularisation` is relative to the sharp image's mean spectral power.
+ * Least-squares PSF from pairs of (sharp, blurry) planes that share it: K = sum Y conj(X) / (sum |X|^2 + lambda),
+ * the correlation-kernel spectrum, read back as a `size` x `size` non-negative, normalised PSF.
  */
-export function fitPsf(
-  sharp: Float64Array,
-  blurry: Float64Array,
+function solvePsf(
+  pairs: Array<[Float64Array, Float64Array]>,
   side: number,
   size: number,
-  regularisation = 1e-2,
+  regularisation: number,
 ): Psf {
-  const x = realToSpectrum(window(sharp, side, side), side, side);
-  const y = realToSpectrum(window(blurry, side, side), side, side);
-  let power = 0;
-  for (let i = 0; i < x.re.length; i++) power += x.re[i] ** 2 + x.im[i] ** 2;
-  const lambda = (regularisation * power) / x.re.length;
-  // Y = X * K (K the correlation kernel's spectrum) => K = Y conj(X) / (|X|^2 + lambda).
-  const re = new Float64Array(x.re.length);
-  const im = new Float64Array(x.re.length);
-  for (let i = 0; i < re.length; i++) {
-    const denominator = x.re[i] ** 2 + x.im[i] ** 2 + lambda;
-    re[i] = (y.re[i] * x.re[i] + y.im[i] * x.im[i]) / denominator;
-    im[i] = (y.im[i] * x.re[i] - y.re[i] * x.im[i]) / denominator;
+  const n = side * side;
+  const numeratorRe = new Float64Array(n);
+  const numeratorIm = new Float64Array(n);
+  const denominator = new Float64Array(n);
+  for (const [sharp, blurry] of pairs) {
+    const x = realToSpectrum(sharp, side, side);
+    const y = realToSpectrum(blurry, side, side);
+    for (let i = 0; i < n; i++) {
+      numeratorRe[i] += y.re[i] * x.re[i] + y.im[i] * x.im[i];
+      numeratorIm[i] += y.im[i] * x.re[i] - y.re[i] * x.im[i];
+      denominator[i] += x.re[i] ** 2 + x.im[i] ** 2;
+    }
   }
-  const spatial = spectrumToReal({ width: side, height: side, re, im });
+  let power = 0;
+  for (const v of denominator) power += v;
+  const lambda = (regularisation * power) / n;
+  for (let i = 0; i < n; i++) {
+    numeratorRe[i] /= denominator[i] + lambda;
+    numeratorIm[i] /= denominator[i] + lambda;
+  }
+  const spatial = spectrumToReal({ width: side, height: side, re: numeratorRe, im: numeratorIm });
   // kernelSpectrum puts tap (i, j) at offset (c - i, c - j): read it back the same way.
   const c = size >> 1;
   const weights = new Array<number>(size * size);
@@ -78,6 +84,55 @@ export function fitPsf(
     return { size, weights };
   }
   return { size, weights: weights.map((v) => v / sum) };
+}
+
+/**
+ * Fits a `size` x `size` PSF with blurry ≈ correlate(sharp, psf). Inputs are luma planes of a square,
+ * power-of-two region. `regularisation` is relative to the sharp image's mean spectral power.
+ */
+export function fitPsf(
+  sharp: Float64Array,
+  blurry: Float64Array,
+  side: number,
+  size: number,
+  regularisation = 1e-2,
+): Psf {
+  return solvePsf([[window(sharp, side, side), window(blurry, side, side)]], side, size, regularisation);
+}
+
+function gradient(plane: Float64Array, side: number, dx: number, dy: number): Float64Array {
+  const out = new Float64Array(plane.length);
+  for (let y = 0; y + dy < side; y++) {
+    for (let x = 0; x + dx < side; x++)
+      out[y * side + x] = plane[(y + dy) * side + x + dx] - plane[y * side + x];
+  }
+  return out;
+}
+
+/**
+ * The same fit on image gradients, which are better conditioned than intensities. Sharp-side gradients
+ * weaker than `edgeFraction` of the strongest are dropped: only salient (predicted) edges inform the
+ * kernel, as in Cho & Lee (2009).
+ */
+export function fitPsfFromGradients(
+  sharp: Float64Array,
+  blurry: Float64Array,
+  side: number,
+  size: number,
+  regularisation = 1e-2,
+  edgeFraction = 0.1,
+): Psf {
+  const ws = window(sharp, side, side);
+  const wb = window(blurry, side, side);
+  const pairs: Array<[Float64Array, Float64Array]> = [
+    [gradient(ws, side, 1, 0), gradient(wb, side, 1, 0)],
+    [gradient(ws, side, 0, 1), gradient(wb, side, 0, 1)],
+  ];
+  let strongest = 0;
+  for (const [g] of pairs) for (const v of g) strongest = Math.max(strongest, Math.abs(v));
+  for (const [g] of pairs)
+    for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) < edgeFraction * strongest) g[i] = 0;
+  return solvePsf(pairs, side, size, regularisation);
 }
 
 /** Blurs a luma plane with a PSF (circularly; for tests and previews). */
