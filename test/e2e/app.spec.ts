@@ -87,7 +87,7 @@ test.describe('with photos', () => {
     await shot(page, test.info(), 'viewer-loupe');
   });
 
-  test('kernel from a pair, applied as a new version, compared, exported; deblurred in fast and paper modes', async ({
+  test('kernel from a pair, applied as a new version, compared, exported; deblurred in paper mode (fast mode refused honestly)', async ({
     page,
   }) => {
     test.setTimeout(180_000);
@@ -108,24 +108,23 @@ test.describe('with photos', () => {
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 60, { steps: 4 });
     await page.mouse.up();
     await expect(page.getByTestId('roi-size')).toContainText('Region');
-    // Fast mode on the region: a new version.
+    // Fast mode is not offered on photos yet: the engine says so, and the panel shows it.
     await page.getByTestId('run-deblur').click();
-    await expect(page.getByTestId('versions').locator('label')).toHaveCount(2, { timeout: 90_000 });
-    await expect(page.getByTestId('versions')).toContainText('deblurred (fast)');
+    await expect(page.getByTestId('deblur-job').getByRole('alert')).toContainText(
+      'Fast mode is not available yet',
+    );
 
     // Paper mode, a few iterations: the live loss chart draws one series per term.
     await page.getByLabel('Paper').check();
     await page.locator('summary', { hasText: 'Advanced' }).click();
     await page.getByTestId('deblur-iterations').fill('8');
     await page.getByTestId('run-deblur').click();
-    // The engine either finishes (the live chart drew its loss terms) or says plainly why it cannot.
+    // It finishes: the live chart drew its loss terms and the result is a new version.
     const job = page.getByTestId('deblur-job');
-    await expect(job).toHaveAttribute('data-status', /done|failed/, { timeout: 120_000 });
-    if ((await job.getAttribute('data-status')) === 'done') {
-      await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('total');
-    } else {
-      await expect(job.getByRole('alert')).not.toBeEmpty();
-    }
+    await expect(job).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+    await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('total');
+    await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('hyper-Laplacian');
+    await expect(page.getByTestId('versions').locator('label')).toHaveCount(2);
     await shot(page, test.info(), 'deblur-paper');
   });
 

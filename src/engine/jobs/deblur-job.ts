@@ -3,7 +3,6 @@
 // bit depth and metadata.
 import sharp from 'sharp';
 import type { JobResult, JobSpec, Region } from '../../common/api';
-import { FAST_DEFAULTS, fastDeblur } from '../deblur/fast-mode';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { readPhoto } from '../image';
 import type { LoadedModel } from '../model-store';
@@ -51,16 +50,12 @@ export async function runDeblur(
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
   if (spec.mode === 'fast') {
-    if (spec.roi) checkRegion(spec.roi, photo);
-    const { image } = await fastDeblur(
-      loaded.model,
-      photo,
-      { ...FAST_DEFAULTS, roi: spec.roi, strength: spec.strength },
-      ctx,
+    // The fast pipeline runs in `npm run bench:deblur`, but on the validation pairs it does not yet beat
+    // the blurry input (see docs/NOTES.md): it is not offered on photos until it does.
+    throw new Error(
+      'Fast mode is not available yet: its blur estimation is still being tuned and would not improve ' +
+        'your photo. Use paper mode on a region (up to 1 megapixel) for now.',
     );
-    ctx.progress({ stage: 'saving', progress: 1 });
-    await writeResult(spec.outputPath, photo, image.data, spec.output);
-    return { kind: 'deblur', outputPath: spec.outputPath };
   }
   const region = spec.roi ?? { x: 0, y: 0, width: photo.width, height: photo.height };
   checkRegion(region, photo);

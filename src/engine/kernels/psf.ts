@@ -100,41 +100,6 @@ export function fitPsf(
   return solvePsf([[window(sharp, side, side), window(blurry, side, side)]], side, size, regularisation);
 }
 
-function gradient(plane: Float64Array, side: number, dx: number, dy: number): Float64Array {
-  const out = new Float64Array(plane.length);
-  for (let y = 0; y + dy < side; y++) {
-    for (let x = 0; x + dx < side; x++)
-      out[y * side + x] = plane[(y + dy) * side + x + dx] - plane[y * side + x];
-  }
-  return out;
-}
-
-/**
- * The same fit on image gradients, which are better conditioned than intensities. Sharp-side gradients
- * weaker than `edgeFraction` of the strongest are dropped: only salient (predicted) edges inform the
- * kernel, as in Cho & Lee (2009).
- */
-export function fitPsfFromGradients(
-  sharp: Float64Array,
-  blurry: Float64Array,
-  side: number,
-  size: number,
-  regularisation = 1e-2,
-  edgeFraction = 0.1,
-): Psf {
-  const ws = window(sharp, side, side);
-  const wb = window(blurry, side, side);
-  const pairs: Array<[Float64Array, Float64Array]> = [
-    [gradient(ws, side, 1, 0), gradient(wb, side, 1, 0)],
-    [gradient(ws, side, 0, 1), gradient(wb, side, 0, 1)],
-  ];
-  let strongest = 0;
-  for (const [g] of pairs) for (const v of g) strongest = Math.max(strongest, Math.abs(v));
-  for (const [g] of pairs)
-    for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) < edgeFraction * strongest) g[i] = 0;
-  return solvePsf(pairs, side, size, regularisation);
-}
-
 /** Blurs a luma plane with a PSF (circularly; for tests and previews). */
 export function applyPsf(plane: Float64Array, side: number, psf: Psf): Float64Array {
   const image = realToSpectrum(plane, side, side);

@@ -10,6 +10,6 @@ export type {
 } from './data';
 export type { CaptureOptions, CaptureParams } from './capture';
 export { writeContactSheet, type ContactSheetOptions } from './contact-sheet';
-export { correlate, loadKernels, transformKernel, type Kernel } from './kernels';
+export { correlate, kernelCentre, loadKernels, transformKernel, type Kernel } from './kernels';
 export { Rng } from './rng';
 export { clearSourceCache, listSources, setSourceCacheLimit, type SourceList, type Split } from './sources';

@@ -1,0 +1,145 @@
+// `npm run bench:deblur`: restoration quality and speed on the validation split — blurry input, fast mode
+// (encoded kernel space and classical kernel fit), paper mode on 256x256 crops, and a non-blind
+// deconvolution with the true kernel as a reference — plus a contact sheet of ../shared/data/real-blurry.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../engine/backend';
+import { deconvolve } from '../engine/deblur/deconvolution';
+import { FAST_DEFAULTS, fastDeblur } from '../engine/deblur/fast-mode';
+import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
+import { readPhoto } from '../engine/image';
+import type { JobContext } from '../engine/jobs/progress';
+import type { Psf } from '../engine/kernels/psf';
+import { loadModel } from '../engine/model-store';
+import {
+  kernelCentre,
+  loadKernels,
+  makePair,
+  transformKernel,
+  writeContactSheet,
+  type PairKind,
+} from '../engine/training';
+import { crop, type FloatImage } from '../engine/tiling';
+import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
+import { printTable, psnr, ssim } from './report';
+
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: 'string' },
+    pairs: { type: 'string', default: '6' },
+    size: { type: 'string', default: '512' },
+    'paper-pairs': { type: 'string', default: '1' },
+    'paper-iterations': { type: 'string', default: '200' },
+    sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
+  },
+});
+
+const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+await initBackend('auto');
+const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
+console.log(`checkpoint: ${loaded.description}\n`);
+const kernels = await loadKernels(SHARED_DATA_DIR);
+const size = Number(values.size);
+
+function truePsf(id: string, symmetry: number): Psf {
+  const k = transformKernel(
+    kernels.find((kernel) => kernel.id === id)!,
+    symmetry,
+  );
+  const side = Math.max(k.width, k.height) | 1;
+  const centre = kernelCentre(k);
+  const weights = new Array<number>(side * side).fill(0);
+  const c = side >> 1;
+  for (let y = 0; y < k.height; y++) {
+    for (let x = 0; x < k.width; x++)
+      weights[(y - centre.y + c) * side + (x - centre.x + c)] = k.data[y * k.width + x]!;
+  }
+  return { size: side, weights };
+}
+
+interface Score {
+  psnr: number;
+  ssim: number;
+  seconds: number;
+  count: number;
+}
+const scores = new Map<string, Score>();
+function record(method: string, kind: string, result: FloatImage, sharp: FloatImage, seconds: number): void {
+  const key = `${kind}\t${method}`;
+  const score = scores.get(key) ?? { psnr: 0, ssim: 0, seconds: 0, count: 0 };
+  score.psnr += psnr(result.data, sharp.data);
+  score.ssim += ssim(result, sharp);
+  score.seconds += seconds / ((result.width * result.height) / 1e6);
+  score.count++;
+  scores.set(key, score);
+}
+async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await run();
+  return [value, (performance.now() - start) / 1000];
+}
+
+for (const kind of ['kernel', 'shake', 'gopro'] as PairKind[]) {
+  for (let index = 0; index < Number(values.pairs); index++) {
+    const pair = await makePair(kind, { seed: 2021, index, size, split: 'val', dataRoot: SHARED_DATA_DIR });
+    const sharp: FloatImage = { width: size, height: size, channels: 3, data: pair.sharp };
+    const blurry: FloatImage = { width: size, height: size, channels: 3, data: pair.blurry };
+    record('blurry input', kind, blurry, sharp, 0);
+    for (const prior of ['encoded', 'none'] as const) {
+      const [fast, seconds] = await timed(() =>
+        fastDeblur(loaded.model, blurry, { ...FAST_DEFAULTS, kernelPrior: prior }, ctx),
+      );
+      record(
+        `fast (${prior === 'encoded' ? 'encoded space' : 'classical fit'})`,
+        kind,
+        fast.image,
+        sharp,
+        seconds,
+      );
+    }
+    if (pair.info.kernel) {
+      const psf = truePsf(pair.info.kernel.id, pair.info.kernel.symmetry);
+      const [restored, seconds] = await timed(() => deconvolve(blurry, psf));
+      record('non-blind, true kernel', kind, restored, sharp, seconds);
+    }
+    if (index < Number(values['paper-pairs'])) {
+      // Paper mode on the central 256x256 crop; fast mode on the same crop for a like-for-like ratio.
+      const offset = (size - 256) / 2;
+      const cropSharp = crop(sharp, offset, offset, 256, 256);
+      const cropBlurry = crop(blurry, offset, offset, 256, 256);
+      const options = {
+        ...PAPER_DEFAULTS,
+        ...paperSchedule(Number(values['paper-iterations'])),
+        seed: index,
+      };
+      const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
+      record('paper (256 crop)', kind, paper, cropSharp, paperSeconds);
+      record('blurry input (256 crop)', kind, cropBlurry, cropSharp, 0);
+      const [fast, fastSeconds] = await timed(() => fastDeblur(loaded.model, cropBlurry, FAST_DEFAULTS, ctx));
+      record('fast (256 crop)', kind, fast.image, cropSharp, fastSeconds);
+    }
+  }
+}
+
+const rows = [...scores].map(([key, s]) => {
+  const [kind, method] = key.split('\t') as [string, string];
+  return [
+    kind,
+    method,
+    String(s.count),
+    (s.psnr / s.count).toFixed(2),
+    (s.ssim / s.count).toFixed(4),
+    s.seconds ? (s.seconds / s.count).toFixed(1) : '-',
+  ];
+});
+printTable(['pairs', 'method', 'n', 'PSNR dB', 'SSIM', 's / MP'], rows);
+
+// Real blurry photos (no ground truth): input | fast mode, for looking at.
+const sheet = [];
+for (const name of ['blur1.png', 'blur2.png', 'face01.png']) {
+  const photo = await readPhoto(path.join(SHARED_DATA_DIR, 'real-blurry', name));
+  const { image } = await fastDeblur(loaded.model, photo, FAST_DEFAULTS, ctx);
+  sheet.push({ sharp: photo.data, blurry: image.data, width: photo.width, height: photo.height });
+}
+await writeContactSheet(sheet, values.sheet, { labels: false, columns: 3 });
+console.log(`\nreal-blurry contact sheet (input | fast mode): ${values.sheet}`);
