@@ -27,15 +27,13 @@ test.describe('with photos', () => {
     await page.goto(bridge.openUrl);
     await expect(page.getByTestId('backend')).toHaveText(/wasm|cpu|tensorflow/);
     await expect(page.getByTestId('status-bar')).toContainText('engine: ready');
-    // Records main-thread tasks and animation frames over 50 ms (an observer installed before the page loads sees none).
+    // Records main-thread tasks over 50 ms from here on.
     await page.evaluate(() => {
       const tasks: number[] = [];
       (window as unknown as { longTasks: number[] }).longTasks = tasks;
-      for (const type of ['longtask', 'long-animation-frame']) {
-        new PerformanceObserver((list) => {
-          for (const entry of list.getEntries()) tasks.push(entry.duration);
-        }).observe({ type });
-      }
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) tasks.push(entry.duration);
+      }).observe({ type: 'longtask' });
     });
   });
 
@@ -144,25 +142,26 @@ test.describe('with photos', () => {
       await page.mouse.up();
     }
     await expect(page.getByTestId('speed-result')).toContainText('GFLOP/s', { timeout: 60_000 });
-    const tasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+    await page.waitForTimeout(300); // observer callbacks arrive asynchronously
+    const tasks = await page.evaluate(() => [...(window as unknown as { longTasks: number[] }).longTasks]);
     const longest = Math.max(0, ...tasks);
-    const note = `${tasks.length} long tasks/frames over 50 ms during the job; longest ${longest.toFixed(0)} ms`;
+    const note = `${tasks.length} main-thread tasks over 50 ms during the job; longest ${longest.toFixed(0)} ms`;
     test.info().annotations.push({ type: 'longest task', description: note });
     console.log(note);
-    // The observer really sees long tasks: an 80 ms busy loop is recorded.
-    await page.evaluate(() => {
-      const start = performance.now();
-      while (performance.now() - start < 80);
-    });
-    // Not asserted yet: in this page the observer has so far reported nothing, even for this task.
+    // The observer really sees long tasks: an 80 ms busy task (a real task, not CDP's evaluate) is recorded.
+    await page.evaluate(() =>
+      setTimeout(() => {
+        const start = performance.now();
+        while (performance.now() - start < 80);
+      }),
+    );
+    await page.waitForTimeout(300);
     const calibration = await page.evaluate(() =>
       Math.max(0, ...(window as unknown as { longTasks: number[] }).longTasks),
     );
-    test.info().annotations.push({
-      type: 'observer calibration',
-      description: `80 ms task seen as ${calibration} ms`,
-    });
-    console.log(`observer calibration: an 80 ms task was seen as ${calibration} ms`);
+    console.log(`observer calibration: an 80 ms task was seen as ${calibration.toFixed(0)} ms`);
+    expect(calibration).toBeGreaterThanOrEqual(80);
+    expect(longest).toBeLessThan(50);
   });
 });
 
