@@ -1,6 +1,8 @@
 // `npx blurspace <command>`: the command line, running the same engine in-process.
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { BackendPreference, JobSpec, type EngineInfo, type JobSpecInput } from '../common/api';
 import { initBackend, preferenceFromEnvironment } from '../engine/backend';
 import { Engine } from '../engine/engine';
@@ -21,6 +23,9 @@ Commands:
   apply-kernel PHOTO --kernel K -o OUT [--uniform]
                                          Put a saved blur onto another photo (spatial by default)
   show-kernel K -o trace.png             Draw a kernel file's blur trace
+  deblur PHOTO -o OUT [--mode paper|fast] [--roi x,y,w,h] [--iterations N] [--strength S]
+         [--seed N] [--loss-log FILE]    Blind deblurring (paper mode: the paper's Algorithm 1, on a
+                                         region of up to 1 MP; fast mode is not available yet)
   train --config C --out DIR [--resume]  Train F and G (see resources/training/)
   pairs --kind gopro|shake|kernel -n N -o sheet.png [--split train|val] [--size S]
                                          A contact sheet of training pairs, for looking at
@@ -52,6 +57,11 @@ const OPTIONS = {
   size: { type: 'string' },
   n: { type: 'string', short: 'n' },
   seed: { type: 'string' },
+  mode: { type: 'string' },
+  roi: { type: 'string' },
+  iterations: { type: 'string' },
+  strength: { type: 'string' },
+  'loss-log': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -94,19 +104,42 @@ async function createEngine(values: Values): Promise<Engine> {
   });
 }
 
-/** Runs one engine job with a progress bar; Ctrl-C cancels it cleanly. */
-async function runJob(engine: Engine, input: JobSpecInput, quiet: boolean): Promise<unknown> {
+/** Runs one engine job with a progress bar; Ctrl-C cancels it cleanly. Loss terms go to `lossLog` (JSONL). */
+async function runJob(
+  engine: Engine,
+  input: JobSpecInput,
+  quiet: boolean,
+  lossLog?: string,
+): Promise<unknown> {
   const spec = JobSpec.parse(input);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   const bar = createProgressBar(quiet);
+  const log = lossLog ? createWriteStream(lossLog) : null;
   try {
-    return await engine.runJob(spec, controller.signal, (update) => bar.update(update));
+    return await engine.runJob(spec, controller.signal, (update) => {
+      if (update.loss) log?.write(`${JSON.stringify(update.loss)}\n`);
+      const detail = update.loss ? `loss ${update.loss.terms.total?.toFixed(5) ?? ''}` : undefined;
+      bar.update({ ...update, detail });
+    });
   } finally {
     bar.done();
+    log?.end();
     process.off('SIGINT', onSigint);
   }
+}
+
+function parseRegion(
+  text: string | undefined,
+): { x: number; y: number; width: number; height: number } | undefined {
+  if (!text) return undefined;
+  const parts = text.split(',').map(Number);
+  if (parts.length !== 4 || parts.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new UsageError(`--roi wants x,y,width,height in pixels, got "${text}"`);
+  }
+  const [x, y, width, height] = parts as [number, number, number, number];
+  return { x, y, width, height };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -152,6 +185,24 @@ async function main(argv: string[]): Promise<number> {
       console.log(`blurred photo written to ${outputPath}`);
       return 0;
     }
+    case 'deblur': {
+      const photoPath = required(rest[0], 'the PHOTO to deblur');
+      const outputPath = required(values.output, '-o OUTPUT');
+      const spec = {
+        kind: 'deblur' as const,
+        photoPath,
+        outputPath,
+        mode: (values.mode ?? 'fast') as 'fast' | 'paper',
+        roi: parseRegion(values.roi),
+        iterations: values.iterations ? Number(values.iterations) : undefined,
+        strength: values.strength ? Number(values.strength) : undefined,
+        seed: values.seed ? Number(values.seed) : undefined,
+      };
+      const lossLog = values['loss-log'] ? path.resolve(values['loss-log']) : undefined;
+      await runJob(await createEngine(values), spec, values.quiet, lossLog);
+      console.log(`deblurred photo written to ${outputPath}`);
+      return 0;
+    }
     case 'show-kernel': {
       const kernel = await loadKernelFile(required(rest[0], 'the KERNEL file'));
       const outputPath = required(values.output, '-o PICTURE.png');
@@ -184,6 +235,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof z.ZodError) {
+      console.error(`blurspace: invalid options:\n${z.prettifyError(error)}`);
+      process.exit(2);
+    }
     if (error instanceof UsageError) {
       console.error(`blurspace: ${error.message}\n\n${USAGE}`);
       process.exit(2);

@@ -1,6 +1,6 @@
 // The command line, as a user runs it (the built CLI in a child process).
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -91,6 +91,35 @@ describe('blurspace CLI', () => {
       );
       const meta = await sharp(out).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 600, 400]);
+
+      const deblurred = path.join(dir, 'cat-deblurred.png');
+      const lossLog = path.join(dir, 'loss.jsonl');
+      const roi = ['--roi', '100,50,200,160', '--iterations', '3'];
+      await blurspace(
+        'deblur',
+        blurryPath,
+        '-o',
+        deblurred,
+        '--mode',
+        'paper',
+        ...roi,
+        '--loss-log',
+        lossLog,
+        ...common,
+      );
+      const lines = (await readFile(lossLog, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+      expect(lines[1].terms).toHaveProperty('data (Charbonnier)');
+      expect((await sharp(deblurred).metadata()).width).toBe((await sharp(blurryPath).metadata()).width);
+      await expect(
+        blurspace('deblur', blurryPath, '-o', deblurred, '--roi', '1,2,3', ...common),
+      ).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--roi wants x,y,width,height/),
+      });
     },
   );
 });
