@@ -35,3 +35,12 @@ describe('PSF fitting', () => {
     expect(fitted.weights[4 * 9 + 4]).toBeGreaterThan(0.9);
   });
 });
+
+describe('PSF fitting on a flat window', () => {
+  it('gives a centred delta, never NaN', () => {
+    const flat = new Float64Array(64 * 64).fill(0.5);
+    const fitted = fitPsf(flat, flat, 64, 9);
+    expect(fitted.weights.every(Number.isFinite)).toBe(true);
+    expect(fitted.weights[4 * 9 + 4]).toBe(1);
+  });
+});

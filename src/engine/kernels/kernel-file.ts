@@ -52,7 +52,15 @@ export function decodeCodes(file: KernelFile): Float32Array {
 export class KernelFileError extends Error {}
 
 export async function saveKernelFile(path: string, kernel: KernelFile): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(kernel));
+  // Never write a file that would not load back (a NaN, for one, would turn into null).
+  await writeFileAtomic(path, JSON.stringify(KernelFileSchema.parse(kernel)));
+}
+
+/** The first few problems only: a damaged file can have thousands. */
+function describeIssues(error: z.ZodError): string {
+  const shown = new z.ZodError(error.issues.slice(0, 3));
+  const more = error.issues.length - 3;
+  return z.prettifyError(shown) + (more > 0 ? `\n(and ${more} more problems)` : '');
 }
 
 export async function loadKernelFile(path: string): Promise<KernelFile> {
@@ -78,7 +86,7 @@ export async function loadKernelFile(path: string): Promise<KernelFile> {
       );
     }
     throw new KernelFileError(
-      `${path} is not a valid Blurspace kernel file: ${z.prettifyError(result.error)}`,
+      `${path} is not a valid Blurspace kernel file: ${describeIssues(result.error)}`,
     );
   }
   try {

@@ -59,7 +59,8 @@ function solvePsf(
   }
   let power = 0;
   for (const v of denominator) power += v;
-  const lambda = (regularisation * power) / n;
+  // A flat window (no texture) has no power: keep the division defined; the result is then a delta.
+  const lambda = (regularisation * power) / n || 1e-12;
   for (let i = 0; i < n; i++) {
     numeratorRe[i] /= denominator[i] + lambda;
     numeratorIm[i] /= denominator[i] + lambda;
@@ -78,7 +79,7 @@ function solvePsf(
       sum += v;
     }
   }
-  if (sum <= 0) {
+  if (!(sum > 0)) {
     weights.fill(0);
     weights[c * size + c] = 1;
     return { size, weights };
