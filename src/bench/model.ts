@@ -1,0 +1,105 @@
+// `npm run bench:model`: how well the checkpoint models blur, on the validation split only.
+// - blur reconstruction PSNR(F(x, G(x, y)), y) per kind of pair (the paper's Table 3 measure);
+// - a neutral code: G(x, x) should give F(x, G(x, x)) ≈ x;
+// - interpolation: F(x, (1 - t) k1 + t k2) between a light and a strong blur should blur in between.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../engine/backend';
+import { loadModel } from '../engine/model-store';
+import { makePair, type PairKind } from '../engine/training';
+import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
+import { printTable, psnr } from './report';
+
+const { values } = parseArgs({
+  options: { checkpoint: { type: 'string' }, pairs: { type: 'string', default: '16' } },
+});
+await initBackend('auto');
+const { model, description } = await loadModel(
+  values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT,
+);
+console.log(`checkpoint: ${description}\n`);
+const count = Number(values.pairs);
+const SIZE = 256;
+const image = (data: Float32Array): tf.Tensor4D => tf.tensor4d(data, [1, SIZE, SIZE, 3]);
+const run = (f: () => tf.Tensor): Float32Array => {
+  const t = tf.tidy(f);
+  const data = t.dataSync() as Float32Array;
+  t.dispose();
+  return data;
+};
+/** Mean absolute horizontal+vertical gradient: falls as blur grows. */
+function sharpness(data: Float32Array): number {
+  let sum = 0;
+  for (let y = 0; y + 1 < SIZE; y++) {
+    for (let x = 0; x + 1 < SIZE; x++) {
+      const i = (y * SIZE + x) * 3;
+      sum += Math.abs(data[i + 3]! - data[i]!) + Math.abs(data[i + SIZE * 3]! - data[i]!);
+    }
+  }
+  return sum / (SIZE * SIZE);
+}
+
+const rows: string[][] = [];
+for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
+  let reconstruction = 0;
+  let identity = 0;
+  for (let index = 0; index < count; index++) {
+    const pair = await makePair(kind, {
+      seed: 7,
+      index,
+      size: SIZE,
+      split: 'val',
+      dataRoot: SHARED_DATA_DIR,
+    });
+    const y = run(() =>
+      model.adaptiveBlur(image(pair.sharp), model.extractKernel(image(pair.sharp), image(pair.blurry))),
+    );
+    reconstruction += psnr(y, pair.blurry);
+    identity += psnr(pair.sharp, pair.blurry);
+  }
+  rows.push([
+    `PSNR(F(x, G(x, y)), y), ${kind}`,
+    `${(reconstruction / count).toFixed(2)} dB`,
+    `x vs y ${(identity / count).toFixed(2)} dB`,
+  ]);
+}
+
+// Neutral code and interpolation, on shake pairs: light (12 px) and strong (48 px) blur of the same x.
+let neutral = 0;
+const curve = [0, 0.25, 0.5, 0.75, 1].map(() => 0);
+let light = 0;
+let strong = 0;
+for (let index = 0; index < count; index++) {
+  const options = { seed: 11, index, size: SIZE, split: 'val' as const, dataRoot: SHARED_DATA_DIR };
+  const a = await makePair('shake', { ...options, maxBlurPx: 12 });
+  const b = await makePair('shake', { ...options, maxBlurPx: 48 });
+  neutral += psnr(
+    run(() => model.adaptiveBlur(image(a.sharp), model.extractKernel(image(a.sharp), image(a.sharp)))),
+    a.sharp,
+  );
+  light += sharpness(a.blurry);
+  strong += sharpness(b.blurry);
+  [0, 0.25, 0.5, 0.75, 1].forEach((t, i) => {
+    curve[i]! += sharpness(
+      run(() => {
+        const x = image(a.sharp);
+        const k1 = model.extractKernel(x, image(a.blurry));
+        const k2 = model.extractKernel(x, image(b.blurry));
+        return model.adaptiveBlur(x, tf.add(tf.mul(k1, 1 - t), tf.mul(k2, t)) as tf.Tensor4D);
+      }),
+    );
+  });
+}
+rows.push([
+  'PSNR(F(x, G(x, x)), x): neutral code',
+  `${(neutral / count).toFixed(2)} dB`,
+  'high = no blur added',
+]);
+rows.push([
+  'sharpness along k1 -> k2 (t = 0, .25, .5, .75, 1)',
+  curve.map((v) => (v / count).toFixed(4)).join(' '),
+  `targets: light ${(light / count).toFixed(4)}, strong ${(strong / count).toFixed(4)}`,
+]);
+rows.push(['cross-kind (trained on one kind, tested on another)', 'not measured', 'needs single-kind runs']);
+printTable(['measure', 'value', 'reference'], rows);
