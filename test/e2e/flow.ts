@@ -5,9 +5,8 @@ import path from 'node:path';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
-import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
 import { SHARED_DATA } from '../helpers/paths';
+import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 export interface Fixtures {
   dir: string;
@@ -20,17 +19,6 @@ export interface Fixtures {
   large: string;
 }
 
-/** Untrained and small: kernel jobs run in seconds (quality is the benchmark's business). */
-const TINY = {
-  ...OFFICIAL_CONFIG,
-  nf: 8,
-  frontRBs: 1,
-  backRBs: 1,
-  kernelDim: 16,
-  reconNf: 8,
-  extractorBlocks: 1,
-};
-
 export async function makeFixtures(): Promise<Fixtures> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-e2e-'));
   const files = {
@@ -42,9 +30,7 @@ export async function makeFixtures(): Promise<Fixtures> {
     large: path.join(dir, 'mountain-24mp.jpg'),
   };
   await tf.setBackend('cpu');
-  const model = KernelWizard.create(TINY, 3);
-  await saveBlurspaceCheckpoint(files.checkpoint, model.stateDict(), model.config);
-  model.dispose();
+  await saveTinyCheckpoint(files.checkpoint, 3);
   const crop = { left: 10, top: 20, width: 301, height: 283 };
   const source = sharp(path.join(SHARED_DATA, 'photos-small', 'astronaut.png')).extract(crop);
   await source.clone().png().toFile(files.sharp);

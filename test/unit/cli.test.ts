@@ -8,9 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
-import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 const run = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin', 'blurspace.js');
@@ -44,12 +43,7 @@ describe('blurspace CLI', () => {
     async () => {
       await tf.setBackend('wasm');
       const checkpoint = path.join(dir, 'tiny.safetensors');
-      const model = KernelWizard.create(
-        { ...OFFICIAL_CONFIG, nf: 8, frontRBs: 1, backRBs: 1, kernelDim: 16, reconNf: 8, extractorBlocks: 1 },
-        5,
-      );
-      await saveBlurspaceCheckpoint(checkpoint, model.stateDict(), model.config);
-      model.dispose();
+      await saveTinyCheckpoint(checkpoint, 5);
       const sharpPath = path.join(dir, 'sharp.png');
       const blurryPath = path.join(dir, 'blurry.png');
       await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))

@@ -6,22 +6,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSpec, type EngineEvent, type JobSpecInput } from '../../src/common/api';
-import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
 import { Engine } from '../../src/engine/engine';
 import type { ProgressUpdate } from '../../src/engine/jobs/progress';
-import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
 import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
-
-const TINY = {
-  ...OFFICIAL_CONFIG,
-  nf: 8,
-  frontRBs: 1,
-  backRBs: 1,
-  kernelDim: 16,
-  reconNf: 8,
-  extractorBlocks: 1,
-};
+import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
   let dir: string;
@@ -33,9 +22,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-deblur-'));
     checkpointPath = path.join(dir, 'tiny.safetensors');
     engine = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: checkpointPath });
-    const model = KernelWizard.create(TINY, 11);
-    await saveBlurspaceCheckpoint(checkpointPath, model.stateDict(), model.config);
-    model.dispose();
+    await saveTinyCheckpoint(checkpointPath, 11);
     photoPath = path.join(dir, 'blurry.png');
     await sharp(path.join(SHARED_DATA, 'real-blurry', 'blur1.png'))
       .extract({ left: 0, top: 0, width: 200, height: 150 })

@@ -7,21 +7,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecInput } from '../../src/common/api';
 import { JobSpec } from '../../src/common/api';
-import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
 import { Engine } from '../../src/engine/engine';
 import { loadKernelFile } from '../../src/engine/kernels/kernel-file';
-import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
-
-const TINY = {
-  ...OFFICIAL_CONFIG,
-  nf: 8,
-  frontRBs: 1,
-  backRBs: 1,
-  kernelDim: 16,
-  reconNf: 8,
-  extractorBlocks: 1,
-};
+import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
   let dir: string;
@@ -35,9 +24,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-kernel-jobs-'));
     const checkpointPath = path.join(dir, 'tiny.safetensors');
     engine = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: checkpointPath });
-    const model = KernelWizard.create(TINY, 3);
-    await saveBlurspaceCheckpoint(checkpointPath, model.stateDict(), model.config);
-    model.dispose();
+    await saveTinyCheckpoint(checkpointPath, 3);
     // An awkward size (not a multiple of 128) from a real photo, and a blurred copy of it.
     sharpPath = path.join(dir, 'sharp.png');
     blurryPath = path.join(dir, 'blurry.png');

@@ -2,31 +2,7 @@
 // transformed on contiguous memory, two real rows per complex FFT, and the column pass runs on a transposed
 // copy. Spectra stay transposed: the deconvolution only multiplies spectra pointwise, and every spectrum it
 // uses comes from this class, so the layout never matters and saves a transpose per transform.
-import { isPowerOfTwo } from '../dsp/fft';
-
-interface Plan {
-  bitReverse: Uint32Array;
-  cos: Float64Array;
-  sin: Float64Array;
-}
-
-function makePlan(n: number): Plan {
-  if (!isPowerOfTwo(n)) throw new RangeError(`FFT size ${n} is not a power of two`);
-  const bits = Math.log2(n);
-  const bitReverse = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    let r = 0;
-    for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
-    bitReverse[i] = r;
-  }
-  const cos = new Float64Array(n / 2);
-  const sin = new Float64Array(n / 2);
-  for (let i = 0; i < n / 2; i++) {
-    cos[i] = Math.cos((2 * Math.PI * i) / n);
-    sin[i] = -Math.sin((2 * Math.PI * i) / n);
-  }
-  return { bitReverse, cos, sin };
-}
+import { fftPlan, type FftPlan } from '../dsp/fft';
 
 /** Unscaled in-place FFTs of `rows` contiguous rows of length n; `sign` -1 gives the inverse direction. */
 function fftRows(
@@ -34,7 +10,7 @@ function fftRows(
   im: Float64Array,
   n: number,
   rows: number,
-  plan: Plan,
+  plan: FftPlan,
   sign: number,
 ): void {
   const { bitReverse, cos, sin } = plan;
@@ -144,8 +120,8 @@ function transpose(src: Float64Array, dst: Float64Array, width: number, height: 
 export class RealTileFft {
   readonly spectrumSize: number;
   private readonly half: number;
-  private readonly rowPlan: Plan;
-  private readonly columnPlan: Plan;
+  private readonly rowPlan: FftPlan;
+  private readonly columnPlan: FftPlan;
   private readonly rowRe: Float64Array;
   private readonly rowIm: Float64Array;
   private readonly halfRe: Float64Array;
@@ -158,8 +134,8 @@ export class RealTileFft {
     if (height < 2) throw new RangeError('the tile needs at least two rows');
     this.half = width / 2 + 1;
     this.spectrumSize = this.half * height;
-    this.rowPlan = makePlan(width);
-    this.columnPlan = height === width ? this.rowPlan : makePlan(height);
+    this.rowPlan = fftPlan(width);
+    this.columnPlan = height === width ? this.rowPlan : fftPlan(height);
     this.rowRe = new Float64Array(width);
     this.rowIm = new Float64Array(width);
     this.halfRe = new Float64Array(this.spectrumSize);

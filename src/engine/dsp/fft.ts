@@ -19,15 +19,16 @@ export function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-interface Plan {
+/** Bit-reversal permutation and twiddles exp(-2 pi i k / n) of a radix-2 FFT of size n, cached. */
+export interface FftPlan {
   bitReverse: Uint32Array;
   cos: Float64Array;
   sin: Float64Array;
 }
 
-const plans = new Map<number, Plan>();
+const plans = new Map<number, FftPlan>();
 
-function plan(n: number): Plan {
+export function fftPlan(n: number): FftPlan {
   let cached = plans.get(n);
   if (cached) return cached;
   if (!isPowerOfTwo(n)) throw new RangeError(`FFT size ${n} is not a power of two`);
@@ -60,7 +61,7 @@ function fft1d(
   scratchRe: Float64Array,
   scratchIm: Float64Array,
 ): void {
-  const { bitReverse, cos, sin } = plan(n);
+  const { bitReverse, cos, sin } = fftPlan(n);
   for (let i = 0; i < n; i++) {
     const j = offset + bitReverse[i] * stride;
     scratchRe[i] = re[j];

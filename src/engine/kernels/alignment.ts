@@ -2,7 +2,7 @@
 // correlation of the central region finds the global offset and how clearly the two match.
 import { realToSpectrum, spectrumToReal } from '../dsp/fft';
 import type { FloatImage } from '../tiling';
-import { luma } from './psf';
+import { luma, taper } from './psf';
 
 export interface Alignment {
   /** Offset of the blurry photo relative to the sharp one, in pixels. */
@@ -17,12 +17,11 @@ const WINDOW = 128;
 /** Half-whitening: flat enough for a sharp peak, without amplifying the noise of blurred-out frequencies. */
 const WHITENING = 0.5;
 
-/** Box-downscaled luma of the central square, mean removed, with a Hann taper. */
+/** Box-downscaled luma of the central square, mean removed and tapered. */
 function centralLuma(image: FloatImage, factor: number, side: number): Float64Array {
   const x0 = Math.floor((image.width - side * factor) / 2);
   const y0 = Math.floor((image.height - side * factor) / 2);
   const out = new Float64Array(side * side);
-  let mean = 0;
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
       let sum = 0;
@@ -31,18 +30,9 @@ function centralLuma(image: FloatImage, factor: number, side: number): Float64Ar
         sum += luma(image.data.subarray(rowStart, rowStart + factor * 3), factor).reduce((a, b) => a + b, 0);
       }
       out[y * side + x] = sum / (factor * factor);
-      mean += out[y * side + x];
     }
   }
-  mean /= out.length;
-  for (let y = 0; y < side; y++) {
-    const wy = 0.5 - 0.5 * Math.cos((2 * Math.PI * (y + 0.5)) / side);
-    for (let x = 0; x < side; x++) {
-      const wx = 0.5 - 0.5 * Math.cos((2 * Math.PI * (x + 0.5)) / side);
-      out[y * side + x] = (out[y * side + x] - mean) * wx * wy;
-    }
-  }
-  return out;
+  return taper(out, side, side);
 }
 
 export function measureAlignment(sharp: FloatImage, blurry: FloatImage): Alignment {

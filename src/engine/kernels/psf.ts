@@ -18,8 +18,8 @@ export function luma(rgb: Float32Array, pixels: number): Float64Array {
   return out;
 }
 
-/** Removes the mean and tapers the borders, so the periodic FFT sees no edge jumps. */
-function window(plane: Float64Array, width: number, height: number): Float64Array {
+/** Removes the mean and tapers the borders (Hann), so the periodic FFT sees no edge jumps. */
+export function taper(plane: Float64Array, width: number, height: number): Float64Array {
   let mean = 0;
   for (const v of plane) mean += v;
   mean /= plane.length;
@@ -98,7 +98,7 @@ export function fitPsf(
   size: number,
   regularisation = 1e-2,
 ): Psf {
-  return solvePsf([[window(sharp, side, side), window(blurry, side, side)]], side, size, regularisation);
+  return solvePsf([[taper(sharp, side, side), taper(blurry, side, side)]], side, size, regularisation);
 }
 
 /** Blurs a luma plane with a PSF (circularly; for tests and previews). */
