@@ -95,9 +95,10 @@ function featherWeight(pos: number, size: number, feather: number, atStart: bool
 }
 
 /**
- * Accumulates processed tiles into one image with feathered blending. Tiles come from planTiles, a grid
- * of columns times rows, so the total weight at a pixel is a column sum times a row sum: two 1D arrays
- * instead of a full-size weight image.
+ * Accumulates processed tiles into one image with feathered blending. Tiles come from planTiles over a
+ * `gridWidth` x `gridHeight` grid (the padded photo); only the photo's own `width` x `height` is kept, so
+ * padding costs no memory. The tiles form columns times rows, so the total weight at a pixel is a column
+ * sum times a row sum: two 1D arrays instead of a full-size weight image.
  */
 export class TileBlender {
   private readonly sum: Float32Array;
@@ -111,6 +112,8 @@ export class TileBlender {
     readonly height: number,
     readonly channels: number,
     private readonly feather: number,
+    private readonly gridWidth = width,
+    private readonly gridHeight = height,
   ) {
     this.sum = new Float32Array(width * height * channels);
     this.columnWeight = new Float64Array(width);
@@ -126,41 +129,38 @@ export class TileBlender {
 
   add(tile: Tile, pixels: Float32Array): void {
     const { channels } = this;
-    const wx = this.weights(tile.x, tile.width, this.width);
-    const wy = this.weights(tile.y, tile.height, this.height);
+    const wx = this.weights(tile.x, tile.width, this.gridWidth);
+    const wy = this.weights(tile.y, tile.height, this.gridHeight);
+    const columns = Math.min(tile.width, this.width - tile.x);
+    const rows = Math.min(tile.height, this.height - tile.y);
     if (!this.seenColumns.has(tile.x)) {
       this.seenColumns.add(tile.x);
-      for (let col = 0; col < tile.width; col++) this.columnWeight[tile.x + col] += wx[col];
+      for (let col = 0; col < columns; col++) this.columnWeight[tile.x + col] += wx[col];
     }
     if (!this.seenRows.has(tile.y)) {
       this.seenRows.add(tile.y);
-      for (let row = 0; row < tile.height; row++) this.rowWeight[tile.y + row] += wy[row];
+      for (let row = 0; row < rows; row++) this.rowWeight[tile.y + row] += wy[row];
     }
-    for (let row = 0; row < tile.height; row++) {
+    for (let row = 0; row < rows; row++) {
       let dst = ((tile.y + row) * this.width + tile.x) * channels;
       let src = row * tile.width * channels;
-      for (let col = 0; col < tile.width; col++) {
+      for (let col = 0; col < columns; col++) {
         const w = wx[col] * wy[row];
         for (let c = 0; c < channels; c++) this.sum[dst++] += w * pixels[src++];
       }
     }
   }
 
-  /** The blended image cropped to `width` x `height` from the top-left. */
-  result(width = this.width, height = this.height): FloatImage {
-    const { channels } = this;
-    const data =
-      width === this.width
-        ? this.sum.subarray(0, width * height * channels)
-        : new Float32Array(width * height * channels);
+  /** The blended image (normalised in place: call once). */
+  result(): FloatImage {
+    const { channels, width, height } = this;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const w = this.columnWeight[x] * this.rowWeight[y] || 1;
-        const src = (y * this.width + x) * channels;
-        const dst = (y * width + x) * channels;
-        for (let c = 0; c < channels; c++) data[dst + c] = this.sum[src + c] / w;
+        const i = (y * width + x) * channels;
+        for (let c = 0; c < channels; c++) this.sum[i + c] /= w;
       }
     }
-    return { width, height, channels, data };
+    return { width, height, channels, data: this.sum };
   }
 }

@@ -3,10 +3,11 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { BackendPreference, JobSpec, type EngineInfo, type JobSpecInput } from '../common/api';
+import { BackendPreference, JobSpec, OutputOptions, type EngineInfo, type JobSpecInput } from '../common/api';
 import { initBackend, preferenceFromEnvironment } from '../engine/backend';
+import { REPORT_TEXT, runBatch, type BatchPreset } from '../engine/batch';
 import { Engine } from '../engine/engine';
-import { JobCancelledError } from '../engine/jobs/progress';
+import { estimateEta, JobCancelledError } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
 import { DEFAULT_CHECKPOINT } from './paths';
@@ -26,6 +27,14 @@ Commands:
   deblur PHOTO -o OUT [--mode paper|fast] [--roi x,y,w,h] [--iterations N] [--strength S]
          [--seed N] [--loss-log FILE]    Blind deblurring (paper mode: the paper's Algorithm 1, on a
                                          region of up to 1 MP; fast mode is not available yet)
+  batch IN... -o OUTDIR [--recursive] [--preset export|apply-kernel] [--kernel K] [--uniform]
+        [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE] [--strip-metadata]
+        [--on-conflict skip|rename|overwrite] [--jobs N]
+                                         Export (or blur) many photos and folders into OUTDIR, the
+                                         folder tree mirrored; names from TEMPLATE ({name}, {preset},
+                                         {date}, {n}; default {name}-{preset}); existing files are
+                                         renamed around by default. Run it again to resume after a
+                                         crash or Ctrl-C; a report is written to OUTDIR
   train --config C --out DIR [--resume]  Train F and G (see resources/training/)
   pairs --kind gopro|shake|kernel -n N -o sheet.png [--split train|val] [--size S]
                                          A contact sheet of training pairs, for looking at
@@ -62,6 +71,14 @@ const OPTIONS = {
   iterations: { type: 'string' },
   strength: { type: 'string' },
   'loss-log': { type: 'string' },
+  recursive: { type: 'boolean', short: 'r', default: false },
+  preset: { type: 'string' },
+  format: { type: 'string' },
+  quality: { type: 'string' },
+  'bit-depth': { type: 'string' },
+  'on-conflict': { type: 'string' },
+  'strip-metadata': { type: 'boolean', default: false },
+  jobs: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -142,6 +159,81 @@ function parseRegion(
   return { x, y, width, height };
 }
 
+const optionalNumber = (text: string | undefined): number | undefined =>
+  text === undefined ? undefined : Number(text);
+
+/** `batch`: many photos through one preset, resumable; exit code 1 when some photos failed. */
+async function runBatchCommand(values: Values, inputs: string[]): Promise<number> {
+  if (inputs.length === 0) throw new UsageError('missing the photos or folders to process');
+  const outDir = required(values.output, '-o OUTDIR');
+  const presetName = z.enum(['export', 'apply-kernel']).parse(values.preset ?? 'export');
+  const preset: BatchPreset =
+    presetName === 'export'
+      ? { kind: 'export' }
+      : {
+          kind: 'apply-kernel',
+          kernelPath: required(values.kernel, '--kernel KERNEL'),
+          mode: values.uniform ? 'uniform' : 'spatial',
+        };
+  const output = OutputOptions.parse({
+    format: values.format,
+    quality: optionalNumber(values.quality),
+    bitDepth: optionalNumber(values['bit-depth']),
+    keepMetadata: values['strip-metadata'] ? false : undefined,
+  });
+  const onConflict = z.enum(['skip', 'rename', 'overwrite']).parse(values['on-conflict'] ?? 'rename');
+  const jobs = z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .parse(optionalNumber(values.jobs) ?? 1);
+  const engine = await createEngine(values);
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  const bar = createProgressBar(values.quiet);
+  const startedAt = Date.now();
+  try {
+    const summary = await runBatch(
+      {
+        inputs: inputs.map((input) => path.resolve(input)),
+        recursive: values.recursive,
+        outDir,
+        preset,
+        output,
+        nameTemplate: values.name,
+        onConflict,
+        jobs,
+      },
+      {
+        engine,
+        signal: controller.signal,
+        progress: (update) => bar.update({ ...update, etaSeconds: estimateEta(startedAt, update.progress) }),
+      },
+    );
+    bar.done();
+    const { counts } = summary;
+    for (const item of summary.items.filter((i) => i.status === 'failed')) {
+      console.log(`failed   ${item.input}: ${item.reason ?? ''}`);
+    }
+    console.log(
+      `${counts.total} photos: ${counts.done} done, ${counts.failed} failed, ${counts.skipped} skipped; ` +
+        `report in ${path.join(outDir, REPORT_TEXT)}`,
+    );
+    return counts.failed > 0 ? 1 : 0;
+  } catch (error) {
+    bar.done();
+    if (error instanceof JobCancelledError) {
+      console.error('blurspace: batch cancelled; finished photos are kept, run the same command to resume.');
+      return 130;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   const [command, ...rest] = positionals;
@@ -210,6 +302,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(`blur trace (${kernel.psf.rows}x${kernel.psf.cols} regions) written to ${outputPath}`);
       return 0;
     }
+    case 'batch':
+      return runBatchCommand(values, rest);
     case 'train':
       console.error((await initBackend(backendPreference(values))).note);
       return runTrainCommand({

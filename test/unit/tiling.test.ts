@@ -49,10 +49,10 @@ describe('tiling', () => {
 
   it('blends identical tiles back into the exact image', () => {
     const image = ramp(768, 512);
-    const blender = new TileBlender(768, 512, 3, 64);
+    const blender = new TileBlender(700, 500, 3, 64, 768, 512);
     for (const t of planTiles(768, 512, 384, 128))
       blender.add(t, crop(image, t.x, t.y, t.width, t.height).data);
-    const out = blender.result(700, 500);
+    const out = blender.result();
     expect(out.width).toBe(700);
     const expected = crop(image, 0, 0, 700, 500).data;
     let maxError = 0;

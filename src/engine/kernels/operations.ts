@@ -138,7 +138,7 @@ export async function applyCodes(
   if (grid.rows !== height / GRID_CELL || grid.cols !== width / GRID_CELL) {
     throw new Error(`code grid ${grid.rows}x${grid.cols} does not match a ${width}x${height} padded photo`);
   }
-  const blender = new TileBlender(width, height, 3, tiles.overlap / 2);
+  const blender = new TileBlender(photo.width, photo.height, 3, tiles.overlap / 2, width, height);
   const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
   for (const [index, tile] of plan.entries()) {
     const out = tf.tidy(() => {
@@ -154,7 +154,7 @@ export async function applyCodes(
     ctx.progress({ stage: 'applying the blur', progress: (index + 1) / plan.length });
     await checkpoint(ctx.signal);
   }
-  return blender.result(photo.width, photo.height);
+  return blender.result();
 }
 
 /** The code grid a photo of this size needs. */

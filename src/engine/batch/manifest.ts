@@ -1,0 +1,74 @@
+// The batch queue on disk: one JSON file in the output folder, replaced atomically after every change, so
+// a batch killed at any moment can be resumed by running the same command again.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../fs-atomic';
+
+export const MANIFEST_FILE = '.blurspace-batch.json';
+export const MANIFEST_FORMAT = 'blurspace-batch';
+export const MANIFEST_VERSION = 1;
+
+export type ItemStatus = 'pending' | 'done' | 'failed' | 'skipped';
+
+export interface ManifestItem {
+  /** The input file (absolute). */
+  input: string;
+  /** Its real path: the identity used for de-duplication. */
+  key: string;
+  /** The result, relative to the output folder. */
+  output: string;
+  status: ItemStatus;
+  reason?: string;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  /** What decides an item's result (preset, output options, naming); items are reused only when it matches. */
+  settings: string;
+  /** The {date} of the batch, kept so a resumed batch names its results the same way. */
+  date: string;
+  items: ManifestItem[];
+  /** Every result a batch ever wrote here (relative paths): the only files --on-conflict overwrite replaces. */
+  outputs: string[];
+}
+
+export async function loadManifest(outDir: string): Promise<Manifest | null> {
+  const file = path.join(outDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let manifest: Partial<Manifest>;
+  try {
+    manifest = JSON.parse(text) as Partial<Manifest>;
+  } catch {
+    manifest = {};
+  }
+  if (
+    manifest.format !== MANIFEST_FORMAT ||
+    manifest.version !== MANIFEST_VERSION ||
+    !Array.isArray(manifest.items) ||
+    !Array.isArray(manifest.outputs)
+  ) {
+    throw new Error(
+      `'${file}' is not a batch manifest this version of Blurspace understands. Move it away to start ` +
+        'the batch over (results already in the folder are then treated as foreign files).',
+    );
+  }
+  return manifest as Manifest;
+}
+
+/** Serialises saves: the last call's state is what ends up on disk. */
+export function manifestWriter(outDir: string): (manifest: Manifest) => Promise<void> {
+  const file = path.join(outDir, MANIFEST_FILE);
+  let chain: Promise<void> = Promise.resolve();
+  return (manifest) => {
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    chain = chain.then(() => writeFileAtomic(file, text));
+    return chain;
+  };
+}

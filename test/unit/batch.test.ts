@@ -1,0 +1,359 @@
+// Batch export on real photos: folder trees, naming, conflicts, bad inputs, cancel, and a CLI batch killed
+// with SIGKILL that resumes without losing or duplicating work and without touching the originals.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MANIFEST_FILE,
+  REPORT_JSON,
+  REPORT_TEXT,
+  runBatch,
+  type BatchOptions,
+  type Manifest,
+} from '../../src/engine/batch';
+import { Engine } from '../../src/engine/engine';
+import { JobCancelledError, type ProgressUpdate } from '../../src/engine/jobs/progress';
+import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { saveTinyCheckpoint } from '../helpers/tiny-model';
+
+const CLI = path.join(REPO_ROOT, 'out', 'main', 'cli.js');
+const PHOTOS = path.join(SHARED_DATA, 'photos-small');
+const run = promisify(execFile);
+
+const sha256 = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+
+/** Every file under `dir`, relative, sorted. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+async function makePhoto(file: string, source: string, width: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const image = sharp(path.join(PHOTOS, source)).resize({ width });
+  await (file.endsWith('.png') ? image.png() : image.jpeg({ quality: 90 })).toFile(file);
+}
+
+function readManifest(outDir: string): Manifest | null {
+  try {
+    return JSON.parse(readFileSync(path.join(outDir, MANIFEST_FILE), 'utf8')) as Manifest;
+  } catch {
+    return null; // not written yet
+  }
+}
+
+describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+  let dir: string;
+  let engine: Engine;
+  const batch = (
+    options: Partial<BatchOptions> & Pick<BatchOptions, 'inputs' | 'outDir'>,
+    signal?: AbortSignal,
+  ) => {
+    const updates: ProgressUpdate[] = [];
+    const done = runBatch(
+      { recursive: false, preset: { kind: 'export' }, output: {}, onConflict: 'rename', ...options },
+      { engine, signal: signal ?? new AbortController().signal, progress: (u) => updates.push(u) },
+    );
+    return { done, updates };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-batch-'));
+    engine = await Engine.create({ backend: 'wasm', checkpointPath: null, defaultCheckpointPath: '' });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('mirrors a folder tree (recursive only when asked), unicode and spaces included', async () => {
+    const input = path.join(dir, 'tree in');
+    await makePhoto(path.join(input, 'top.jpg'), 'coffee.png', 300);
+    await makePhoto(path.join(input, 'sub folder', 'chat été.png'), 'chelsea.png', 260);
+    await makePhoto(path.join(input, 'sub folder', 'déjà', 'rocket.jpg'), 'rocket.jpg', 280);
+    await writeFile(path.join(input, 'notes.txt'), 'not a photo');
+
+    const flat = path.join(dir, 'flat');
+    expect((await batch({ inputs: [input], outDir: flat }).done).counts).toMatchObject({ total: 1, done: 1 });
+    expect(await listFiles(flat)).toEqual([MANIFEST_FILE, REPORT_JSON, REPORT_TEXT, 'top-export.jpg']);
+
+    const out = path.join(dir, 'tree out');
+    const run = batch({ inputs: [input], outDir: out, recursive: true, output: { format: 'webp' } });
+    const summary = await run.done;
+    expect(summary.counts).toMatchObject({ total: 3, done: 3, failed: 0 });
+    expect((await listFiles(out)).filter((f) => !f.startsWith('.') && !f.startsWith('batch-'))).toEqual([
+      path.join('sub folder', 'chat été-export.webp'),
+      path.join('sub folder', 'déjà', 'rocket-export.webp'),
+      'top-export.webp',
+    ]);
+    const meta = await sharp(path.join(out, 'sub folder', 'chat été-export.webp')).metadata();
+    expect([meta.format, meta.width]).toEqual(['webp', 260]);
+    // Per-item stages and an overall fraction that ends at 1.
+    expect(run.updates.some((u) => /^2\/3 .*reading/.test(u.stage))).toBe(true);
+    expect(run.updates.at(-1)!.progress).toBe(1);
+
+    // An output folder inside the input tree is not read back as input.
+    const inside = path.join(input, 'exports');
+    for (let i = 0; i < 2; i++) {
+      const again = await batch({ inputs: [input], outDir: inside, recursive: true }).done;
+      expect(again.counts).toMatchObject({ total: 3, done: 3 });
+    }
+    expect((await listFiles(inside)).filter((f) => /-export\./.test(f))).toHaveLength(3);
+    expect(run.updates.map((u) => u.progress)).toEqual(
+      [...run.updates.map((u) => u.progress)].sort((a, b) => a - b),
+    );
+  });
+
+  it('names results from the template and applies the conflict policy', async () => {
+    const input = path.join(dir, 'named');
+    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 256);
+    await makePhoto(path.join(input, 'b.png'), 'camera.png', 256);
+    const out = path.join(dir, 'named out');
+    const today = new Date().toISOString().slice(0, 10);
+    await batch({ inputs: [input], outDir: out, nameTemplate: '{n}_{name}_{preset}_{date}' }).done;
+    expect(existsSync(path.join(out, `1_a_export_${today}.jpg`))).toBe(true);
+    expect(existsSync(path.join(out, `2_b_export_${today}.png`))).toBe(true);
+    await expect(batch({ inputs: [input], outDir: out, nameTemplate: '{nom}' }).done).rejects.toThrow(
+      /Unknown "\{nom\}"/,
+    );
+    await expect(batch({ inputs: [input], outDir: out, nameTemplate: '../{name}' }).done).rejects.toThrow(
+      /plain file name/,
+    );
+
+    // A file that Blurspace did not write is never replaced.
+    const conflicts = path.join(dir, 'conflicts');
+    await mkdir(conflicts);
+    const foreign = path.join(conflicts, 'a-export.jpg');
+    await writeFile(foreign, 'somebody else');
+    const skip = await batch({ inputs: [input], outDir: conflicts, onConflict: 'skip' }).done;
+    expect(skip.items.map((i) => i.status)).toEqual(['skipped', 'done']);
+    const overwrite = await batch({ inputs: [input], outDir: conflicts, onConflict: 'overwrite' }).done;
+    expect(overwrite.items[0]).toMatchObject({
+      status: 'failed',
+      reason: /not written by a Blurspace batch/,
+    });
+    expect(await readFile(foreign, 'utf8')).toBe('somebody else');
+    const rename = await batch({ inputs: [input], outDir: conflicts, onConflict: 'rename' }).done;
+    expect(rename.items[0]).toMatchObject({
+      status: 'done',
+      output: path.join(conflicts, 'a-export (2).jpg'),
+    });
+    expect(await readFile(foreign, 'utf8')).toBe('somebody else');
+
+    // Its own earlier results are replaced in place with overwrite (other settings: redone, same names).
+    const before = (await stat(path.join(conflicts, 'b-export.png'))).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await batch({
+      inputs: [input],
+      outDir: conflicts,
+      onConflict: 'overwrite',
+      output: { keepMetadata: false },
+    }).done;
+    expect(again.items.map((i) => [i.status, path.basename(i.output)])).toEqual([
+      ['failed', 'a-export.jpg'], // new settings: a is named afresh, and that name is still foreign
+      ['done', 'b-export.png'],
+    ]);
+    expect((await stat(path.join(conflicts, 'b-export.png'))).mtimeMs).toBeGreaterThan(before);
+
+    // Writing into the input folder: a result that would replace an input is refused.
+    const inputSums = [await sha256(path.join(input, 'a.jpg')), await sha256(path.join(input, 'b.png'))];
+    const inPlace = await batch({
+      inputs: [input],
+      outDir: input,
+      nameTemplate: '{name}',
+      onConflict: 'overwrite',
+    }).done;
+    expect(inPlace.items.map((i) => i.status)).toEqual(['failed', 'failed']);
+    expect(inPlace.items[0]!.reason).toMatch(/would replace an input photo/);
+    expect([await sha256(path.join(input, 'a.jpg')), await sha256(path.join(input, 'b.png'))]).toEqual(
+      inputSums,
+    );
+  });
+
+  it('finishes despite bad inputs, reports why each failed, processes a duplicate once', async () => {
+    const input = path.join(dir, 'bad inputs');
+    await makePhoto(path.join(input, 'good.jpg'), 'coffee.png', 300);
+    await makePhoto(path.join(input, 'other good.png'), 'brick.png', 256);
+    const jpeg = await readFile(path.join(input, 'good.jpg'));
+    await writeFile(path.join(input, 'corrupt.jpg'), jpeg.subarray(0, jpeg.length >> 1));
+    await writeFile(path.join(input, 'zero.png'), '');
+    await writeFile(path.join(input, 'text.jpg'), 'this is not a JPEG\n');
+    const files = await listFiles(input);
+    const sums = await Promise.all(files.map((f) => sha256(path.join(input, f))));
+
+    const out = path.join(dir, 'bad out');
+    const good = path.join(input, 'good.jpg');
+    const missing = path.join(dir, 'nowhere.jpg');
+    const summary = await batch({ inputs: [good, input, good, missing], outDir: out, jobs: 2 }).done;
+    expect(summary.counts).toMatchObject({ total: 6, done: 2, failed: 4, pending: 0 });
+    const report = JSON.parse(await readFile(path.join(out, REPORT_JSON), 'utf8'));
+    const reasons = Object.fromEntries(
+      report.items.map((i: { input: string; reason?: string }) => [path.basename(i.input), i.reason ?? '']),
+    );
+    expect(reasons).toEqual({
+      'good.jpg': '',
+      'other good.png': '',
+      'corrupt.jpg': expect.stringMatching(/damaged or truncated/),
+      'zero.png': expect.stringMatching(/empty \(0 bytes\)/),
+      'text.jpg': expect.stringMatching(/not an image file/),
+      'nowhere.jpg': expect.stringMatching(/Cannot find/),
+    });
+    const text = await readFile(path.join(out, REPORT_TEXT), 'utf8');
+    expect(text).toMatch(/6 photos: 2 done, 4 failed, 0 skipped/);
+    expect(text).toMatch(/empty \(0 bytes\)/);
+    expect((await listFiles(out)).filter((f) => f.endsWith('-export.jpg'))).toEqual(['good-export.jpg']);
+    expect(await Promise.all(files.map((f) => sha256(path.join(input, f))))).toEqual(sums);
+  });
+
+  it('stops between items on cancel and resumes from the manifest', async () => {
+    const input = path.join(dir, 'cancel');
+    for (let i = 0; i < 4; i++) await makePhoto(path.join(input, `p${i}.jpg`), 'astronaut.png', 256 + i * 8);
+    const out = path.join(dir, 'cancel out');
+    const controller = new AbortController();
+    const first = batch({ inputs: [input], outDir: out }, controller.signal);
+    const watcher = setInterval(() => {
+      if (first.updates.some((u) => /^2\/4 .*starting/.test(u.stage))) controller.abort();
+    }, 1);
+    await expect(first.done).rejects.toThrow(JobCancelledError);
+    clearInterval(watcher);
+    const statuses = readManifest(out)!.items.map((i) => i.status);
+    expect(statuses.filter((s) => s === 'pending').length).toBeGreaterThanOrEqual(2);
+    // What a kill leaves behind: a temp file, and a result written just before the manifest was updated.
+    const pending = readManifest(out)!.items.filter((i) => i.status === 'pending');
+    await writeFile(path.join(out, `.${pending[0]!.output}.0badc0de.tmp`), 'half a photo');
+    await makePhoto(path.join(out, pending[1]!.output), 'coffee.png', 64);
+    const resumed = await batch({ inputs: [input], outDir: out }).done;
+    expect(resumed.counts).toMatchObject({ total: 4, done: 4 });
+    expect(await listFiles(out)).toEqual([
+      MANIFEST_FILE,
+      REPORT_JSON,
+      REPORT_TEXT,
+      ...[0, 1, 2, 3].map((i) => `p${i}-export.jpg`),
+    ]);
+    expect((await sharp(path.join(out, pending[1]!.output)).metadata()).width).not.toBe(64); // redone in place
+  });
+
+  it('applies a saved blur to every photo through the kernel job', async () => {
+    const checkpointPath = path.join(dir, 'tiny.safetensors');
+    await saveTinyCheckpoint(checkpointPath, 4);
+    const withModel = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: '' });
+    const pair = path.join(dir, 'pair');
+    await makePhoto(path.join(pair, 'sharp.png'), 'chelsea.png', 300);
+    await sharp(path.join(pair, 'sharp.png')).blur(2).toFile(path.join(pair, 'blurry.png'));
+    const kernelPath = path.join(dir, 'cat.blurkernel');
+    const spec = {
+      kind: 'extractKernel',
+      sharpPath: path.join(pair, 'sharp.png'),
+      blurryPath: path.join(pair, 'blurry.png'),
+      outputPath: kernelPath,
+    } as const;
+    await withModel.runJob(spec, new AbortController().signal, () => {});
+    const input = path.join(dir, 'to blur');
+    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 280);
+    await makePhoto(path.join(input, 'b.png'), 'brick.png', 256);
+    const out = path.join(dir, 'blurred');
+    const summary = await runBatch(
+      {
+        inputs: [input],
+        recursive: false,
+        outDir: out,
+        preset: { kind: 'apply-kernel', kernelPath, mode: 'uniform' },
+        output: {},
+        onConflict: 'rename',
+      },
+      { engine: withModel, signal: new AbortController().signal, progress: () => {} },
+    );
+    expect(summary.items.map((i) => [i.status, path.basename(i.output)])).toEqual([
+      ['done', 'a-apply-kernel.jpg'],
+      ['done', 'b-apply-kernel.png'],
+    ]);
+    expect((await sharp(path.join(out, 'a-apply-kernel.jpg')).metadata()).width).toBe(280);
+    await expect(
+      batch({
+        inputs: [input],
+        outDir: out,
+        preset: { kind: 'apply-kernel', kernelPath: 'no.blurkernel', mode: 'spatial' },
+      }).done,
+    ).rejects.toThrow(/Cannot find the kernel file/);
+  });
+
+  it('the CLI explains batch usage mistakes with exit code 2', async () => {
+    await expect(run(process.execPath, [CLI, 'batch', '-o', dir])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/missing the photos or folders/),
+    });
+    await expect(
+      run(process.execPath, [CLI, 'batch', PHOTOS, '-o', dir, '--on-conflict', 'replace']),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/invalid options/) });
+  });
+
+  it('a CLI batch killed with SIGKILL resumes: every result once, complete, originals untouched', async () => {
+    const input = path.join(dir, 'kill in');
+    const sources = ['astronaut.png', 'chelsea.png', 'coffee.png', 'camera.png', 'rocket.jpg'];
+    const expected: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const sub = i < 12 ? 'roll 1' : 'rouleau №2';
+      const name = `shot ${String(i).padStart(2, '0')}.${i % 2 ? 'png' : 'jpg'}`;
+      await makePhoto(path.join(input, sub, name), sources[i % sources.length]!, 256 + ((i * 37) % 345));
+      expected.push(path.join(sub, `${path.parse(name).name}-export.png`));
+    }
+    const originals = await listFiles(input);
+    const sums = await Promise.all(originals.map((f) => sha256(path.join(input, f))));
+    const out = path.join(dir, 'kill out');
+    const args = [
+      CLI,
+      'batch',
+      input,
+      '-o',
+      out,
+      '--recursive',
+      '--format',
+      'png',
+      '--bit-depth',
+      '16',
+      '-q',
+    ];
+
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const doneCount = (): number => readManifest(out)?.items.filter((i) => i.status === 'done').length ?? 0;
+    while (doneCount() < 3) await new Promise((r) => setTimeout(r, 15));
+    child.kill('SIGKILL');
+    await exited;
+    const atKill = readManifest(out)!;
+    const doneAtKill = atKill.items.filter((i) => i.status === 'done');
+    expect(doneAtKill.length).toBeGreaterThanOrEqual(3);
+    expect(doneAtKill.length).toBeLessThan(24); // really killed mid-way
+    const mtimes = await Promise.all(
+      doneAtKill.map(async (i) => (await stat(path.join(out, i.output))).mtimeMs),
+    );
+
+    const second = spawn(process.execPath, args, { stdio: 'ignore' });
+    expect(await new Promise((resolve) => second.on('exit', (code) => resolve(code)))).toBe(0);
+
+    const results = (await listFiles(out)).filter((f) => !f.startsWith('.') && !f.startsWith('batch-report'));
+    expect(results).toEqual(expected.sort());
+    expect((await readdir(out, { recursive: true })).filter((f) => f.includes('.tmp'))).toEqual([]);
+    for (const file of results) {
+      const meta = await sharp(path.join(out, file)).metadata();
+      expect([meta.format, meta.depth]).toEqual(['png', 'ushort']);
+    }
+    // Results finished before the kill were not redone.
+    const after = await Promise.all(
+      doneAtKill.map(async (i) => (await stat(path.join(out, i.output))).mtimeMs),
+    );
+    expect(after).toEqual(mtimes);
+    expect(readManifest(out)!.items.every((i) => i.status === 'done')).toBe(true);
+    expect(await listFiles(input)).toEqual(originals);
+    expect(await Promise.all(originals.map((f) => sha256(path.join(input, f))))).toEqual(sums);
+  });
+});
