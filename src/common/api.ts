@@ -64,6 +64,22 @@ export const Region = z.object({
 });
 export type Region = z.infer<typeof Region>;
 
+/** What a batch does to each photo: re-encode it, or put a saved blur kernel onto it. */
+export const BatchPreset = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('export') }),
+  z.object({
+    kind: z.literal('apply-kernel'),
+    kernelPath: FilePath,
+    mode: z.enum(['spatial', 'uniform']).default('spatial'),
+  }),
+]);
+export type BatchPreset = z.infer<typeof BatchPreset>;
+
+export const ConflictPolicy = z.enum(['skip', 'rename', 'overwrite']);
+export type ConflictPolicy = z.infer<typeof ConflictPolicy>;
+
+export const BatchItemStatus = z.enum(['pending', 'done', 'failed', 'skipped']);
+
 /** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({
@@ -103,6 +119,22 @@ export const JobSpec = z.discriminatedUnion('kind', [
     mode: z.enum(['spatial', 'uniform']).default('spatial'),
     output: OutputOptions.default({}),
   }),
+  // Many photos and folders through one preset into a folder; resumable (see src/engine/batch).
+  z.object({
+    kind: z.literal('batch'),
+    /** Photos and folders. */
+    inputs: z.array(FilePath).min(1).max(100_000),
+    /** Also take photos in sub-folders (the output tree mirrors the input tree). */
+    recursive: z.boolean().default(false),
+    outDir: FilePath,
+    preset: BatchPreset,
+    output: OutputOptions.default({}),
+    /** {name}, {preset}, {date} and {n}; default '{name}-{preset}'. */
+    nameTemplate: z.string().min(1).max(200).optional(),
+    onConflict: ConflictPolicy.default('rename'),
+    /** Items run at the same time. */
+    jobs: z.number().int().min(1).max(16).default(1),
+  }),
   // Measures the engine's convolution speed on the active backend (also a harmless job for health checks).
   z.object({
     kind: z.literal('speedTest'),
@@ -120,6 +152,28 @@ export const JobResult = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('applyKernel'), outputPath: FilePath }),
   z.object({ kind: z.literal('deblur'), outputPath: FilePath }),
   z.object({ kind: z.literal('exportPhoto'), outputPath: FilePath }),
+  z.object({
+    kind: z.literal('batch'),
+    outDir: FilePath,
+    /** The readable report (batch-report.txt; batch-report.json lies beside it). */
+    reportPath: FilePath,
+    counts: z.object({
+      total: z.number().int(),
+      done: z.number().int(),
+      failed: z.number().int(),
+      skipped: z.number().int(),
+      pending: z.number().int(),
+    }),
+    /** The items that were not done (failed, skipped), each with its reason; the report lists all. */
+    problems: z.array(
+      z.object({
+        input: z.string(),
+        output: z.string(),
+        status: BatchItemStatus,
+        reason: z.string().optional(),
+      }),
+    ),
+  }),
 ]);
 export type JobResult = z.infer<typeof JobResult>;
 

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import packageJson from '../../package.json';
 import type { BackendPreference, EngineInfo, JobResult, JobSpec, PhotoPreview } from '../common/api';
 import { initBackend, type BackendStatus } from './backend';
+import { runBatchJob } from './batch';
 import { makePreview } from './image';
 import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
 import { runApplyKernel, runExtractKernel } from './jobs/kernel-jobs';
@@ -114,6 +115,9 @@ export class Engine {
         return runExportPhoto(spec, ctx);
       case 'deblur':
         return runDeblur(spec, ctx, await this.loadModel());
+      case 'batch':
+        // Each item goes through runJob again: the same code as a single export or kernel job.
+        return runBatchJob(spec, ctx, this);
     }
   }
 }

@@ -3,11 +3,16 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { BackendPreference, JobSpec, OutputOptions, type EngineInfo, type JobSpecInput } from '../common/api';
+import {
+  BackendPreference,
+  JobSpec,
+  type EngineInfo,
+  type JobResult,
+  type JobSpecInput,
+} from '../common/api';
 import { initBackend, preferenceFromEnvironment } from '../engine/backend';
-import { REPORT_TEXT, runBatch, type BatchPreset } from '../engine/batch';
 import { Engine } from '../engine/engine';
-import { estimateEta, JobCancelledError } from '../engine/jobs/progress';
+import { JobCancelledError } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
 import { DEFAULT_CHECKPOINT } from './paths';
@@ -127,7 +132,7 @@ async function runJob(
   input: JobSpecInput,
   quiet: boolean,
   lossLog?: string,
-): Promise<unknown> {
+): Promise<JobResult> {
   const spec = JobSpec.parse(input);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
@@ -167,70 +172,47 @@ async function runBatchCommand(values: Values, inputs: string[]): Promise<number
   if (inputs.length === 0) throw new UsageError('missing the photos or folders to process');
   const outDir = required(values.output, '-o OUTDIR');
   const presetName = z.enum(['export', 'apply-kernel']).parse(values.preset ?? 'export');
-  const preset: BatchPreset =
-    presetName === 'export'
-      ? { kind: 'export' }
-      : {
-          kind: 'apply-kernel',
-          kernelPath: required(values.kernel, '--kernel KERNEL'),
-          mode: values.uniform ? 'uniform' : 'spatial',
-        };
-  const output = OutputOptions.parse({
-    format: values.format,
-    quality: optionalNumber(values.quality),
-    bitDepth: optionalNumber(values['bit-depth']),
-    keepMetadata: values['strip-metadata'] ? false : undefined,
+  const spec = JobSpec.parse({
+    kind: 'batch',
+    inputs: inputs.map((input) => path.resolve(input)),
+    recursive: values.recursive,
+    outDir,
+    preset:
+      presetName === 'export'
+        ? { kind: 'export' }
+        : {
+            kind: 'apply-kernel',
+            kernelPath: required(values.kernel, '--kernel KERNEL'),
+            mode: values.uniform ? 'uniform' : 'spatial',
+          },
+    output: {
+      format: values.format,
+      quality: optionalNumber(values.quality),
+      bitDepth: optionalNumber(values['bit-depth']),
+      keepMetadata: values['strip-metadata'] ? false : undefined,
+    },
+    nameTemplate: values.name,
+    onConflict: values['on-conflict'] ?? 'rename',
+    jobs: optionalNumber(values.jobs) ?? 1,
   });
-  const onConflict = z.enum(['skip', 'rename', 'overwrite']).parse(values['on-conflict'] ?? 'rename');
-  const jobs = z
-    .number()
-    .int()
-    .min(1)
-    .max(16)
-    .parse(optionalNumber(values.jobs) ?? 1);
-  const engine = await createEngine(values);
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
-  const bar = createProgressBar(values.quiet);
-  const startedAt = Date.now();
   try {
-    const summary = await runBatch(
-      {
-        inputs: inputs.map((input) => path.resolve(input)),
-        recursive: values.recursive,
-        outDir,
-        preset,
-        output,
-        nameTemplate: values.name,
-        onConflict,
-        jobs,
-      },
-      {
-        engine,
-        signal: controller.signal,
-        progress: (update) => bar.update({ ...update, etaSeconds: estimateEta(startedAt, update.progress) }),
-      },
-    );
-    bar.done();
-    const { counts } = summary;
-    for (const item of summary.items.filter((i) => i.status === 'failed')) {
+    const result = await runJob(await createEngine(values), spec, values.quiet);
+    if (result.kind !== 'batch') throw new Error(`unexpected ${result.kind} result`);
+    for (const item of result.problems.filter((i) => i.status === 'failed')) {
       console.log(`failed   ${item.input}: ${item.reason ?? ''}`);
     }
+    const { counts } = result;
     console.log(
       `${counts.total} photos: ${counts.done} done, ${counts.failed} failed, ${counts.skipped} skipped; ` +
-        `report in ${path.join(outDir, REPORT_TEXT)}`,
+        `report in ${result.reportPath}`,
     );
     return counts.failed > 0 ? 1 : 0;
   } catch (error) {
-    bar.done();
     if (error instanceof JobCancelledError) {
       console.error('blurspace: batch cancelled; finished photos are kept, run the same command to resume.');
       return 130;
     }
     throw error;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 }
 

@@ -1,4 +1,6 @@
-import { rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { HAS_SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { expect, test } from './fixtures';
@@ -124,6 +126,51 @@ test.describe('with photos', () => {
     await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('hyper-Laplacian');
     await expect(page.getByTestId('versions').locator('label')).toHaveCount(2);
     await shot(page, test.info(), 'deblur-paper');
+  });
+
+  test('batch: the open photos and a typed bad file exported to PNG in a folder, with a summary', async ({
+    page,
+  }) => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'blurspace-e2e-batch-'));
+    try {
+      const outDir = path.join(work, 'batch out');
+      const bad = path.join(work, 'notes.jpg');
+      await writeFile(bad, 'this is a text file, not a JPEG\n');
+      await openPhotos(page, [files.sharp, files.blurry, files.other]);
+
+      await page.locator('summary', { hasText: 'Batch' }).click();
+      await expect(page.getByTestId('batch-photo')).toHaveCount(3);
+      await expect(page.getByTestId('batch-count')).toHaveText('3 of 3');
+      await page.getByTestId('batch-folders').fill(bad);
+      await page.getByTestId('batch-outdir').fill(outDir);
+      await page.getByTestId('batch-format').selectOption('png');
+      await expect(page.getByTestId('batch-name')).toHaveValue('{name}-{preset}');
+      await page.getByTestId('batch-run').focus();
+      await page.keyboard.press('Enter');
+
+      const summary = page.getByTestId('batch-summary');
+      await expect(summary).toContainText('4 photos: 3 done, 1 failed, 0 skipped', { timeout: 60_000 });
+      await expect(page.getByTestId('batch-job')).toHaveAttribute('data-status', 'done');
+      const problem = page.getByTestId('batch-problem');
+      await expect(problem).toHaveCount(1);
+      await expect(problem).toContainText('notes.jpg');
+      await expect(problem).toContainText('is not an image file');
+      await expect(page.getByTestId('batch-report')).toHaveText(path.join(outDir, 'batch-report.txt'));
+      await summary.scrollIntoViewIfNeeded();
+      await shot(page, test.info(), 'batch-summary');
+
+      const names = [files.sharp, files.blurry, files.other].map(
+        (file) => `${path.parse(file).name}-export.png`,
+      );
+      const results = (await readdir(outDir)).filter((f) => f.endsWith('.png'));
+      expect(results.sort()).toEqual([...names].sort());
+      for (const name of names) {
+        const meta = await sharp(path.join(outDir, name)).metadata();
+        expect([meta.format, meta.width, meta.height]).toEqual(['png', 301, 283]);
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 
   test('the renderer stays responsive during a job (long tasks measured)', async ({ page }) => {

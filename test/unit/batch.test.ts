@@ -17,6 +17,7 @@ import {
   type BatchOptions,
   type Manifest,
 } from '../../src/engine/batch';
+import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { JobCancelledError, type ProgressUpdate } from '../../src/engine/jobs/progress';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
@@ -284,6 +285,37 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
         preset: { kind: 'apply-kernel', kernelPath: 'no.blurkernel', mode: 'spatial' },
       }).done,
     ).rejects.toThrow(/Cannot find the kernel file/);
+  });
+
+  it('runs as an engine job (JobSpec kind batch): counts, report path and each problem with its reason', async () => {
+    const input = path.join(dir, 'job in');
+    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 240);
+    await writeFile(path.join(input, 'text.jpg'), 'not a JPEG\n');
+    const out = path.join(dir, 'job out');
+    const spec = JobSpec.parse({ kind: 'batch', inputs: [input], outDir: out, preset: { kind: 'export' } });
+    expect(spec).toMatchObject({ recursive: false, onConflict: 'rename', jobs: 1, output: {} });
+    const stages: string[] = [];
+    const etas: (number | null)[] = [];
+    const result = await engine.runJob(spec, new AbortController().signal, (u) => {
+      stages.push(u.stage);
+      etas.push(u.etaSeconds);
+    });
+    expect(result).toMatchObject({
+      kind: 'batch',
+      outDir: out,
+      reportPath: path.join(out, REPORT_TEXT),
+      counts: { total: 2, done: 1, failed: 1, skipped: 0, pending: 0 },
+      problems: [{ input: path.join(input, 'text.jpg'), status: 'failed' }],
+    });
+    if (result.kind !== 'batch') throw new Error('not a batch result');
+    expect(result.problems[0]!.reason).toMatch(/not an image file/);
+    expect(existsSync(path.join(out, 'a-export.jpg'))).toBe(true);
+    expect(stages.some((stage) => /^\d\/2 a\.jpg:/.test(stage))).toBe(true);
+    expect(etas.at(-1)).toBe(0);
+    // Bad specs are refused at the boundary.
+    expect(
+      JobSpec.safeParse({ kind: 'batch', inputs: [], outDir: out, preset: { kind: 'export' } }).success,
+    ).toBe(false);
   });
 
   it('the CLI explains batch usage mistakes with exit code 2', async () => {

@@ -1,3 +1,4 @@
+export { runBatchJob } from './batch-job';
 export { MANIFEST_FILE, type ItemStatus, type Manifest, type ManifestItem } from './manifest';
 export { DEFAULT_NAME_TEMPLATE, type ConflictPolicy } from './plan';
 export {

@@ -3,11 +3,11 @@
 import { existsSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { OutputOptions } from '../../common/api';
+import type { ConflictPolicy, OutputOptions } from '../../common/api';
 import { outputFormatFor } from '../jobs/output';
 
 export const DEFAULT_NAME_TEMPLATE = '{name}-{preset}';
-export type ConflictPolicy = 'skip' | 'rename' | 'overwrite';
+export type { ConflictPolicy };
 
 /** Files a folder scan picks up (files named explicitly are always tried; the engine says what is wrong). */
 const IMAGE_EXTENSIONS = new Set(

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobSpec, OutputOptions } from '../../common/api';
+import type { BatchPreset, JobSpec, OutputOptions } from '../../common/api';
 import type { Engine } from '../engine';
 import { writeFileAtomic } from '../fs-atomic';
 import { JobCancelledError, type JobContext } from '../jobs/progress';
@@ -31,8 +31,7 @@ import {
 export const REPORT_JSON = 'batch-report.json';
 export const REPORT_TEXT = 'batch-report.txt';
 
-export type BatchPreset =
-  { kind: 'export' } | { kind: 'apply-kernel'; kernelPath: string; mode: 'spatial' | 'uniform' };
+export type { BatchPreset };
 
 export interface BatchOptions {
   /** Files and folders. */

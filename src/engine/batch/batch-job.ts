@@ -1,0 +1,21 @@
+// The batch as an engine job (`JobSpec` kind 'batch'): the UI and the CLI start it like any other job.
+import path from 'node:path';
+import type { JobResult, JobSpec } from '../../common/api';
+import type { JobContext } from '../jobs/progress';
+import { REPORT_TEXT, runBatch, type BatchContext } from './run-batch';
+
+export async function runBatchJob(
+  spec: Extract<JobSpec, { kind: 'batch' }>,
+  ctx: JobContext,
+  engine: BatchContext['engine'],
+): Promise<Extract<JobResult, { kind: 'batch' }>> {
+  const { kind: _kind, ...options } = spec;
+  const summary = await runBatch(options, { ...ctx, engine });
+  return {
+    kind: 'batch',
+    outDir: summary.outDir,
+    reportPath: path.join(summary.outDir, REPORT_TEXT),
+    counts: summary.counts,
+    problems: summary.items.filter((item) => item.status !== 'done'),
+  };
+}
