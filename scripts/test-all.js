@@ -1,4 +1,5 @@
-// `npm test`: every check in one run — lint, format, types, build, unit tests, end-to-end tests — then
+// `npm test`: every check in one run — lint, format, types, build, security review (electronegativity),
+// unit tests, end-to-end tests — then
 // one closing line with the totals, `N passed, N failed, N skipped`. Exits non-zero if anything failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -39,6 +40,7 @@ check('lint', 'npx', ['eslint', '.']);
 check('format', 'npx', ['prettier', '--check', '.']);
 check('typecheck', 'npm', ['run', '--silent', 'typecheck']);
 const built = check('build', 'npx', ['electron-vite', 'build']);
+if (built) check('security review', 'node', ['scripts/security-check.js']);
 
 suite(
   'unit tests',

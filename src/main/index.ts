@@ -1,6 +1,6 @@
 // Electron main process: one window, the engine host, and the IPC wiring between them.
 import path from 'node:path';
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, session } from 'electron';
 import type { EngineEvent } from '../common/api';
 import { EngineHost } from './engine-host';
 import { PRELOAD_PATH, RENDERER_DIR, WORKER_PATH } from './paths';
@@ -23,15 +23,14 @@ function createWindow(engine: EngineHost): BrowserWindow {
       sandbox: true,
       webSecurity: true,
       spellcheck: false,
+      // Middle-click must not open new windows either.
+      disableBlinkFeatures: 'Auxclick',
     },
   });
   window.once('ready-to-show', () => window.show());
-  // No navigation away from the app and no new windows; links open in the user's browser.
+  // No navigation away from the app and no new windows: nothing outside the app is ever loaded.
   window.webContents.on('will-navigate', (event) => event.preventDefault());
-  window.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
+  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   const unsubscribe = engine.onEvent((event: EngineEvent) => {
     if (!window.isDestroyed()) window.webContents.send(EVENT_CHANNEL, event);
   });
