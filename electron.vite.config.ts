@@ -30,6 +30,7 @@ export default defineConfig({
           'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),
           'bench-deblur': resolve(__dirname, 'src/bench/deblur.ts'),
           'bench-model': resolve(__dirname, 'src/bench/model.ts'),
+          'bench-robustness': resolve(__dirname, 'src/bench/robustness.ts'),
         },
         // Shared chunks sit beside the entries, so paths relative to import.meta.url are the same in all.
         output: { chunkFileNames: '[name]-[hash].js' },

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** The checkout (or the unpacked app): out/main is two levels below it. */
+export const APP_ROOT = path.join(here, '..', '..');
 export const WORKER_PATH = path.join(here, 'engine-worker.js');
 export const RENDERER_DIR = path.join(here, '..', 'renderer');
 export const PRELOAD_PATH = path.join(here, '..', 'preload', 'index.cjs');
@@ -12,10 +14,9 @@ export const PRELOAD_PATH = path.join(here, '..', 'preload', 'index.cjs');
 export const DEFAULT_CHECKPOINT = path.join(
   (process as { resourcesPath?: string }).resourcesPath && !process.env.BLURSPACE_DEV
     ? path.join((process as { resourcesPath?: string }).resourcesPath!, 'checkpoints')
-    : path.join(here, '..', '..', 'resources', 'checkpoints'),
+    : path.join(APP_ROOT, 'resources', 'checkpoints'),
   'blurspace-default.safetensors',
 );
 
 /** Training and benchmark data: ../shared/data beside the checkout, or BLURSPACE_DATA. */
-export const SHARED_DATA_DIR =
-  process.env.BLURSPACE_DATA ?? path.join(here, '..', '..', '..', 'shared', 'data');
+export const SHARED_DATA_DIR = process.env.BLURSPACE_DATA ?? path.join(APP_ROOT, '..', 'shared', 'data');
