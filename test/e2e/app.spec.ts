@@ -124,6 +124,12 @@ test.describe('with photos', () => {
     await expect(job).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
     await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('total');
     await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('hyper-Laplacian');
+    // The plot itself is laid out (uPlot sized its canvas), not just its legend.
+    const plotHeight = await page
+      .getByTestId('loss-chart')
+      .locator('canvas')
+      .evaluate((c) => c.clientHeight);
+    expect(plotHeight).toBeGreaterThan(100);
     await expect(page.getByTestId('versions').locator('label')).toHaveCount(2);
     await shot(page, test.info(), 'deblur-paper');
   });
