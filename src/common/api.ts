@@ -19,12 +19,18 @@ export const EngineInfo = z.object({
 });
 export type EngineInfo = z.infer<typeof EngineInfo>;
 
+/** Side of the tiles the engine cuts large photos into; 'auto' lets each operation pick its own. */
+export const TileSize = z.union([z.literal('auto'), z.literal(512), z.literal(1024), z.literal(2048)]);
+export type TileSize = z.infer<typeof TileSize>;
+
 export const Settings = z.object({
   backend: BackendPreference,
   checkpointPath: z.string().nullable(),
+  /** Smaller tiles use less memory and run slower. */
+  tileSize: TileSize,
 });
 export type Settings = z.infer<typeof Settings>;
-export const DEFAULT_SETTINGS: Settings = { backend: 'auto', checkpointPath: null };
+export const DEFAULT_SETTINGS: Settings = { backend: 'auto', checkpointPath: null, tileSize: 'auto' };
 
 export const PhotoPreview = z.object({
   path: z.string(),
@@ -37,6 +43,15 @@ export const PhotoPreview = z.object({
 export type PhotoPreview = z.infer<typeof PhotoPreview>;
 
 const FilePath = z.string().min(1).max(4096);
+
+/** A file-type choice in a native save dialog. */
+const DialogFilter = z.object({
+  name: z.string().min(1).max(100),
+  extensions: z
+    .array(z.string().regex(/^([a-z0-9]{1,10}|\*)$/i))
+    .min(1)
+    .max(20),
+});
 
 export const OutputOptions = z.object({
   format: z.enum(['jpeg', 'png', 'tiff', 'webp']).optional(),
@@ -53,8 +68,42 @@ export const KernelSummary = z.object({
   source: z.object({ width: z.number().int(), height: z.number().int() }),
   /** The blur trace picture (PNG data URL). */
   traceDataUrl: z.string(),
+  /** The display grid of PSFs (at most 6 x 6 regions over the source; see the kernel file's `psf`). */
+  psfGrid: z.object({
+    rows: z.number().int(),
+    cols: z.number().int(),
+    /** Each PSF's region in source pixels, row-major. */
+    regions: z.array(z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })),
+  }),
+  /**
+   * The display PSFs as one sprite (PNG data URL, RGBA): `psfGrid.cols` x `psfGrid.rows` square glyphs,
+   * white with the PSF as alpha, row-major, for drawing over a photo.
+   */
+  glyphsDataUrl: z.string(),
+  /** The model that read this kernel (kernels only work with that model). */
+  checkpoint: z.string(),
 });
 export type KernelSummary = z.infer<typeof KernelSummary>;
+
+/** The library as it was left: photos with their versions, and the kernels (previews are made anew). */
+export const Session = z.object({
+  photos: z
+    .array(
+      z.object({
+        /** versions[0] is the original. */
+        versions: z
+          .array(z.object({ path: FilePath, label: z.string().max(500) }))
+          .min(1)
+          .max(1000),
+        shown: z.number().int().min(0),
+      }),
+    )
+    .max(10_000),
+  selected: z.number().int().min(0),
+  kernels: z.array(z.object({ path: FilePath, name: z.string().max(200) })).max(10_000),
+});
+export type Session = z.infer<typeof Session>;
+export const EMPTY_SESSION: Session = { photos: [], selected: 0, kernels: [] };
 
 export const Region = z.object({
   x: z.number().int().min(0),
@@ -208,8 +257,65 @@ export const calls = {
     /** A JPEG data URL. */
     result: z.object({ dataUrl: z.string() }),
   },
+  /**
+   * Adds a .blurkernel file to the library: validated (format, and made by the model in use), copied into
+   * the workspace unless it is there already; the summary names the workspace copy.
+   */
+  importKernel: { params: z.object({ path: FilePath }), result: KernelSummary },
+  /** Reads a kernel file of the library (validated; any model). */
+  openKernel: { params: z.object({ path: FilePath }), result: KernelSummary },
+  /** A kernel file's JSON text for saving elsewhere (a download), optionally under a new name. */
+  exportKernel: {
+    params: z.object({ path: FilePath, name: z.string().min(1).max(200).optional() }),
+    result: z.object({ fileName: z.string(), text: z.string() }),
+  },
+  /** Deletes a kernel file, but only one in the workspace; others stay (the UI forgets them). */
+  deleteKernel: { params: z.object({ path: FilePath }), result: z.object({ deleted: z.boolean() }) },
+  /** The saved library; entries whose files are gone are left out and listed in `dropped`. */
+  loadSession: {
+    params: z.object({}),
+    result: z.object({ session: Session, dropped: z.array(z.string()) }),
+  },
+  /** Saves the library (atomically) in the workspace. */
+  saveSession: { params: z.object({ session: Session }), result: z.object({}) },
+  /**
+   * Where jobs may write: the workspace, and the folders granted so far (`--output-dir`, the host's
+   * `outputDirs`, a folder or save path chosen in a native dialog), in the order granted.
+   */
+  outputFolders: {
+    params: z.object({}),
+    result: z.object({ folders: z.array(FilePath), workspace: FilePath }),
+  },
+  // Native dialogs: answered by the desktop app's main process; the web bridge has none and says so.
+  // The folder chosen (or the folder of the file chosen for saving) becomes an allowed output folder.
+  chooseOutputFolder: {
+    params: z.object({ title: z.string().max(200).optional(), defaultPath: FilePath.optional() }),
+    /** null when the user cancelled. */
+    result: z.object({ path: FilePath.nullable() }),
+  },
+  chooseSavePath: {
+    params: z.object({
+      title: z.string().max(200).optional(),
+      /** A file name or a full path to start from. */
+      defaultPath: FilePath.optional(),
+      filters: z.array(DialogFilter).max(10).optional(),
+    }),
+    result: z.object({ path: FilePath.nullable() }),
+  },
+  /**
+   * Photos to open, or with `folder` whole folders (a batch takes folders); with `folder` and `expand`,
+   * the photos directly inside the chosen folders (the library opens those).
+   */
+  choosePhotos: {
+    params: z.object({ folder: z.boolean().default(false), expand: z.boolean().default(false) }),
+    /** Empty when the user cancelled. */
+    result: z.object({ paths: z.array(FilePath) }),
+  },
 } as const;
 export type CallName = keyof typeof calls;
+/** The calls only the desktop app can answer (they need a window). */
+export const DIALOG_CALLS = ['chooseOutputFolder', 'chooseSavePath', 'choosePhotos'] as const;
+export type DialogCallName = (typeof DIALOG_CALLS)[number];
 export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;
 export type CallResult<C extends CallName> = z.infer<(typeof calls)[C]['result']>;
 

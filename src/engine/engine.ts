@@ -5,12 +5,27 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import packageJson from '../../package.json';
-import type { BackendPreference, EngineInfo, JobResult, JobSpec, PhotoPreview } from '../common/api';
+import type {
+  BackendPreference,
+  EngineInfo,
+  JobResult,
+  JobSpec,
+  KernelSummary,
+  PhotoPreview,
+  TileSize,
+} from '../common/api';
 import { initBackend, type BackendStatus } from './backend';
 import { runBatchJob } from './batch';
 import { makePreview } from './image';
-import { estimateEta, type JobContext, type ProgressUpdate } from './jobs/progress';
-import { runApplyKernel, runExtractKernel } from './jobs/kernel-jobs';
+import { jobContext, type ProgressUpdate } from './jobs/progress';
+import {
+  exportKernelText,
+  importKernel,
+  runApplyKernel,
+  runExtractKernel,
+  summarise,
+} from './jobs/kernel-jobs';
+import { loadKernelFile } from './kernels/kernel-file';
 import { runDeblur } from './jobs/deblur-job';
 import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
@@ -25,6 +40,8 @@ export interface EngineOptions {
   checkpointPath: string | null;
   /** The checkpoint that ships with the app (resources/checkpoints). */
   defaultCheckpointPath: string;
+  /** Tile side for the tiled operations (Settings); 'auto' or absent lets each pick its own. */
+  tileSize?: TileSize;
 }
 
 export class Engine {
@@ -88,6 +105,19 @@ export class Engine {
     };
   }
 
+  /** Validates a kernel file made by the model in use; writes it to `copyTo` (the workspace) if given. */
+  async importKernel(source: string, copyTo: string | null): Promise<KernelSummary> {
+    return importKernel(source, copyTo, await this.loadModel());
+  }
+
+  async openKernel(kernelPath: string): Promise<KernelSummary> {
+    return summarise(kernelPath, await loadKernelFile(kernelPath));
+  }
+
+  exportKernel(kernelPath: string, name?: string): Promise<{ fileName: string; text: string }> {
+    return exportKernelText(kernelPath, name);
+  }
+
   async photoRegion(request: RegionRequest): Promise<{ dataUrl: string }> {
     const jpeg = await renderRegion(request);
     return { dataUrl: `data:image/jpeg;base64,${jpeg.toString('base64')}` };
@@ -99,11 +129,8 @@ export class Engine {
     signal: AbortSignal,
     onProgress: (update: ProgressUpdate & { etaSeconds: number | null }) => void,
   ): Promise<JobResult> {
-    const startedAt = Date.now();
-    const ctx: JobContext = {
-      signal,
-      progress: (update) => onProgress({ ...update, etaSeconds: estimateEta(startedAt, update.progress) }),
-    };
+    const ctx = jobContext(signal, onProgress);
+    if (typeof this.options.tileSize === 'number') ctx.tileSize = this.options.tileSize;
     switch (spec.kind) {
       case 'speedTest':
         return runSpeedTest(spec, ctx);

@@ -12,7 +12,8 @@ import {
 } from '../common/api';
 import { initBackend, preferenceFromEnvironment } from '../engine/backend';
 import { Engine } from '../engine/engine';
-import { JobCancelledError } from '../engine/jobs/progress';
+import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/blur-synthesis';
+import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
 import { DEFAULT_CHECKPOINT } from './paths';
@@ -41,8 +42,19 @@ Commands:
                                          renamed around by default. Run it again to resume after a
                                          crash or Ctrl-C; a report is written to OUTDIR
   train --config C --out DIR [--resume]  Train F and G (see resources/training/)
-  pairs --kind gopro|shake|kernel -n N -o sheet.png [--split train|val] [--size S]
-                                         A contact sheet of training pairs, for looking at
+  pairs --kind gopro|shake|kernel -n N -o sheet.png|DIR [--split train|val] [--size S] [--seed S]
+                                         A contact sheet of training pairs, for looking at; with a
+                                         folder (no extension), the pairs as DIR/NAME_sharp.png and
+                                         DIR/NAME_blur.png
+  generate-blur PHOTO -n N -o DIR [--seed S] [--spatial]
+                                         N blurred versions of PHOTO with blurs sampled from the
+                                         kernel space's prior (needs a VAE checkpoint), each with its
+                                         blur trace; --spatial: a blur per 128x128 cell
+  augment --pairs DIR --targets DIR -o DIR [-n K] [--seed S] [--uniform]
+                                         Blur transfer: the blur of each sharp/blurry pair in --pairs
+                                         onto the sharp photos in --targets (K blurs each, default 1),
+                                         written as new pairs with a manifest (augment.json). Pairs are
+                                         NAME_sharp.EXT + NAME_blur.EXT, or sharp/NAME.EXT + blur/NAME.EXT
 
 Common options:
   --backend B          auto | gpu | wasm | cpu (default: the saved setting, or BLURSPACE_BACKEND)
@@ -84,6 +96,9 @@ const OPTIONS = {
   'on-conflict': { type: 'string' },
   'strip-metadata': { type: 'boolean', default: false },
   jobs: { type: 'string' },
+  spatial: { type: 'boolean', default: false },
+  pairs: { type: 'string' },
+  targets: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -134,13 +149,29 @@ async function runJob(
   lossLog?: string,
 ): Promise<JobResult> {
   const spec = JobSpec.parse(input);
+  return withProgress(quiet, (signal, onProgress) => engine.runJob(spec, signal, onProgress), lossLog);
+}
+
+/** Runs engine work in a job context (progress bar, ETA); Ctrl-C cancels it cleanly. */
+function runTask<T>(quiet: boolean, work: (ctx: JobContext) => Promise<T>): Promise<T> {
+  return withProgress(quiet, (signal, onProgress) => work(jobContext(signal, onProgress)));
+}
+
+async function withProgress<T>(
+  quiet: boolean,
+  work: (
+    signal: AbortSignal,
+    onProgress: (update: ProgressUpdate & { etaSeconds: number | null }) => void,
+  ) => Promise<T>,
+  lossLog?: string,
+): Promise<T> {
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   const bar = createProgressBar(quiet);
   const log = lossLog ? createWriteStream(lossLog) : null;
   try {
-    return await engine.runJob(spec, controller.signal, (update) => {
+    return await work(controller.signal, (update) => {
       if (update.loss) log?.write(`${JSON.stringify(update.loss)}\n`);
       const detail = update.loss ? `loss ${update.loss.terms.total?.toFixed(5) ?? ''}` : undefined;
       bar.update({ ...update, detail });
@@ -166,6 +197,25 @@ function parseRegion(
 
 const optionalNumber = (text: string | undefined): number | undefined =>
   text === undefined ? undefined : Number(text);
+
+/** Ctrl-C in a command that writes file after file: says what stays, and resolves to null. */
+const cancelledPartway =
+  (kept: string) =>
+  (error: unknown): null => {
+    if (!(error instanceof JobCancelledError)) throw error;
+    console.error(`blurspace: cancelled; ${kept} are kept.`);
+    return null;
+  };
+
+/** A whole-number option of at least `min`, or its default. */
+function countOption(text: string | undefined, flag: string, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`${flag} wants a whole number of at least ${min}, got "${text}"`);
+  }
+  return value;
+}
 
 /** `batch`: many photos through one preset, resumable; exit code 1 when some photos failed. */
 async function runBatchCommand(values: Values, inputs: string[]): Promise<number> {
@@ -286,6 +336,43 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'batch':
       return runBatchCommand(values, rest);
+    case 'generate-blur': {
+      const photoPath = required(rest[0], 'the PHOTO to blur');
+      const outDir = required(values.output, '-o DIR');
+      const count = countOption(values.n, '-n', 8, 1);
+      const seed = countOption(values.seed, '--seed', 1, 0);
+      const loaded = await (await createEngine(values)).loadModel();
+      const results = await runTask(values.quiet, (ctx) =>
+        generateBlurs(loaded, { photoPath, outDir, count, seed, spatial: values.spatial }, ctx),
+      ).catch(cancelledPartway('the blurs already written'));
+      if (!results) return 130;
+      for (const result of results) console.log(`${result.outputPath}  (blur trace ${result.tracePath})`);
+      console.log(`${count} blurs sampled from the prior (seed ${seed}) written to ${outDir}`);
+      return 0;
+    }
+    case 'augment': {
+      const options = {
+        pairsDir: required(values.pairs, '--pairs DIR'),
+        targetsDir: required(values.targets, '--targets DIR'),
+        outDir: required(values.output, '-o DIR'),
+        perTarget: countOption(values.n, '-n', 1, 1),
+        seed: countOption(values.seed, '--seed', 1, 0),
+        mode: values.uniform ? ('uniform' as const) : ('spatial' as const),
+      };
+      const loaded = await (await createEngine(values)).loadModel();
+      const manifest = await runTask(values.quiet, (ctx) => augmentPairs(loaded, options, ctx)).catch(
+        cancelledPartway('the pairs already written (but no manifest)'),
+      );
+      if (!manifest) return 130;
+      for (const pair of manifest.pairs.filter((p) => p.warning)) {
+        console.error(`blurspace: warning: pair "${pair.name}": ${pair.warning}`);
+      }
+      console.log(
+        `${manifest.items.length} new pairs (${manifest.pairs.length} source pairs, seed ${manifest.seed}) ` +
+          `written to ${options.outDir}; manifest in ${path.join(options.outDir, AUGMENT_MANIFEST)}`,
+      );
+      return 0;
+    }
     case 'train':
       console.error((await initBackend(backendPreference(values))).note);
       return runTrainCommand({

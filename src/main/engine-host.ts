@@ -2,7 +2,7 @@
 // worker when it crashes or runs out of memory so the app keeps running. Used by the Electron main
 // process and the web bridge alike; it never imports Electron.
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -15,15 +15,27 @@ import {
   type EngineInfo,
   type JobSpec,
 } from '../common/api';
+import { OutputFolders, type OutputHint } from './output-folders';
 import type { SettingsStore } from './settings';
-import type { HostToWorker, WorkerCallName, WorkerData, WorkerToHost } from './worker-protocol';
+import type {
+  HostToWorker,
+  WorkerCallName,
+  WorkerData,
+  WorkerImportKernel,
+  WorkerToHost,
+} from './worker-protocol';
 import { preferenceFromEnvironment } from '../engine/backend';
+import { SESSION_FILE, loadSession, saveSession } from '../engine/session';
 
 export interface EngineHostOptions {
   workerPath: string;
   settings: SettingsStore;
   /** Where results (new versions of photos, kernels) are written; originals are never touched. */
   workspaceDir: string;
+  /** Jobs may write into the workspace and these folders (more can be granted while running). */
+  outputDirs?: string[];
+  /** What a refused write tells the user to do (e.g. "restart with --output-dir <folder>"). */
+  outputHint?: OutputHint;
   /** How long a cancelled job may take to stop by itself before the worker is replaced. */
   hardCancelMs?: number;
   /** V8 heap limit of the worker; exceeding it ends the worker, which the host reports and survives. */
@@ -49,7 +61,22 @@ export class EngineHost {
   /** Why the host itself is ending the current worker, if it is. */
   private terminationReason: string | null = null;
 
-  constructor(private readonly options: EngineHostOptions) {}
+  private readonly outputs: OutputFolders;
+
+  constructor(private readonly options: EngineHostOptions) {
+    this.outputs = new OutputFolders(options.workspaceDir, options.outputHint);
+    for (const dir of options.outputDirs ?? []) this.outputs.grant(dir);
+  }
+
+  /** Lets jobs write into `dir` (the desktop app calls this for a folder chosen in a native dialog). */
+  grantOutputFolder(dir: string): void {
+    this.outputs.grant(dir);
+  }
+
+  /** Where jobs may write: the workspace, then the granted folders. */
+  outputFolders(): string[] {
+    return this.outputs.list();
+  }
 
   onEvent(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -65,32 +92,84 @@ export class EngineHost {
       case 'setSettings': {
         const before = this.options.settings.get();
         const after = await this.options.settings.update(parsed.params as CallParams<'setSettings'>);
-        if (before.backend !== after.backend || before.checkpointPath !== after.checkpointPath) {
+        if (
+          before.backend !== after.backend ||
+          before.checkpointPath !== after.checkpointPath ||
+          before.tileSize !== after.tileSize
+        ) {
           this.restartWhenIdle();
         }
         return after;
       }
       case 'startJob':
-        return { jobId: this.enqueue(parsed.params as JobSpec) };
+        // Every write target must lie in the workspace or a granted folder (the CLI is not limited).
+        return { jobId: this.enqueue(await this.outputs.allow(parsed.params as JobSpec)) };
       case 'cancelJob':
         return { cancelled: this.cancel((parsed.params as CallParams<'cancelJob'>).jobId) };
       case 'workspacePath': {
         const { baseName, extension } = parsed.params as CallParams<'workspacePath'>;
-        await mkdir(this.options.workspaceDir, { recursive: true });
-        // A name the user recognises, made safe for any file system, and unique.
-        const safe = baseName.replace(/[^\p{L}\p{N}._ -]+/gu, '_').slice(0, 80) || 'photo';
-        return {
-          path: path.join(this.options.workspaceDir, `${safe}-${randomUUID().slice(0, 8)}${extension}`),
-        };
+        return { path: await this.workspaceFile(baseName, extension) };
       }
+      case 'importKernel': {
+        const source = (parsed.params as CallParams<'importKernel'>).path;
+        // The library keeps its own copy: an upload or a file the user moves may disappear.
+        const copyTo = this.inWorkspace(source)
+          ? null
+          : await this.workspaceFile(path.parse(source).name, '.blurkernel');
+        return this.callWorker('importKernel', { path: source, copyTo } satisfies WorkerImportKernel);
+      }
+      case 'deleteKernel': {
+        const target = path.resolve((parsed.params as CallParams<'deleteKernel'>).path);
+        // Only the app's own copies are deleted; a file elsewhere is the user's.
+        if (!this.inWorkspace(target) || path.extname(target) !== '.blurkernel') return { deleted: false };
+        const deleted = await rm(target).then(
+          () => true,
+          () => false,
+        );
+        return { deleted };
+      }
+      case 'loadSession':
+        return loadSession(path.join(this.options.workspaceDir, SESSION_FILE));
+      case 'saveSession':
+        await saveSession(
+          path.join(this.options.workspaceDir, SESSION_FILE),
+          (parsed.params as CallParams<'saveSession'>).session,
+        );
+        return {};
       case 'restartEngine':
         await this.restartEngine();
         return {};
+      case 'outputFolders': {
+        const [workspace, ...folders] = this.outputs.list();
+        return { folders, workspace } satisfies CallResult<'outputFolders'>;
+      }
+      case 'chooseOutputFolder':
+      case 'chooseSavePath':
+      case 'choosePhotos':
+        // The desktop app answers these before they get here; the web bridge has no native dialogs.
+        throw new ApiError(
+          'Native dialogs are only in the desktop app. In the browser, open photos with the file picker ' +
+            'and type output paths inside the allowed folders.',
+        );
       case 'info':
       case 'openPhoto':
       case 'photoRegion':
+      case 'openKernel':
+      case 'exportKernel':
         return this.callWorker(parsed.method, parsed.params);
     }
+  }
+
+  /** A fresh path in the workspace: a name the user recognises, safe for any file system, and unique. */
+  private async workspaceFile(baseName: string, extension: string): Promise<string> {
+    await mkdir(this.options.workspaceDir, { recursive: true });
+    const safe = baseName.replace(/[^\p{L}\p{N}._ -]+/gu, '_').slice(0, 80) || 'photo';
+    return path.join(this.options.workspaceDir, `${safe}-${randomUUID().slice(0, 8)}${extension}`);
+  }
+
+  private inWorkspace(file: string): boolean {
+    const relative = path.relative(path.resolve(this.options.workspaceDir), path.resolve(file));
+    return relative !== '' && relative.split(path.sep)[0] !== '..' && !path.isAbsolute(relative);
   }
 
   /** Typed convenience for Node callers (tests, the bridge's own code). */
@@ -118,6 +197,7 @@ export class EngineHost {
     const data: WorkerData = {
       backend: preferenceFromEnvironment(settings.backend),
       checkpointPath: settings.checkpointPath,
+      tileSize: settings.tileSize,
     };
     const worker = new Worker(this.options.workerPath, {
       workerData: data,

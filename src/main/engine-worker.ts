@@ -4,7 +4,13 @@ import type { CallParams } from '../common/api';
 import { Engine } from '../engine/engine';
 import { JobCancelledError } from '../engine/jobs/progress';
 import { DEFAULT_CHECKPOINT } from './paths';
-import type { HostToWorker, WorkerData, WorkerToHost } from './worker-protocol';
+import type {
+  HostToWorker,
+  WorkerCallName,
+  WorkerData,
+  WorkerImportKernel,
+  WorkerToHost,
+} from './worker-protocol';
 
 const port = parentPort!;
 const post = (message: WorkerToHost): void => port.postMessage(message);
@@ -14,16 +20,32 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function call(engine: Engine, method: WorkerCallName, params: unknown): unknown {
+  switch (method) {
+    case 'info':
+      return engine.info();
+    case 'photoRegion':
+      return engine.photoRegion(params as CallParams<'photoRegion'>);
+    case 'openPhoto':
+      return engine.openPhoto((params as CallParams<'openPhoto'>).path);
+    case 'importKernel': {
+      const { path, copyTo } = params as WorkerImportKernel;
+      return engine.importKernel(path, copyTo);
+    }
+    case 'openKernel':
+      return engine.openKernel((params as CallParams<'openKernel'>).path);
+    case 'exportKernel': {
+      const { path, name } = params as CallParams<'exportKernel'>;
+      return engine.exportKernel(path, name);
+    }
+  }
+}
+
 async function handle(engine: Engine, message: HostToWorker): Promise<void> {
   switch (message.type) {
     case 'call': {
       try {
-        const value =
-          message.method === 'info'
-            ? engine.info()
-            : message.method === 'photoRegion'
-              ? await engine.photoRegion(message.params as CallParams<'photoRegion'>)
-              : await engine.openPhoto((message.params as { path: string }).path);
+        const value = await call(engine, message.method, message.params);
         post({ type: 'result', id: message.id, ok: true, value });
       } catch (error) {
         post({ type: 'result', id: message.id, ok: false, error: describe(error) });

@@ -1,7 +1,9 @@
 // Electron main process: one window, the engine host, and the IPC wiring between them.
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import type { EngineEvent } from '../common/api';
+import { answerDialog, isDialogCall } from './dialogs';
 import { EngineHost } from './engine-host';
 import { PRELOAD_PATH, RENDERER_DIR, WORKER_PATH } from './paths';
 import { SettingsStore } from './settings';
@@ -48,12 +50,17 @@ void app.whenReady().then(() => {
     workerPath: WORKER_PATH,
     settings,
     workspaceDir: path.join(app.getPath('userData'), 'workspace'),
+    // Jobs write into the workspace and the folders the user picks in a native dialog (or names here).
+    outputDirs: outputDirsFromCommandLine(),
+    outputHint: () => 'Pick the destination with the app’s folder or save dialog: that allows its folder.',
   });
   // Only our own window's top frame may call the engine; the payload is validated by the host.
   ipcMain.handle(CALL_CHANNEL, (event, method: unknown, params: unknown) => {
     const frame = event.senderFrame;
     if (!frame || frame !== event.sender.mainFrame)
       throw new Error('Calls are accepted from the app window only.');
+    const window = BrowserWindow.fromWebContents(event.sender);
+    if (window && isDialogCall(method)) return answerDialog(window, engine, method, params);
     return engine.call(method, params);
   });
   createWindow(engine);
@@ -64,3 +71,14 @@ void app.whenReady().then(() => {
     void engine.close().then(() => app.quit());
   });
 });
+
+/** `--output-dir DIR` (repeatable) allows a folder from the start, as `npm run serve` does. */
+function outputDirsFromCommandLine(): string[] {
+  const { values } = parseArgs({
+    args: process.argv.slice(app.isPackaged ? 1 : 2),
+    options: { 'output-dir': { type: 'string', multiple: true } },
+    strict: false,
+    allowPositionals: true,
+  });
+  return [values['output-dir'] ?? []].flat().filter((dir) => typeof dir === 'string');
+}

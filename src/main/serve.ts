@@ -11,6 +11,8 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     'allow-remote': { type: 'boolean', default: false },
+    // Jobs may write into the workspace and these folders only (repeatable).
+    'output-dir': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -19,6 +21,8 @@ const engine = new EngineHost({
   workerPath: WORKER_PATH,
   settings,
   workspaceDir: path.join(defaultDataDir(), 'workspace'),
+  outputDirs: values['output-dir'],
+  outputHint: (folder) => `To allow “${folder}”, restart with \`npm run serve -- --output-dir "${folder}"\`.`,
 });
 try {
   const bridge = await startWebBridge({
@@ -30,6 +34,8 @@ try {
   });
   console.log(`Blurspace is serving on ${bridge.url}`);
   console.log(`Open this address in a browser (it carries this run's access token):\n  ${bridge.openUrl}`);
+  console.log('Results are written only into these folders (add more with --output-dir DIR):');
+  for (const folder of engine.outputFolders()) console.log(`  ${folder}`);
   const stop = (): void => {
     void Promise.all([bridge.close(), engine.close()]).then(() => process.exit(0));
   };

@@ -1,8 +1,17 @@
 // `blurspace train` and `blurspace pairs`: training F and G, and looking at the pairs they learn from.
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TrainConfig } from '../engine/training/config';
-import { makePair, trainingData, writeContactSheet, type PairKind } from '../engine/training';
+import { writePhoto, type Photo } from '../engine/image';
+import { pairPaths } from '../engine/kernels/pair-folder';
+import {
+  makePair,
+  trainingData,
+  writeContactSheet,
+  type PairKind,
+  type TrainingPair,
+} from '../engine/training';
 import { train } from '../engine/training/trainer';
 import { formatDuration, createProgressBar } from './progress-bar';
 import { SHARED_DATA_DIR } from './paths';
@@ -40,7 +49,9 @@ export async function runTrainCommand(options: {
         stage: `step ${r.step}/${config.steps}`,
         progress: r.step / config.steps,
         etaSeconds: r.etaSeconds,
-        detail: `loss ${r.loss.toFixed(5)} lr ${r.learningRate.toExponential(2)} ${r.secondsPerStep.toFixed(2)} s/step`,
+        detail:
+          `loss ${r.loss.toFixed(5)}${r.kl === null ? '' : ` (KL ${r.kl.toExponential(2)})`} ` +
+          `lr ${r.learningRate.toExponential(2)} ${r.secondsPerStep.toFixed(2)} s/step`,
       }),
     onValidation: (r) => {
       const kinds = Object.keys(r.psnr)
@@ -78,9 +89,33 @@ export async function runPairsCommand(options: {
       }),
     );
   }
-  await writeContactSheet(pairs, options.outputPath);
+  if (path.extname(options.outputPath)) await writeContactSheet(pairs, options.outputPath);
+  else await writePairFolder(pairs, options);
   console.log(
     `${options.count} ${options.kind} pairs written to ${options.outputPath} in ${formatDuration((Date.now() - started) / 1000)}`,
   );
   return 0;
+}
+
+/** The pairs as files, in the layout `blurspace augment --pairs` reads: DIR/NAME_sharp.png, DIR/NAME_blur.png. */
+async function writePairFolder(
+  pairs: TrainingPair[],
+  options: { kind: string; outputPath: string; split: string; seed: number },
+): Promise<void> {
+  await mkdir(options.outputPath, { recursive: true });
+  for (const [index, pair] of pairs.entries()) {
+    const name = `${options.kind}-${options.split}-${options.seed}-${String(index).padStart(3, '0')}`;
+    const paths = pairPaths(options.outputPath, 'suffix', name, '.png');
+    const photo = (data: Float32Array): Photo => ({
+      width: pair.width,
+      height: pair.height,
+      channels: 3,
+      data,
+      sourceBitDepth: 8,
+      sourceFormat: 'png',
+      metadata: { space: 'srgb', grayscale: false, orientation: 1, pages: 1 },
+    });
+    await writePhoto(paths.sharp, photo(pair.sharp), { format: 'png' });
+    await writePhoto(paths.blurry, photo(pair.blurry), { format: 'png' });
+  }
 }

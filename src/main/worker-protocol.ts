@@ -2,7 +2,14 @@
 import type { EngineEvent, EngineInfo, JobSpec } from '../common/api';
 import type { EngineOptions } from '../engine/engine';
 
-export type WorkerCallName = 'info' | 'openPhoto' | 'photoRegion';
+export type WorkerCallName =
+  'info' | 'openPhoto' | 'photoRegion' | 'importKernel' | 'openKernel' | 'exportKernel';
+
+/** importKernel as the worker gets it: the host adds where in the workspace the copy goes (or null). */
+export interface WorkerImportKernel {
+  path: string;
+  copyTo: string | null;
+}
 
 export type HostToWorker =
   | { type: 'call'; id: number; method: WorkerCallName; params: unknown }

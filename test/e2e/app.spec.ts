@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,8 +25,10 @@ test.afterAll(async () => {
 });
 
 test.describe('with photos', () => {
-  test.beforeEach(async ({ page, bridge }) => {
+  test.beforeEach(async ({ page, bridge, engine }) => {
     test.skip(!HAS_SHARED_DATA, SHARED_DATA_MISSING);
+    // Exports go beside the test photos: allow that folder, as `npm run serve -- --output-dir` would.
+    engine.grantOutputFolder(files.dir);
     await page.goto(bridge.openUrl);
     await expect(page.getByTestId('backend')).toHaveText(/wasm|cpu|tensorflow/);
     await expect(page.getByTestId('status-bar')).toContainText('engine: ready');
@@ -96,6 +99,10 @@ test.describe('with photos', () => {
     const exported = await kernelFlow(page, test.info(), files);
     const meta = await sharp(exported).metadata();
     expect(meta).toMatchObject({ format: 'png', width: 301, height: 283, depth: 'ushort' });
+    // No native dialogs in the browser: the panel says where it may write and how to add a folder.
+    await expect(page.getByTestId('export-save-as')).toHaveCount(0);
+    await expect(page.getByTestId('export-allowed')).toContainText(files.dir);
+    await expect(page.getByTestId('export-allowed')).toContainText('--output-dir');
 
     await page.getByTestId('undo-version').click();
     await expect(page.getByTestId('versions').locator('label')).toHaveCount(1);
@@ -136,6 +143,7 @@ test.describe('with photos', () => {
 
   test('batch: the open photos and a typed bad file exported to PNG in a folder, with a summary', async ({
     page,
+    engine,
   }) => {
     const work = await mkdtemp(path.join(os.tmpdir(), 'blurspace-e2e-batch-'));
     try {
@@ -148,9 +156,20 @@ test.describe('with photos', () => {
       await expect(page.getByTestId('batch-photo')).toHaveCount(3);
       await expect(page.getByTestId('batch-count')).toHaveText('3 of 3');
       await page.getByTestId('batch-folders').fill(bad);
+      // Suggested: the first folder the engine was allowed to write to.
+      await expect(page.getByTestId('batch-outdir')).toHaveValue(files.dir);
+      await expect(page.getByTestId('batch-choose-outdir')).toHaveCount(0);
       await page.getByTestId('batch-outdir').fill(outDir);
       await page.getByTestId('batch-format').selectOption('png');
       await expect(page.getByTestId('batch-name')).toHaveValue('{name}-{preset}');
+      // A folder that was not allowed: the engine host refuses the job and the panel says why.
+      await page.getByTestId('batch-run').click();
+      await expect(page.getByTestId('batch-job').getByRole('alert')).toContainText(
+        'only writes into its workspace and the folders you allowed',
+      );
+      await shot(page, test.info(), 'batch-refused');
+      expect(existsSync(outDir)).toBe(false);
+      engine.grantOutputFolder(work);
       await page.getByTestId('batch-run').focus();
       await page.keyboard.press('Enter');
 

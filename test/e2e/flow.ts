@@ -120,10 +120,17 @@ export async function kernelFlow(page: Page, info: TestInfo, files: Fixtures): P
     path.basename(files.sharp),
   );
 
-  // Export the new version as 16-bit PNG to a path typed by the user.
-  const exported = path.join(files.dir, 'exported result.png');
+  // Export the new version as 16-bit PNG: first to the suggested path, in the folder the app was allowed
+  // to write to (the original's name, not its folder), then to a path typed by the user.
   await page.getByTestId('export-format').selectOption('png');
   await page.getByTestId('export-depth').selectOption('16');
+  const suggested = path.join(files.dir, `${path.parse(files.sharp).name}-blurspace.png`);
+  await expect(page.getByTestId('export-path')).toHaveValue(suggested);
+  await page.getByTestId('export').click();
+  await expect(page.getByTestId('export-done')).toContainText(suggested, { timeout: 60_000 });
+  expect((await sharp(suggested).metadata()).depth).toBe('ushort');
+
+  const exported = path.join(files.dir, 'exported result.png');
   await page.getByTestId('export-path').fill(exported);
   await page.getByTestId('export').click();
   await expect(page.getByTestId('export-done')).toContainText(exported, { timeout: 60_000 });

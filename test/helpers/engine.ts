@@ -1,16 +1,19 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { EngineEvent } from '../../src/common/api';
-import { EngineHost } from '../../src/main/engine-host';
+import { EngineHost, type EngineHostOptions } from '../../src/main/engine-host';
 import { SettingsStore } from '../../src/main/settings';
 import { BUILT_WORKER } from './paths';
 
+export const TEST_WORKSPACE = path.join(os.tmpdir(), `blurspace-test-workspace-${process.pid}`);
+
 /** A real engine host on the built worker, with in-memory settings and the wasm backend. */
-export function startTestEngine(): EngineHost {
+export function startTestEngine(options: Partial<EngineHostOptions> = {}): EngineHost {
   return new EngineHost({
     workerPath: BUILT_WORKER,
     settings: SettingsStore.load(null),
-    workspaceDir: path.join(os.tmpdir(), `blurspace-test-workspace-${process.pid}`),
+    workspaceDir: TEST_WORKSPACE,
+    ...options,
   });
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
-import { KernelWizard, OFFICIAL_CONFIG } from '../../src/engine/model/kernel-wizard';
+import { KernelWizard, OFFICIAL_CONFIG, type KernelWizardConfig } from '../../src/engine/model/kernel-wizard';
 
 /** Untrained and small: jobs run in seconds (quality is the benchmarks' business). */
 export const TINY_CONFIG = {
@@ -13,10 +13,14 @@ export const TINY_CONFIG = {
   extractorBlocks: 1,
 };
 
-/** Writes a tiny randomly initialised checkpoint in our format. */
-export async function saveTinyCheckpoint(path: string, seed: number): Promise<void> {
+/** Writes a tiny randomly initialised checkpoint in our format (`overrides`: e.g. { useVAE: true }). */
+export async function saveTinyCheckpoint(
+  path: string,
+  seed: number,
+  overrides: Partial<KernelWizardConfig> = {},
+): Promise<void> {
   await tf.ready();
-  const model = KernelWizard.create(TINY_CONFIG, seed);
+  const model = KernelWizard.create({ ...TINY_CONFIG, ...overrides }, seed);
   await saveBlurspaceCheckpoint(path, model.stateDict(), model.config);
   model.dispose();
 }

@@ -79,7 +79,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_D
   });
 
   it('a running deblur is cancelled and control comes back within 1 s', async () => {
-    const host = startTestEngine();
+    const host = startTestEngine({ outputDirs: [dir] });
     try {
       await host.invoke('setSettings', { checkpointPath });
       const { jobId } = await host.invoke('startJob', {

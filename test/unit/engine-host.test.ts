@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
 import type { EngineHost } from '../../src/main/engine-host';
-import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
+import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 
 describe('engine host', () => {
   let engine: EngineHost;
@@ -22,6 +24,59 @@ describe('engine host', () => {
       /Invalid parameters for "startJob"/,
     );
     await expect(engine.call('openPhoto', { path: 42 })).rejects.toThrow(/Invalid parameters/);
+  });
+
+  it('queues no job that would write outside the workspace and the allowed folders', async () => {
+    const events: EngineEvent[] = [];
+    const stop = engine.onEvent((event) => events.push(event));
+    const escape = path.join(TEST_WORKSPACE, '..', 'blurspace-escape.png');
+    await expect(
+      engine.invoke('startJob', { kind: 'exportPhoto', sourcePath: '/any.png', outputPath: escape }),
+    ).rejects.toThrow(
+      `Blurspace did not write “${escape}”: it only writes into its workspace and the folders you allowed`,
+    );
+    await expect(
+      engine.invoke('startJob', {
+        kind: 'batch',
+        inputs: ['/any.png'],
+        outDir: '/etc/blurspace',
+        preset: { kind: 'export' },
+      }),
+    ).rejects.toThrow(`(allowed now: ${TEST_WORKSPACE})`);
+    stop();
+    expect(events).toEqual([]);
+    expect(existsSync(escape)).toBe(false);
+  });
+
+  it('says how to allow a folder, and that dialogs need the desktop app', async () => {
+    const served = startTestEngine({
+      outputDirs: ['/srv/photos'],
+      outputHint: (folder) => `Restart with --output-dir "${folder}".`,
+    });
+    try {
+      expect(served.outputFolders()).toEqual([TEST_WORKSPACE, '/srv/photos']);
+      // The renderer asks the same over the API, to suggest output paths that will be accepted.
+      expect(await served.invoke('outputFolders', {})).toEqual({
+        folders: ['/srv/photos'],
+        workspace: TEST_WORKSPACE,
+      });
+      await expect(
+        served.invoke('startJob', {
+          kind: 'exportPhoto',
+          sourcePath: '/a.png',
+          outputPath: '/home/me/a.png',
+        }),
+      ).rejects.toThrow(/allowed now: .*, \/srv\/photos\)\. Restart with --output-dir "\/home\/me"\.$/);
+      await expect(served.call('chooseOutputFolder', {})).rejects.toThrow(
+        /Native dialogs are only in the desktop app/,
+      );
+      // A folder granted later (a dialog choice) is listed too, once and resolved.
+      served.grantOutputFolder('/srv/more/');
+      served.grantOutputFolder('/srv/photos');
+      expect((await served.invoke('outputFolders', {})).folders).toEqual(['/srv/photos', '/srv/more']);
+    } finally {
+      await served.close();
+    }
   });
 
   it('runs a job with progress events and a result', async () => {

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/engine/checkpoint';
 import { makeBatch } from '../../src/engine/training';
+import { loadModel } from '../../src/engine/model-store';
 import { TrainConfig } from '../../src/engine/training/config';
 import {
   LOG_FILE,
@@ -22,7 +23,9 @@ import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '..
 const TINY_CONFIG = path.join(REPO_ROOT, 'resources', 'training', 'tiny.json');
 const CLI = path.join(REPO_ROOT, 'out', 'main', 'cli.js');
 
-function readLog(dir: string): Array<{ type: string; step: number; loss?: number }> {
+function readLog(
+  dir: string,
+): Array<{ type: string; step: number; loss?: number; charbonnier?: number; kl?: number | null }> {
   return readFileSync(path.join(dir, LOG_FILE), 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -35,6 +38,20 @@ function runCli(args: string[]): { done: Promise<number | null>; kill(): void } 
     done: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
     kill: () => child.kill('SIGKILL'),
   };
+}
+
+/** The same two real shake pairs at every step, and as the validation set. */
+async function fixedBatch(seed: number): Promise<TrainingData> {
+  const batch = await makeBatch({
+    dataRoot: SHARED_DATA,
+    seed,
+    size: 256,
+    split: 'train',
+    batch: 0,
+    batchSize: 2,
+    mix: { shake: 1 },
+  });
+  return { batch: async () => batch, validation: async () => new Map([['shake', batch]]) };
 }
 
 describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
@@ -52,19 +69,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
       validateEvery: 25,
       checkpointEvery: 25,
     });
-    const batch = await makeBatch({
-      dataRoot: SHARED_DATA,
-      seed: 1,
-      size: 256,
-      split: 'train',
-      batch: 0,
-      batchSize: 2,
-      mix: { shake: 1 },
-    });
-    const data: TrainingData = {
-      batch: async () => batch,
-      validation: async () => new Map([['shake', batch]]),
-    };
+    const data = await fixedBatch(1);
     const losses: number[] = [];
     const out = path.join(dir, 'fit');
     await train(config, data, { outDir: out, resume: false, onStep: (r) => losses.push(r.charbonnier) });
@@ -73,6 +78,32 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(last).toBeLessThan(first * 0.9); // measured: 0.051 -> 0.042 (deterministic on wasm)
     expect(existsSync(path.join(out, MODEL_FILE))).toBe(true);
     await expect(train(config, data, { outDir: out, resume: false })).rejects.toThrow(/--resume/);
+  });
+
+  it('trains the VAE variant: the KL term is logged, the loss is finite, the checkpoint is a VAE', async () => {
+    const tiny = JSON.parse(readFileSync(TINY_CONFIG, 'utf8'));
+    const config = TrainConfig.parse({
+      ...tiny,
+      model: { ...tiny.model, useVAE: true },
+      steps: 3,
+      validateEvery: 3,
+      checkpointEvery: 3,
+    });
+    expect(config.klWeight).toBe(10); // the paper's weight (wVAE.yml)
+    const data = await fixedBatch(2);
+    const out = path.join(dir, 'vae');
+    await train(config, data, { outDir: out, resume: false });
+    const steps = readLog(out).filter((e) => e.type === 'step');
+    expect(steps).toHaveLength(3);
+    for (const step of steps) {
+      expect(Number.isFinite(step.loss)).toBe(true);
+      expect(step.kl).toBeGreaterThan(0);
+      expect(step.loss).toBeCloseTo(step.charbonnier! + config.klWeight * step.kl!, 4);
+    }
+    const loaded = await loadModel(path.join(out, MODEL_FILE));
+    expect(loaded.model.config.useVAE).toBe(true);
+    expect(loaded.description).toContain('VAE');
+    loaded.model.dispose();
   });
 
   it('resumes after kill -9 to the same weights as an uninterrupted run', async () => {

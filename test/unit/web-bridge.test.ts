@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { EngineHost } from '../../src/main/engine-host';
 import { startWebBridge, type WebBridge } from '../../src/main/web-bridge';
-import { startTestEngine } from '../helpers/engine';
+import { startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 import { BUILT_RENDERER } from '../helpers/paths';
 
 function openSocket(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
@@ -105,6 +107,73 @@ describe('web bridge', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', resolve));
     ws.send('not json');
     expect(await closed).toBe(1003);
+  });
+
+  it('refuses jobs writing outside the allowed folders (nothing written) and runs them inside', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'blurspace-bridge-outputs-'));
+    try {
+      const photo = path.join(work, 'photo.png');
+      await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } })
+        .png()
+        .toFile(photo);
+      const allowed = path.join(work, 'allowed');
+      const outside = path.join(work, 'outside');
+      await mkdir(allowed);
+      await mkdir(outside);
+      engine.grantOutputFolder(allowed);
+      const ws = await openSocket(`${wsUrl()}?token=${bridge.token}`);
+      const ended = new Map<string, { type: string }>();
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data));
+        if (message.kind === 'event' && /jobDone|jobFailed/.test(message.event.type))
+          ended.set(message.event.jobId, message.event);
+      });
+      const startJob = (id: number, params: object) => request(ws, { id, method: 'startJob', params });
+
+      const escapes = [
+        { kind: 'exportPhoto', sourcePath: photo, outputPath: path.join(outside, 'x.png') },
+        { kind: 'exportPhoto', sourcePath: photo, outputPath: `${allowed}/../outside/x.png` },
+        { kind: 'batch', inputs: [photo], outDir: outside, preset: { kind: 'export' } },
+      ];
+      for (const [i, params] of escapes.entries()) {
+        const reply = await startJob(10 + i, params);
+        expect(reply).toMatchObject({ ok: false });
+        expect(reply.error).toMatch(
+          /did not write .*only writes into its workspace and the folders you allowed/,
+        );
+      }
+      const dialog = await request(ws, { id: 20, method: 'chooseOutputFolder', params: {} });
+      expect(dialog.error).toMatch(/Native dialogs are only in the desktop app/);
+      // The browser learns where it may write (to suggest paths and to say how to add a folder).
+      const outputs = await request(ws, { id: 21, method: 'outputFolders', params: {} });
+      expect(outputs.ok).toBe(true);
+      expect(outputs.value).toEqual({ folders: [allowed], workspace: TEST_WORKSPACE });
+
+      const inside = [
+        { kind: 'exportPhoto', sourcePath: photo, outputPath: path.join(allowed, 'x.png') },
+        {
+          kind: 'batch',
+          inputs: [photo],
+          outDir: path.join(allowed, 'new', 'batch'),
+          preset: { kind: 'export' },
+        },
+      ];
+      for (const [i, params] of inside.entries()) {
+        const reply = await startJob(30 + i, params);
+        expect(reply.ok).toBe(true);
+        const { jobId } = reply.value as { jobId: string };
+        await vi.waitFor(() => expect(ended.get(jobId)).toMatchObject({ type: 'jobDone' }), {
+          timeout: 60_000,
+          interval: 100,
+        });
+      }
+      ws.close();
+      expect(await readdir(outside)).toEqual([]);
+      expect((await sharp(path.join(allowed, 'x.png')).metadata()).width).toBe(40);
+      expect(await readdir(path.join(allowed, 'new', 'batch'))).toContain('photo-export.png');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 
   it('keeps uploads inside its own folder whatever the file name says', async () => {

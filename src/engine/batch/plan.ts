@@ -10,7 +10,7 @@ export const DEFAULT_NAME_TEMPLATE = '{name}-{preset}';
 export type { ConflictPolicy };
 
 /** Files a folder scan picks up (files named explicitly are always tried; the engine says what is wrong). */
-const IMAGE_EXTENSIONS = new Set(
+export const IMAGE_EXTENSIONS = new Set(
   (
     'jpg jpeg png tif tiff webp gif avif heic heif ' +
     'dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f iiq 3fr erf kdc mrw mos rwl'
@@ -32,7 +32,7 @@ export interface SourceFile {
   problem?: string;
 }
 
-async function realOrResolved(file: string): Promise<string> {
+export async function realOrResolved(file: string): Promise<string> {
   return realpath(file).catch(() => path.resolve(file));
 }
 

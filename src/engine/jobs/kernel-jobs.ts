@@ -3,30 +3,31 @@
 import path from 'node:path';
 import type { JobResult, JobSpec, KernelSummary } from '../../common/api';
 import { readPhoto, type Photo } from '../image';
-import { measureAlignment } from '../kernels/alignment';
+import { checkPairAlignment } from '../kernels/alignment';
 import {
+  KERNEL_FILE_EXTENSION,
   KERNEL_FILE_FORMAT,
   KERNEL_FILE_VERSION,
+  KernelFileSchema,
   decodeCodes,
   encodeCodes,
   loadKernelFile,
   saveKernelFile,
   type KernelFile,
 } from '../kernels/kernel-file';
-import { applyCodes, displayPsfs, extractCodes, gridFor, resampleCodes } from '../kernels/operations';
-import { renderTracePng } from '../kernels/trace';
+import {
+  DEFAULT_TILES,
+  applyCodes,
+  displayPsfs,
+  extractCodes,
+  gridFor,
+  resampleCodes,
+  type TileOptions,
+} from '../kernels/operations';
+import { displayRegions, renderGlyphSpritePng, renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
 import { writeResult } from './output';
 import type { JobContext } from './progress';
-
-/** Offsets beyond this many pixels mean the pair was not shot from the same position. */
-export const MAX_PAIR_OFFSET = 24;
-/**
- * Below this phase-correlation confidence the two photos do not show the same scene. Measured on
- * photos-small (512 px): the same photo under Gaussian blur up to sigma 20 scored 8.8-99, different
- * photos 5.1-6.6.
- */
-export const MIN_PAIR_CONFIDENCE = 7.5;
 
 export async function runExtractKernel(
   spec: Extract<JobSpec, { kind: 'extractKernel' }>,
@@ -35,26 +36,8 @@ export async function runExtractKernel(
 ): Promise<JobResult> {
   ctx.progress({ stage: 'reading photos', progress: 0 });
   const [sharp, blurry] = await Promise.all([readPhoto(spec.sharpPath), readPhoto(spec.blurryPath)]);
-  if (sharp.width !== blurry.width || sharp.height !== blurry.height) {
-    throw new Error(
-      `The sharp photo is ${sharp.width}x${sharp.height} and the blurry one ${blurry.width}x${blurry.height}: ` +
-        'a kernel can only be read from two photos of the same size and framing.',
-    );
-  }
-  const alignment = measureAlignment(sharp, blurry);
-  if (alignment.confidence < MIN_PAIR_CONFIDENCE) {
-    throw new Error(
-      'These two photos do not seem to show the same scene (their structures do not match). Pick a sharp ' +
-        'and a blurry shot of the same subject, taken from the same position.',
-    );
-  }
-  if (Math.hypot(alignment.dx, alignment.dy) > MAX_PAIR_OFFSET) {
-    throw new Error(
-      `The blurry photo is offset by ${alignment.dx}, ${alignment.dy} pixels from the sharp one. Align the two ` +
-        `(within ${MAX_PAIR_OFFSET} pixels) before reading a kernel from them.`,
-    );
-  }
-  const grid = await extractCodes(loaded.model, sharp, blurry, ctx);
+  const alignment = checkPairAlignment(sharp, blurry);
+  const grid = await extractCodes(loaded.model, sharp, blurry, ctx, tilesFor(ctx));
   const psf = await displayPsfs(loaded.model, sharp, grid, ctx);
   const kernel: KernelFile = {
     format: KERNEL_FILE_FORMAT,
@@ -79,14 +62,69 @@ export async function runExtractKernel(
 }
 
 export async function summarise(kernelPath: string, kernel: KernelFile): Promise<KernelSummary> {
-  const png = await renderTracePng(kernel.psf);
+  const [trace, glyphs] = await Promise.all([renderTracePng(kernel.psf), renderGlyphSpritePng(kernel.psf)]);
   return {
     kernelPath,
     name: kernel.name,
     grid: { rows: kernel.grid.rows, cols: kernel.grid.cols },
     source: { width: kernel.source.width, height: kernel.source.height },
-    traceDataUrl: `data:image/png;base64,${png.toString('base64')}`,
+    traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
+    psfGrid: {
+      rows: kernel.psf.rows,
+      cols: kernel.psf.cols,
+      regions: displayRegions(kernel.psf, kernel.grid, kernel.source),
+    },
+    glyphsDataUrl: `data:image/png;base64,${glyphs.toString('base64')}`,
+    checkpoint: kernel.checkpoint.description,
   };
+}
+
+/** Refuses a kernel read with another model than `loaded`: its codes mean nothing to this one. */
+export function checkSameModel(kernel: KernelFile, loaded: LoadedModel, advice: string): void {
+  if (kernel.checkpoint.sha256 !== loaded.sha256) {
+    throw new Error(
+      `This kernel was read with another model (${kernel.checkpoint.description}), not the one in use ` +
+        `(${loaded.description}). ${advice}`,
+    );
+  }
+}
+
+/**
+ * A kernel file for the library: validated, made by the model in use, and written to `copyTo` (the
+ * workspace) when given, so the library keeps working after the original moves or an upload expires.
+ */
+export async function importKernel(
+  source: string,
+  copyTo: string | null,
+  loaded: LoadedModel,
+): Promise<KernelSummary> {
+  const kernel = await loadKernelFile(source);
+  checkSameModel(kernel, loaded, 'Choose that checkpoint in Settings, then import the kernel again.');
+  if (copyTo) await saveKernelFile(copyTo, kernel);
+  return summarise(copyTo ?? source, kernel);
+}
+
+/** The kernel file's JSON (validated), renamed when `name` is given, and a file name for it. */
+export async function exportKernelText(
+  kernelPath: string,
+  name?: string,
+): Promise<{ fileName: string; text: string }> {
+  const kernel = await loadKernelFile(kernelPath);
+  const renamed = { ...kernel, name: name ?? kernel.name };
+  const safe =
+    renamed.name
+      .replace(/[^\p{L}\p{N}._ -]+/gu, '_')
+      .trim()
+      .slice(0, 80) || 'kernel';
+  return {
+    fileName: `${safe}${KERNEL_FILE_EXTENSION}`,
+    text: JSON.stringify(KernelFileSchema.parse(renamed)),
+  };
+}
+
+/** Tiles for the networks: the user's tile size setting, else the engine's default. */
+function tilesFor(ctx: JobContext): TileOptions {
+  return ctx.tileSize ? { ...DEFAULT_TILES, tileSize: ctx.tileSize } : DEFAULT_TILES;
 }
 
 export async function runApplyKernel(
@@ -97,12 +135,7 @@ export async function runApplyKernel(
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const kernel = await loadKernelFile(spec.kernelPath);
   // Codes only mean something to the model that wrote them.
-  if (kernel.checkpoint.sha256 !== loaded.sha256) {
-    throw new Error(
-      `This kernel was read with another model (${kernel.checkpoint.description}), not the one in use ` +
-        `(${loaded.description}). Choose that checkpoint in Settings, or extract the kernel again.`,
-    );
-  }
+  checkSameModel(kernel, loaded, 'Choose that checkpoint in Settings, or extract the kernel again.');
   let photo: Photo | undefined = await readPhoto(spec.photoPath);
   const { rows, cols } = gridFor(photo);
   const source = {
@@ -111,7 +144,8 @@ export async function runApplyKernel(
     kernelDim: kernel.kernelDim,
     codes: decodeCodes(kernel),
   };
-  const blurred = await applyCodes(loaded.model, photo, resampleCodes(source, rows, cols, spec.mode), ctx);
+  const codes = resampleCodes(source, rows, cols, spec.mode);
+  const blurred = await applyCodes(loaded.model, photo, codes, ctx, tilesFor(ctx));
   // Let the source pixels go before encoding: at 100 MP they are 1.2 GB.
   const result: Photo = { ...photo, data: blurred.data };
   // eslint-disable-next-line no-useless-assignment -- dropping the last reference is the point

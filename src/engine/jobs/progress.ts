@@ -9,6 +9,8 @@ export interface JobContext {
   signal: AbortSignal;
   /** Reports progress; the ETA is derived from the elapsed time of the current stage. */
   progress(update: ProgressUpdate): void;
+  /** The user's tile size (Settings); absent means each operation's own default. */
+  tileSize?: number;
 }
 
 export class JobCancelledError extends Error {
@@ -25,6 +27,31 @@ export function yieldToEventLoop(): Promise<void> {
 export async function checkpoint(signal: AbortSignal): Promise<void> {
   await yieldToEventLoop();
   if (signal.aborted) throw new JobCancelledError();
+}
+
+/** The context a job runs in: cancellation, and progress with an ETA from the elapsed time. */
+export function jobContext(
+  signal: AbortSignal,
+  onProgress: (update: ProgressUpdate & { etaSeconds: number | null }) => void,
+): JobContext {
+  const startedAt = Date.now();
+  return {
+    signal,
+    progress: (update) => onProgress({ ...update, etaSeconds: estimateEta(startedAt, update.progress) }),
+  };
+}
+
+/** Part `index` (0-based) of `count` equal parts of a job: stages prefixed with `label`, progress scaled. */
+export function partContext(ctx: JobContext, index: number, count: number, label: string): JobContext {
+  return {
+    ...ctx,
+    progress: (update) =>
+      ctx.progress({
+        ...update,
+        stage: label ? `${label} ${update.stage}` : update.stage,
+        progress: (index + update.progress) / count,
+      }),
+  };
 }
 
 export function estimateEta(startedAt: number, progress: number, now = Date.now()): number | null {

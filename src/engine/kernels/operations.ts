@@ -46,38 +46,60 @@ export async function extractCodes(
   ctx: JobContext,
   tiles: TileOptions = DEFAULT_TILES,
 ): Promise<CodeGrid> {
+  return (await extractPosterior(model, sharp, blurry, ctx, tiles)).mean;
+}
+
+/**
+ * G's full output over the whole photo, each cell averaged over the tiles that contain it: the code (the
+ * mean) and, for a VAE, its standard deviation (null otherwise).
+ */
+export async function extractPosterior(
+  model: KernelWizard,
+  sharp: FloatImage,
+  blurry: FloatImage,
+  ctx: JobContext,
+  tiles: TileOptions = DEFAULT_TILES,
+): Promise<{ mean: CodeGrid; sigma: CodeGrid | null }> {
   const { width, height } = paddedSize(sharp, MIN_G_SIDE);
   const rows = height / GRID_CELL;
   const cols = width / GRID_CELL;
   const kernelDim = model.config.kernelDim;
-  const sum = new Float32Array(rows * cols * kernelDim);
+  const sums = [new Float32Array(rows * cols * kernelDim)];
+  if (model.config.useVAE) sums.push(new Float32Array(rows * cols * kernelDim));
   const count = new Float32Array(rows * cols);
   const plan = planTiles(width, height, Math.max(tiles.tileSize, MIN_G_SIDE), tiles.overlap);
   for (const [index, tile] of plan.entries()) {
-    const code = tf.tidy(() =>
-      model.extractKernel(
+    // The code, then for a VAE its sigma.
+    const outputs = tf.tidy(() => {
+      const { mean, sigma } = model.extractKernelPosterior(
         imageTensor(crop(sharp, tile.x, tile.y, tile.width, tile.height)),
         imageTensor(crop(blurry, tile.x, tile.y, tile.width, tile.height)),
-      ),
-    );
-    const values = (await code.data()) as Float32Array;
-    code.dispose();
+      );
+      return sigma ? [mean, sigma] : [mean];
+    });
+    const values = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
+    tf.dispose(outputs);
     const tileCols = tile.width / GRID_CELL;
     for (let r = 0; r < tile.height / GRID_CELL; r++) {
       for (let c = 0; c < tileCols; c++) {
         const cell = (tile.y / GRID_CELL + r) * cols + tile.x / GRID_CELL + c;
         count[cell] += 1;
         const from = (r * tileCols + c) * kernelDim;
-        for (let d = 0; d < kernelDim; d++) sum[cell * kernelDim + d] += values[from + d];
+        values.forEach((v, i) => {
+          for (let d = 0; d < kernelDim; d++) sums[i]![cell * kernelDim + d] += v[from + d];
+        });
       }
     }
     ctx.progress({ stage: 'reading the blur', progress: (index + 1) / plan.length });
     await checkpoint(ctx.signal);
   }
-  for (let cell = 0; cell < rows * cols; cell++) {
-    for (let d = 0; d < kernelDim; d++) sum[cell * kernelDim + d] /= count[cell];
-  }
-  return { rows, cols, kernelDim, codes: sum };
+  const [mean, sigma] = sums.map((sum) => {
+    for (let cell = 0; cell < rows * cols; cell++) {
+      for (let d = 0; d < kernelDim; d++) sum[cell * kernelDim + d] /= count[cell];
+    }
+    return { rows, cols, kernelDim, codes: sum };
+  });
+  return { mean: mean!, sigma: sigma ?? null };
 }
 
 /** The grid's codes on a new grid: bilinear between cell centres ('spatial'), or their mean everywhere. */

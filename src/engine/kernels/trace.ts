@@ -47,3 +47,62 @@ export async function renderTracePng(grid: TraceGrid, cellPixels?: number): Prom
 export async function writeTracePng(grid: TraceGrid, path: string, cellPixels?: number): Promise<void> {
   await writeFileAtomic(path, await renderTracePng(grid, cellPixels));
 }
+
+/**
+ * The region of the source each display PSF stands for, in source pixels, row-major: region r spans the
+ * code cells floor(r * R / rows) to floor((r + 1) * R / rows), as `displayPsfs` takes them.
+ */
+export function displayRegions(
+  display: { rows: number; cols: number },
+  codeGrid: { rows: number; cols: number; cell: number },
+  source: { width: number; height: number },
+): { x: number; y: number; width: number; height: number }[] {
+  const edge = (index: number, count: number, cells: number, side: number): number =>
+    Math.min(Math.floor((index * cells) / count) * codeGrid.cell, side);
+  const regions = [];
+  for (let r = 0; r < display.rows; r++) {
+    const y = edge(r, display.rows, codeGrid.rows, source.height);
+    const height = edge(r + 1, display.rows, codeGrid.rows, source.height) - y;
+    for (let c = 0; c < display.cols; c++) {
+      const x = edge(c, display.cols, codeGrid.cols, source.width);
+      regions.push({ x, y, width: edge(c + 1, display.cols, codeGrid.cols, source.width) - x, height });
+    }
+  }
+  return regions;
+}
+
+/**
+ * The PSFs as glyphs for drawing over a photo: one RGBA sprite, `cols` x `rows` squares of the largest
+ * PSF's side, each white with the PSF (gamma-lifted like the trace) as its alpha, transparent elsewhere.
+ */
+export function renderGlyphSprite(grid: TraceGrid): {
+  side: number;
+  width: number;
+  height: number;
+  data: Uint8Array;
+} {
+  const side = Math.max(1, ...grid.cells.map((psf) => psf.size));
+  const width = grid.cols * side;
+  const height = grid.rows * side;
+  const data = new Uint8Array(width * height * 4);
+  grid.cells.forEach((psf, index) => {
+    const left = (index % grid.cols) * side + ((side - psf.size) >> 1);
+    const top = Math.floor(index / grid.cols) * side + ((side - psf.size) >> 1);
+    const max = Math.max(...psf.weights) || 1;
+    for (let y = 0; y < psf.size; y++) {
+      for (let x = 0; x < psf.size; x++) {
+        const i = ((top + y) * width + left + x) * 4;
+        data.fill(255, i, i + 3);
+        data[i + 3] = Math.round(Math.sqrt(Math.max(0, psf.weights[y * psf.size + x]!) / max) * 255);
+      }
+    }
+  });
+  return { side, width, height, data };
+}
+
+export async function renderGlyphSpritePng(grid: TraceGrid): Promise<Buffer> {
+  const { width, height, data } = renderGlyphSprite(grid);
+  return sharp(data, { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
+}

@@ -1,4 +1,5 @@
 // File-name helpers for paths that come from the engine's machine (either separator).
+import type { CallResult } from '../../../common/api';
 
 export function splitPath(path: string): { dir: string; stem: string; ext: string; sep: string } {
   const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -16,8 +17,21 @@ export function splitPath(path: string): { dir: string; stem: string; ext: strin
 export const EXTENSIONS = { jpeg: '.jpg', png: '.png', tiff: '.tif', webp: '.webp' } as const;
 export type ExportFormat = keyof typeof EXTENSIONS;
 
-/** Beside the original, with a "-blurspace" suffix and the chosen format's extension. */
-export function defaultExportPath(originalPath: string, format: ExportFormat): string {
-  const { dir, stem, sep } = splitPath(originalPath);
-  return `${dir ? dir + sep : ''}${stem}-blurspace${EXTENSIONS[format]}`;
+/** `name` inside `dir`, with the separator `dir` already uses (the engine's machine may be Windows). */
+export function joinPath(dir: string, name: string): string {
+  const sep = dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
+/** Where jobs may write (the `outputFolders` call): the workspace and the folders granted. */
+export type OutputFolders = CallResult<'outputFolders'>;
+
+/** A folder results may go to: the first granted folder, else `sub` in the workspace. */
+export function defaultOutputFolder(outputs: OutputFolders, sub: string): string {
+  return outputs.folders[0] ?? joinPath(outputs.workspace, sub);
+}
+
+/** In `folder` (an allowed output folder): the original's name, "-blurspace", the format's extension. */
+export function defaultExportPath(originalPath: string, format: ExportFormat, folder: string): string {
+  return joinPath(folder, `${splitPath(originalPath).stem}-blurspace${EXTENSIONS[format]}`);
 }
