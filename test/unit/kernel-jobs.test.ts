@@ -11,6 +11,7 @@ import { Engine } from '../../src/engine/engine';
 import { loadKernelFile } from '../../src/engine/kernels/kernel-file';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
+import { writePhotoPair } from '../helpers/photo-pair';
 
 describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
   let dir: string;
@@ -25,17 +26,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     const checkpointPath = path.join(dir, 'tiny.safetensors');
     engine = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: checkpointPath });
     await saveTinyCheckpoint(checkpointPath, 3);
-    // An awkward size (not a multiple of 128) from a real photo, and a blurred copy of it.
-    sharpPath = path.join(dir, 'sharp.png');
-    blurryPath = path.join(dir, 'blurry.png');
-    const source = sharp(path.join(SHARED_DATA, 'photos-small', 'astronaut.png')).extract({
-      left: 10,
-      top: 20,
-      width: 301,
-      height: 283,
-    });
-    await source.clone().png().toFile(sharpPath);
-    await source.clone().blur(2.5).png().toFile(blurryPath);
+    ({ sharpPath, blurryPath } = await writePhotoPair(dir));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -10,6 +10,7 @@ import { KERNEL_FILE_VERSION, loadKernelFile } from '../../src/engine/kernels/ke
 import { displayRegions, renderGlyphSprite } from '../../src/engine/kernels/trace';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
+import { writePhotoPair } from '../helpers/photo-pair';
 
 it('gives each display PSF the region of the source it was drawn from', () => {
   // 301 x 283 source: 3 x 3 code cells of 128, a 3 x 3 display grid; the last ones end at the edge.
@@ -61,16 +62,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel library ${HAS_SHARED_DATA ? '' : SHARE
       checkpointPath: checkpoint,
       defaultCheckpointPath: checkpoint,
     });
-    const sharpPath = path.join(dir, 'sharp.png');
-    const blurryPath = path.join(dir, 'blurry.png');
-    const source = sharp(path.join(SHARED_DATA, 'photos-small', 'astronaut.png')).extract({
-      left: 10,
-      top: 20,
-      width: 301,
-      height: 283,
-    });
-    await source.clone().png().toFile(sharpPath);
-    await source.clone().blur(2.5).png().toFile(blurryPath);
+    const { sharpPath, blurryPath } = await writePhotoPair(dir);
     kernelPath = path.join(dir, 'shake.blurkernel');
     const spec = JobSpec.parse({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
     await engine.runJob(spec, new AbortController().signal, () => {});
