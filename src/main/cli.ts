@@ -41,7 +41,10 @@ Commands:
                                          {date}, {n}; default {name}-{preset}); existing files are
                                          renamed around by default. Run it again to resume after a
                                          crash or Ctrl-C; a report is written to OUTDIR
-  train --config C --out DIR [--resume]  Train F and G (see resources/training/)
+  train --config C --out DIR [--resume] [--init-from CHECKPOINT]
+                                         Train F and G (see resources/training/); --init-from starts
+                                         a new run from another run's weights (e.g. a VAE from the
+                                         default model)
   pairs --kind gopro|shake|kernel -n N -o sheet.png|DIR [--split train|val] [--size S] [--seed S]
                                          A contact sheet of training pairs, for looking at; with a
                                          folder (no extension), the pairs as DIR/NAME_sharp.png and
@@ -78,6 +81,7 @@ const OPTIONS = {
   config: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean', default: false },
+  'init-from': { type: 'string' },
   kind: { type: 'string' },
   split: { type: 'string' },
   size: { type: 'string' },
@@ -379,6 +383,7 @@ async function main(argv: string[]): Promise<number> {
         configPath: required(values.config, '--config FILE'),
         outDir: required(values.out, '--out DIR'),
         resume: values.resume,
+        initFrom: values['init-from'],
         quiet: values.quiet,
       });
     case 'pairs':

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { loadCheckpointFile } from '../engine/checkpoint';
 import { TrainConfig } from '../engine/training/config';
 import { writePhoto, type Photo } from '../engine/image';
 import { pairPaths } from '../engine/kernels/pair-folder';
@@ -20,9 +21,11 @@ export async function runTrainCommand(options: {
   configPath: string;
   outDir: string;
   resume: boolean;
+  initFrom?: string;
   quiet: boolean;
 }): Promise<number> {
   const config = TrainConfig.parse(JSON.parse(readFileSync(options.configPath, 'utf8')));
+  const initFrom = options.initFrom ? await loadCheckpointFile(path.resolve(options.initFrom)) : null;
   const data = trainingData({
     dataRoot: SHARED_DATA_DIR,
     seed: config.seed,
@@ -43,6 +46,9 @@ export async function runTrainCommand(options: {
   const step = await train(config, data, {
     outDir: options.outDir,
     resume: options.resume,
+    ...(initFrom && {
+      initFrom: { tensors: initFrom.tensors, description: `${options.initFrom} (sha256 ${initFrom.sha256})` },
+    }),
     signal: controller.signal,
     onStep: (r) =>
       bar.update({

@@ -10,12 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/engine/checkpoint';
 import { makeBatch } from '../../src/engine/training';
 import { loadModel } from '../../src/engine/model-store';
-import { TrainConfig } from '../../src/engine/training/config';
+import { KernelWizard } from '../../src/engine/model/kernel-wizard';
+import { modelConfigOf, TrainConfig } from '../../src/engine/training/config';
 import {
   LOG_FILE,
   MODEL_FILE,
   STATE_FILE,
   train,
+  warmStartWeights,
   type TrainingData,
 } from '../../src/engine/training/trainer';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
@@ -104,6 +106,27 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(loaded.model.config.useVAE).toBe(true);
     expect(loaded.description).toContain('VAE');
     loaded.model.dispose();
+  });
+
+  it('starts a VAE from a plain model: same mean code, a live sigma, refuses another architecture', async () => {
+    const plain = KernelWizard.create(
+      modelConfigOf(TrainConfig.parse(JSON.parse(readFileSync(TINY_CONFIG, 'utf8')))),
+      1,
+    );
+    const vae = KernelWizard.create({ ...plain.config, useVAE: true }, 2);
+    vae.loadStateDict(warmStartWeights(vae.stateDict(), plain.stateDict()));
+    const { sharp, blurry, count, size } = await (await fixedBatch(3)).batch(1);
+    const x = tf.tensor4d(sharp, [count, size, size, 3]);
+    const y = tf.tensor4d(blurry, [count, size, size, 3]);
+    const expected = plain.extractKernel(x, y);
+    const { mean, sigma } = vae.extractKernelPosterior(x, y);
+    expect(tf.max(tf.abs(tf.sub(mean, expected))).dataSync()[0]).toBeLessThan(1e-5);
+    const spread = tf.moments(sigma!).variance.dataSync()[0]!;
+    expect(Number.isFinite(spread) && spread > 0).toBe(true);
+    const wider = KernelWizard.create({ ...plain.config, nf: 16 }, 3);
+    expect(() => warmStartWeights(wider.stateDict(), plain.stateDict())).toThrow(/is .* there and .* here/);
+    tf.dispose([x, y, expected, mean, sigma!]);
+    [plain, vae, wider].forEach((m) => m.dispose());
   });
 
   it('resumes after kill -9 to the same weights as an uninterrupted run', async () => {

@@ -38,8 +38,9 @@ export function requirePrior(loaded: LoadedModel): void {
   if (loaded.model.config.useVAE) return;
   throw new Error(
     `${path.basename(loaded.path)} was trained without the VAE prior, so there is no known distribution of ` +
-      `its blur codes to sample from. Train one with ${VAE_TRAINING_CONFIG} (npx blurspace train --config ` +
-      `${VAE_TRAINING_CONFIG} --out runs/compact-vae) and pass --checkpoint runs/compact-vae/model.safetensors.`,
+      `its blur codes to sample from. Train one from it with ${VAE_TRAINING_CONFIG} (npx blurspace train ` +
+      `--config ${VAE_TRAINING_CONFIG} --init-from ${loaded.path} --out runs/compact-vae) and pass ` +
+      `--checkpoint runs/compact-vae/model.safetensors.`,
   );
 }
 

@@ -49,6 +49,8 @@ export interface ValidationReport {
 export interface TrainOptions {
   outDir: string;
   resume: boolean;
+  /** Weights to start a new run from (another run's checkpoint); see warmStartWeights. */
+  initFrom?: { tensors: StateDict; description: string };
   signal?: AbortSignal;
   onStep?(report: StepReport): void;
   onValidation?(report: ValidationReport): void;
@@ -76,6 +78,12 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
     if (options.resume && existsSync(statePath)) {
       step = await loadState(statePath, params, adam);
       await truncateLog(logPath, step);
+    } else if (options.initFrom) {
+      model.loadStateDict(warmStartWeights(model.stateDict(), options.initFrom.tensors));
+      await fs.appendFile(
+        logPath,
+        JSON.stringify({ type: 'init', from: options.initFrom.description }) + '\n',
+      );
     }
     const validation = await data.validation();
     let pendingLog: LogEntry[] = [];
@@ -256,6 +264,49 @@ async function loadState(file: string, params: Map<string, tf.Variable>, adam: A
   });
   adam.steps = Number(metadata.adam_steps);
   return Number(metadata.step);
+}
+
+/**
+ * The weights of `target` (a freshly initialised model) taken from another checkpoint where they fit: same
+ * shapes are copied. A VAE started from a model without one differs only at the end of G, whose channels
+ * are doubled (the mean, then the sigma half): there the source fills the mean block, the mean outputs get
+ * zero weights from the sigma inputs (so the mean code stays exactly the source's code), and the sigma
+ * rows keep their fresh initialisation. Any other difference is refused.
+ */
+export function warmStartWeights(target: StateDict, source: StateDict): StateDict {
+  const out: StateDict = new Map();
+  for (const [key, t] of target) {
+    const s = source.get(key);
+    if (!s) throw new Error(`Cannot start from that checkpoint: it has no "${key}" (another architecture).`);
+    if (t.shape.join() === s.shape.join()) {
+      out.set(key, s);
+      continue;
+    }
+    // PyTorch layout [out, in, kh, kw] (or [out] for a bias); only out and in may double.
+    const [outT, inT = 1, ...restT] = t.shape;
+    const [outS, inS = 1, ...restS] = s.shape;
+    const fits =
+      t.shape.length === s.shape.length &&
+      restT.join() === restS.join() &&
+      outT === 2 * outS &&
+      (inT === inS || inT === 2 * inS);
+    if (!fits) {
+      throw new Error(
+        `Cannot start from that checkpoint: "${key}" is ${s.shape.join('x')} there and ${t.shape.join('x')} here.`,
+      );
+    }
+    const taps = restT.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from(t.data);
+    for (let o = 0; o < outS; o++) {
+      for (let i = 0; i < inT; i++) {
+        const at = (o * inT + i) * taps;
+        if (i < inS) data.set(s.data.subarray((o * inS + i) * taps, (o * inS + i + 1) * taps), at);
+        else data.fill(0, at, at + taps);
+      }
+    }
+    out.set(key, { shape: t.shape, data });
+  }
+  return out;
 }
 
 /** Drops log lines written after the checkpoint we resume from (a crash may have left some). */
