@@ -129,6 +129,31 @@ export type ConflictPolicy = z.infer<typeof ConflictPolicy>;
 
 export const BatchItemStatus = z.enum(['pending', 'done', 'failed', 'skipped']);
 
+export const BatchCounts = z.object({
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int(),
+  pending: z.number().int(),
+});
+
+// Many photos and folders through one preset into a folder; resumable (see src/engine/batch).
+export const BatchJobSpec = z.object({
+  kind: z.literal('batch'),
+  /** Photos and folders. */
+  inputs: z.array(FilePath).min(1).max(100_000),
+  /** Also take photos in sub-folders (the output tree mirrors the input tree). */
+  recursive: z.boolean().default(false),
+  outDir: FilePath,
+  preset: BatchPreset,
+  output: OutputOptions.default({}),
+  /** {name}, {preset}, {date} and {n}; default '{name}-{preset}'. */
+  nameTemplate: z.string().min(1).max(200).optional(),
+  onConflict: ConflictPolicy.default('rename'),
+  /** Items run at the same time. */
+  jobs: z.number().int().min(1).max(16).default(1),
+});
+
 /** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({
@@ -168,22 +193,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
     mode: z.enum(['spatial', 'uniform']).default('spatial'),
     output: OutputOptions.default({}),
   }),
-  // Many photos and folders through one preset into a folder; resumable (see src/engine/batch).
-  z.object({
-    kind: z.literal('batch'),
-    /** Photos and folders. */
-    inputs: z.array(FilePath).min(1).max(100_000),
-    /** Also take photos in sub-folders (the output tree mirrors the input tree). */
-    recursive: z.boolean().default(false),
-    outDir: FilePath,
-    preset: BatchPreset,
-    output: OutputOptions.default({}),
-    /** {name}, {preset}, {date} and {n}; default '{name}-{preset}'. */
-    nameTemplate: z.string().min(1).max(200).optional(),
-    onConflict: ConflictPolicy.default('rename'),
-    /** Items run at the same time. */
-    jobs: z.number().int().min(1).max(16).default(1),
-  }),
+  BatchJobSpec,
   // Measures the engine's convolution speed on the active backend (also a harmless job for health checks).
   z.object({
     kind: z.literal('speedTest'),
@@ -206,13 +216,7 @@ export const JobResult = z.discriminatedUnion('kind', [
     outDir: FilePath,
     /** The readable report (batch-report.txt; batch-report.json lies beside it). */
     reportPath: FilePath,
-    counts: z.object({
-      total: z.number().int(),
-      done: z.number().int(),
-      failed: z.number().int(),
-      skipped: z.number().int(),
-      pending: z.number().int(),
-    }),
+    counts: BatchCounts,
     /** The items that were not done (failed, skipped), each with its reason; the report lists all. */
     problems: z.array(
       z.object({
@@ -286,6 +290,16 @@ export const calls = {
     params: z.object({}),
     result: z.object({ folders: z.array(FilePath), workspace: FilePath }),
   },
+  /**
+   * The batch queue kept in an output folder (allowed folders only): the counts of its last run, and the
+   * batch to start again to resume it — null when nothing is left to do, it was discarded, or none is there.
+   */
+  batchStatus: {
+    params: z.object({ outDir: FilePath }),
+    result: z.object({ found: z.boolean(), counts: BatchCounts, resume: BatchJobSpec.nullable() }),
+  },
+  /** Stops offering the paused batch in an output folder for resuming (its results and queue stay). */
+  discardBatch: { params: z.object({ outDir: FilePath }), result: z.object({ discarded: z.boolean() }) },
   // Native dialogs: answered by the desktop app's main process; the web bridge has none and says so.
   // The folder chosen (or the folder of the file chosen for saving) becomes an allowed output folder.
   chooseOutputFolder: {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   ApiError,
+  BatchJobSpec,
   parseCall,
   type CallName,
   type CallParams,
@@ -26,6 +27,7 @@ import type {
 } from './worker-protocol';
 import { preferenceFromEnvironment } from '../engine/backend';
 import { SESSION_FILE, loadSession, saveSession } from '../engine/session';
+import { forgetBatchSpec, loadManifest, manifestCounts } from '../engine/batch/manifest';
 
 export interface EngineHostOptions {
   workerPath: string;
@@ -143,6 +145,15 @@ export class EngineHost {
         const [workspace, ...folders] = this.outputs.list();
         return { folders, workspace } satisfies CallResult<'outputFolders'>;
       }
+      case 'batchStatus':
+        return this.batchStatus((parsed.params as CallParams<'batchStatus'>).outDir);
+      case 'discardBatch': {
+        const outDir = await this.outputs.check(
+          (parsed.params as CallParams<'discardBatch'>).outDir,
+          'folder',
+        );
+        return { discarded: await forgetBatchSpec(outDir).catch(() => false) };
+      }
       case 'chooseOutputFolder':
       case 'chooseSavePath':
       case 'choosePhotos':
@@ -158,6 +169,18 @@ export class EngineHost {
       case 'exportKernel':
         return this.callWorker(parsed.method, parsed.params);
     }
+  }
+
+  /** What the batch manifest in an allowed output folder says (read here: no engine work needed). */
+  private async batchStatus(dir: string): Promise<CallResult<'batchStatus'>> {
+    const outDir = await this.outputs.check(dir, 'folder');
+    const manifest = await loadManifest(outDir).catch(() => null);
+    if (!manifest) {
+      return { found: false, counts: { total: 0, done: 0, failed: 0, skipped: 0, pending: 0 }, resume: null };
+    }
+    const counts = manifestCounts(manifest);
+    const spec = manifest.spec && BatchJobSpec.safeParse({ ...manifest.spec, kind: 'batch' });
+    return { found: true, counts, resume: counts.pending > 0 && spec?.success ? spec.data : null };
   }
 
   /** A fresh path in the workspace: a name the user recognises, safe for any file system, and unique. */

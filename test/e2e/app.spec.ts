@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -193,6 +193,105 @@ test.describe('with photos', () => {
         const meta = await sharp(path.join(outDir, name)).metadata();
         expect([meta.format, meta.width, meta.height]).toEqual(['png', 301, 283]);
       }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
+  test('batch: per-item progress and ETA, paused, resumed, paused again, resumed after a reload, every result written once', async ({
+    page,
+    bridge,
+    engine,
+  }) => {
+    test.setTimeout(240_000);
+    const work = await mkdtemp(path.join(os.tmpdir(), 'blurspace-e2e-pause-'));
+    try {
+      const input = path.join(work, 'photos');
+      await mkdir(input);
+      const names = Array.from({ length: 10 }, (_, i) => `shot ${i + 1}`);
+      for (const [i, name] of names.entries()) {
+        await sharp(files.large)
+          .resize(2400 + i * 16, 1600, { fit: 'fill' })
+          .jpeg({ quality: 90 })
+          .toFile(path.join(input, `${name}.jpg`));
+      }
+      const outDir = path.join(work, 'out');
+      const readQueue = async () =>
+        (
+          JSON.parse(await readFile(path.join(outDir, '.blurspace-batch.json'), 'utf8')) as {
+            items: { output: string; status: string }[];
+          }
+        ).items;
+      const mtimesOf = (items: { output: string }[]) =>
+        Promise.all(items.map(async (item) => (await stat(path.join(outDir, item.output))).mtimeMs));
+      engine.grantOutputFolder(work);
+      await page.locator('summary', { hasText: 'Batch' }).click();
+      await page.getByTestId('batch-folders').fill(input);
+      await page.getByTestId('batch-outdir').fill(outDir);
+      await page.getByTestId('batch-format').selectOption('png');
+      await page.getByTestId('batch-depth').selectOption({ label: '16 bit' });
+      await page.getByTestId('batch-run').click();
+
+      // The photo being worked on, the whole batch's progress and its ETA; the first photo is done.
+      await expect(page.getByTestId('batch-item')).toContainText(/Photo [2-4] of 10 — shot \d+\.jpg/, {
+        timeout: 60_000,
+      });
+      await expect(page.getByTestId('batch-progress')).toBeVisible();
+      await expect(page.getByTestId('batch-eta')).toContainText(/left|almost done/);
+      await shot(page, test.info(), 'batch-running');
+      await page.getByRole('button', { name: 'Pause the batch' }).click();
+
+      const paused = page.getByTestId('batch-paused');
+      await expect(paused).toContainText(/^Paused — \d of 10 done/, { timeout: 30_000 });
+      await expect(page.getByTestId('batch-pause')).toHaveCount(0);
+      const doneAtPause = (await readQueue()).filter((item) => item.status === 'done');
+      expect(doneAtPause.length).toBeGreaterThanOrEqual(1);
+      // Not done is not failed: the rest waits in the queue.
+      expect((await readQueue()).filter((item) => item.status !== 'done').map((item) => item.status)).toEqual(
+        Array(10 - doneAtPause.length).fill('pending'),
+      );
+      await expect(paused).toContainText(`Paused — ${doneAtPause.length} of 10 done`);
+      const mtimes = await mtimesOf(doneAtPause);
+      await shot(page, test.info(), 'batch-paused');
+
+      // Resume from the keyboard: the same batch again, numbered on from the photos already done.
+      await page.getByRole('button', { name: 'Resume the batch' }).focus();
+      await page.keyboard.press('Enter');
+      await expect(page.getByTestId('batch-item')).toContainText(`Photo ${doneAtPause.length + 2} of 10`, {
+        timeout: 60_000,
+      });
+      // Paused again, then the app goes away: the queue on disk offers the batch for resuming.
+      await page.getByRole('button', { name: 'Pause the batch' }).click();
+      await expect(paused).toContainText(/^Paused — \d+ of 10 done/, { timeout: 30_000 });
+      const doneAtSecondPause = (await readQueue()).filter((item) => item.status === 'done');
+      expect(doneAtSecondPause.length).toBeGreaterThan(doneAtPause.length);
+      expect(doneAtSecondPause.length).toBeLessThan(10);
+      await page.goto(bridge.openUrl);
+      await page.locator('summary', { hasText: 'Batch' }).click();
+      await page.getByTestId('batch-outdir').fill(outDir);
+      await expect(paused).toContainText(
+        `Unfinished batch in this folder — ${doneAtSecondPause.length} of 10 done`,
+      );
+      await page.getByRole('button', { name: 'Resume the batch' }).click();
+      await expect(page.getByTestId('batch-summary')).toContainText(
+        '10 photos: 10 done, 0 failed, 0 skipped',
+        {
+          timeout: 120_000,
+        },
+      );
+      await expect(paused).toHaveCount(0);
+      const listing = await readdir(outDir);
+      expect(listing.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      expect(listing.filter((f) => f.endsWith('.png')).sort()).toEqual(
+        names.map((name) => `${name}-export.png`).sort(),
+      );
+      for (const name of names) {
+        expect((await sharp(path.join(outDir, `${name}-export.png`)).metadata()).depth).toBe('ushort');
+      }
+      // The photos finished before the first pause were not done again.
+      expect(await mtimesOf(doneAtPause)).toEqual(mtimes);
+      // Nothing is left to resume in that folder.
+      expect((await engine.invoke('batchStatus', { outDir })).resume).toBeNull();
     } finally {
       await rm(work, { recursive: true, force: true });
     }

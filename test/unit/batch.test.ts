@@ -17,6 +17,7 @@ import {
   type BatchOptions,
   type Manifest,
 } from '../../src/engine/batch';
+import { forgetBatchSpec, manifestCounts } from '../../src/engine/batch/manifest';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { JobCancelledError, type ProgressUpdate } from '../../src/engine/jobs/progress';
@@ -241,6 +242,61 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
       ...[0, 1, 2, 3].map((i) => `p${i}-export.jpg`),
     ]);
     expect((await sharp(path.join(out, pending[1]!.output)).metadata()).width).not.toBe(64); // redone in place
+  });
+
+  it('paused through the engine: the rest stays pending, the manifest knows how to resume, nothing is redone', async () => {
+    const input = path.join(dir, 'pause in');
+    for (let i = 0; i < 5; i++) await makePhoto(path.join(input, `q${i}.png`), 'chelsea.png', 240 + i * 8);
+    const out = path.join(dir, 'pause out');
+    const spec = JobSpec.parse({ kind: 'batch', inputs: [input], outDir: out, preset: { kind: 'export' } });
+    const controller = new AbortController();
+    const firstStages: string[] = [];
+    await expect(
+      engine.runJob(spec, controller.signal, (u) => {
+        firstStages.push(u.stage);
+        if (/^2\/5 .*starting/.test(u.stage)) controller.abort(); // the first photo is finished
+      }),
+    ).rejects.toThrow(JobCancelledError);
+    expect(firstStages).toContain('1/5 q0.png: done');
+
+    const paused = readManifest(out)!;
+    const statuses = paused.items.map((i) => i.status);
+    expect(statuses.filter((s) => s === 'done').length).toBeGreaterThanOrEqual(1);
+    expect(statuses.filter((s) => s === 'pending').length).toBeGreaterThanOrEqual(3);
+    expect(statuses).not.toContain('failed'); // a pause or cancel is not a failure
+    expect(manifestCounts(paused)).toMatchObject({ total: 5, failed: 0, skipped: 0 });
+    // The manifest holds the batch to start again (absolute paths), so the app can resume after a restart.
+    expect({ ...paused.spec, kind: 'batch' }).toEqual({ ...spec, nameTemplate: '{name}-{preset}' });
+    expect(await readFile(path.join(out, REPORT_TEXT), 'utf8')).toMatch(/not done yet/);
+    const doneBefore = paused.items.filter((i) => i.status === 'done');
+    const mtimes = await Promise.all(
+      doneBefore.map(async (i) => (await stat(path.join(out, i.output))).mtimeMs),
+    );
+
+    const stages: string[] = [];
+    const result = await engine.runJob(spec, new AbortController().signal, (u) => stages.push(u.stage));
+    expect(result).toMatchObject({ kind: 'batch', counts: { total: 5, done: 5, pending: 0, failed: 0 } });
+    // Numbered over the whole batch: it goes on after the photos already done, which are not redone.
+    const first = doneBefore.length + 1;
+    expect(stages.find((stage) => / starting$/.test(stage))).toBe(`${first}/5 q${first - 1}.png: starting`);
+    expect(stages.some((stage) => doneBefore.some((i) => stage.includes(path.basename(i.input))))).toBe(
+      false,
+    );
+    expect(
+      await Promise.all(doneBefore.map(async (i) => (await stat(path.join(out, i.output))).mtimeMs)),
+    ).toEqual(mtimes);
+    expect(await listFiles(out)).toEqual([
+      MANIFEST_FILE,
+      REPORT_JSON,
+      REPORT_TEXT,
+      ...[0, 1, 2, 3, 4].map((i) => `q${i}-export.png`),
+    ]);
+    // Finished: nothing to resume; a discarded batch keeps its items but no longer offers itself.
+    expect(manifestCounts(readManifest(out)!)).toMatchObject({ total: 5, done: 5, pending: 0 });
+    expect(await forgetBatchSpec(out)).toBe(true);
+    expect(readManifest(out)!.spec).toBeUndefined();
+    expect(readManifest(out)!.items.every((i) => i.status === 'done')).toBe(true);
+    expect(await forgetBatchSpec(out)).toBe(false);
   });
 
   it('applies a saved blur to every photo through the kernel job', async () => {

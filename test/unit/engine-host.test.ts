@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
@@ -76,6 +77,55 @@ describe('engine host', () => {
       expect((await served.invoke('outputFolders', {})).folders).toEqual(['/srv/photos', '/srv/more']);
     } finally {
       await served.close();
+    }
+  });
+
+  it('tells what batch waits in an allowed output folder, and forgets it on discard', async () => {
+    const outDir = path.join(TEST_WORKSPACE, `paused-batch-${process.pid}`);
+    const spec = {
+      inputs: ['/photos'],
+      recursive: false,
+      outDir,
+      preset: { kind: 'export' },
+      output: {},
+      nameTemplate: '{name}-{preset}',
+      onConflict: 'rename',
+      jobs: 1,
+    };
+    const item = (name: string, status: string) => ({
+      input: `/photos/${name}.jpg`,
+      key: `/photos/${name}.jpg`,
+      output: `${name}-export.jpg`,
+      status,
+    });
+    await rm(outDir, { recursive: true, force: true });
+    await mkdir(outDir, { recursive: true });
+    try {
+      expect(await engine.invoke('batchStatus', { outDir })).toMatchObject({ found: false, resume: null });
+      const manifest = {
+        format: 'blurspace-batch',
+        version: 1,
+        settings: '{}',
+        date: '2026-01-01',
+        // The last item is from an earlier run with other inputs: not counted.
+        items: [item('a', 'done'), item('b', 'pending'), item('c', 'failed'), item('old', 'pending')],
+        current: 3,
+        outputs: ['a-export.jpg'],
+        spec,
+      };
+      await writeFile(path.join(outDir, '.blurspace-batch.json'), JSON.stringify(manifest));
+      expect(await engine.invoke('batchStatus', { outDir })).toEqual({
+        found: true,
+        counts: { total: 3, done: 1, pending: 1, failed: 1, skipped: 0 },
+        resume: { kind: 'batch', ...spec },
+      });
+      expect(await engine.invoke('discardBatch', { outDir })).toEqual({ discarded: true });
+      expect(await engine.invoke('batchStatus', { outDir })).toMatchObject({ found: true, resume: null });
+      expect(await engine.invoke('discardBatch', { outDir })).toEqual({ discarded: false });
+      await expect(engine.invoke('batchStatus', { outDir: '/etc' })).rejects.toThrow(/folders you allowed/);
+      await expect(engine.invoke('discardBatch', { outDir: '/etc' })).rejects.toThrow(/folders you allowed/);
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
     }
   });
 

@@ -2,6 +2,7 @@
 // a batch killed at any moment can be resumed by running the same command again.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { JobSpec } from '../../common/api';
 import { writeFileAtomic } from '../fs-atomic';
 
 export const MANIFEST_FILE = '.blurspace-batch.json';
@@ -31,6 +32,35 @@ export interface Manifest {
   items: ManifestItem[];
   /** Every result a batch ever wrote here (relative paths): the only files --on-conflict overwrite replaces. */
   outputs: string[];
+  /**
+   * The batch as last started (absolute paths), so the app can offer to resume a paused batch after a
+   * restart; absent once the batch is discarded (`forgetBatchSpec`) or written by an older version.
+   */
+  spec?: BatchSpec;
+  /** How many items at the head of `items` belong to the last run (the rest are from earlier inputs). */
+  current?: number;
+}
+
+/** A batch job's options as stored in the manifest (the `batch` JobSpec without its kind). */
+export type BatchSpec = Omit<Extract<JobSpec, { kind: 'batch' }>, 'kind'>;
+
+/** Counts of a manifest's current items (the items of the last run; older ones are kept for their names). */
+export interface ManifestCounts {
+  total: number;
+  pending: number;
+  done: number;
+  failed: number;
+  skipped: number;
+}
+
+export function manifestCounts(manifest: Manifest): ManifestCounts {
+  const counts = { total: 0, pending: 0, done: 0, failed: 0, skipped: 0 };
+  const current = manifest.current === undefined ? manifest.items : manifest.items.slice(0, manifest.current);
+  for (const item of current) {
+    counts.total++;
+    counts[item.status]++;
+  }
+  return counts;
 }
 
 export async function loadManifest(outDir: string): Promise<Manifest | null> {
@@ -71,4 +101,13 @@ export function manifestWriter(outDir: string): (manifest: Manifest) => Promise<
     chain = chain.then(() => writeFileAtomic(file, text));
     return chain;
   };
+}
+
+/** Forgets how to resume the batch in `outDir` (its items and results stay known); false if none. */
+export async function forgetBatchSpec(outDir: string): Promise<boolean> {
+  const manifest = await loadManifest(outDir);
+  if (!manifest?.spec) return false;
+  delete manifest.spec;
+  await manifestWriter(outDir)(manifest);
+  return true;
 }

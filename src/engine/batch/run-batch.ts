@@ -157,6 +157,18 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
     date: reuse ? previous.date : new Date().toISOString().slice(0, 10),
     items: reuse ? previous.items : [],
     outputs: previous?.outputs ?? [],
+    spec: {
+      ...options,
+      inputs: options.inputs.map((input) => path.resolve(input)),
+      recursive: options.recursive,
+      outDir,
+      preset:
+        options.preset.kind === 'apply-kernel'
+          ? { ...options.preset, kernelPath: path.resolve(options.preset.kernelPath) }
+          : options.preset,
+      nameTemplate: template,
+      jobs: options.jobs ?? 1,
+    },
   };
   const abs = (relative: string): string => path.resolve(outDir, relative);
   const ownedOutputs = new Set(manifest.outputs.map(abs));
@@ -216,6 +228,7 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
   items.sort((a, b) => order.get(a.key)! - order.get(b.key)!);
   const current = new Set(items.map((item) => item.key));
   manifest.items = [...items, ...manifest.items.filter((item) => !current.has(item.key))];
+  manifest.current = items.length;
   await save(manifest);
   await removeStaleTemps(
     outDir,
@@ -223,6 +236,8 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
   );
 
   const queue = items.filter((item) => item.status === 'pending');
+  // Items are numbered over the whole batch: a resumed batch goes on from "photo 8 of 24".
+  const doneBefore = items.filter((item) => item.status === 'done').length;
   let finished = 0;
   let next = 0;
   const report = (label: string, stage: string, fraction: number): void =>
@@ -233,7 +248,7 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
 
   const runItem = async (item: ManifestItem, position: number): Promise<void> => {
     const outputPath = abs(item.output);
-    const label = `${position}/${queue.length} ${path.basename(item.input)}:`;
+    const label = `${doneBefore + position}/${doneBefore + queue.length} ${path.basename(item.input)}:`;
     report(label, 'starting', 0);
     try {
       await mkdir(path.dirname(outputPath), { recursive: true });
