@@ -160,7 +160,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
     kind: z.literal('deblur'),
     photoPath: FilePath,
     outputPath: FilePath,
-    /** 'fast' (default): kernel search in the encoded space, then full-size restoration. 'paper': Algorithm 1. */
+    /** 'fast' (default; refused until it beats the blurry input): blind kernel estimation, then full-size restoration. 'paper': Algorithm 1. */
     mode: z.enum(['fast', 'paper']).default('fast'),
     /** Where to estimate the blur (in photo pixels); automatic when absent. */
     roi: Region.optional(),

@@ -1,12 +1,21 @@
 // Blind deblurring jobs on real photos with a small untrained model: the loop, its live losses and
-// previews, the output file, and cancellation. Restoration quality is measured by `npm run bench:deblur`.
+// previews, the output file, and cancellation; and the fast mode's blind kernel estimation on a val crop
+// blurred with a known motion kernel. Restoration quality is measured by `npm run bench:deblur`.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSpec, type EngineEvent, type JobSpecInput } from '../../src/common/api';
+import {
+  BLIND_KERNEL_DEFAULTS,
+  estimateBlurKernel,
+  psfSimilarity,
+} from '../../src/engine/deblur/blind-kernel';
+import { reliability } from '../../src/engine/deblur/fast-mode';
 import { Engine } from '../../src/engine/engine';
+import { luma, type Psf } from '../../src/engine/kernels/psf';
+import { correlate, kernelCentre, loadKernels, makePair } from '../../src/engine/training';
 import type { ProgressUpdate } from '../../src/engine/jobs/progress';
 import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
@@ -57,6 +66,36 @@ describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     const b = await sharp(photoPath).removeAlpha().raw().toBuffer();
     expect(a.equals(b)).toBe(true);
   });
+
+  it('estimates a known motion kernel blindly on a blurred val crop', async () => {
+    const kernel = (await loadKernels(SHARED_DATA)).find((k) => k.id === 'kair12_10')!;
+    const side = Math.max(kernel.width, kernel.height) | 1;
+    const c = side >> 1;
+    const centre = kernelCentre(kernel);
+    const truth: Psf = { size: side, weights: new Array<number>(side * side).fill(0) };
+    for (let y = 0; y < kernel.height; y++)
+      for (let x = 0; x < kernel.width; x++)
+        truth.weights[(y - centre.y + c) * side + (x - centre.x + c)] = kernel.data[y * kernel.width + x]!;
+    const size = 512;
+    const window = 448;
+    const pair = await makePair('kernel', { seed: 77, index: 0, size, split: 'val', dataRoot: SHARED_DATA });
+    const grey = luma(correlate(pair.sharp, size, size, 3, kernel), size * size);
+    const data = new Float64Array(window * window);
+    const o = (size - window) / 2;
+    for (let y = 0; y < window; y++)
+      data.set(grey.subarray((y + o) * size + o, (y + o) * size + o + window), y * window);
+    const started = performance.now();
+    const estimate = await estimateBlurKernel(
+      { width: window, height: window, data },
+      {
+        ...BLIND_KERNEL_DEFAULTS,
+        kernelSize: 41,
+      },
+    );
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(psfSimilarity(estimate.psf, truth)).toBeGreaterThan(0.7);
+    expect(reliability(estimate)).toBe('reliable');
+  }, 30_000);
 
   it('refuses paper mode on a large photo without a region, a region outside the photo, and fast mode (not ready)', async () => {
     const big = path.join(dir, 'big.png');

@@ -138,7 +138,7 @@ const toSrgb = lookupTable(linearToSrgb, 65536);
  * A smooth pad is nearly invariant under the blur, so it agrees with the data model; cross-fading mirrored
  * content instead cost 1.2 dB (whole image) to 1.6 dB (tiled) on a motion kernel.
  */
-function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number, fftH: number): void {
+export function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number, fftH: number): void {
   const padW = fftW - w;
   for (let y = 0; y < h; y++) {
     const row = y * fftW;

@@ -1,5 +1,5 @@
-// The deblur job: reads the photo, restores it (paper mode: Algorithm 1; fast mode: kernel search in the
-// encoded space and full-size deconvolution), blends by strength, and writes it with the input's size,
+// The deblur job: reads the photo, restores it (paper mode: Algorithm 1; fast mode, not offered yet: blind
+// kernel estimation and full-size deconvolution), blends by strength, and writes it with the input's size,
 // bit depth and metadata.
 import sharp from 'sharp';
 import type { JobResult, JobSpec, Region } from '../../common/api';
@@ -50,8 +50,9 @@ export async function runDeblur(
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
   if (spec.mode === 'fast') {
-    // The fast pipeline runs in `npm run bench:deblur`, but on the validation pairs it does not yet beat
-    // the blurry input (see docs/NOTES.md): it is not offered on photos until it does.
+    // The fast pipeline (blind kernel estimation + deconvolution) runs in `npm run bench:deblur`, but on the
+    // validation pairs it does not yet beat the blurry input on average (see docs/NOTES.md): it is not
+    // offered on photos until it does.
     throw new Error(
       'Fast mode is not available yet: its blur estimation is still being tuned and would not improve ' +
         'your photo. Use paper mode on a region (up to 1 megapixel) for now.',
