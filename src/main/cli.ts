@@ -16,7 +16,7 @@ import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/bl
 import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
-import { DEFAULT_CHECKPOINT } from './paths';
+import { DEFAULT_CHECKPOINT, DEFAULT_VAE_CHECKPOINT } from './paths';
 import { createProgressBar } from './progress-bar';
 import { SettingsStore, defaultConfigDir } from './settings';
 import { runTrainCommand, runPairsCommand } from './train-command';
@@ -51,7 +51,8 @@ Commands:
                                          DIR/NAME_blur.png
   generate-blur PHOTO -n N -o DIR [--seed S] [--spatial]
                                          N blurred versions of PHOTO with blurs sampled from the
-                                         kernel space's prior (needs a VAE checkpoint), each with its
+                                         kernel space's prior (the shipped VAE model
+                                         unless --checkpoint names another VAE), each with its
                                          blur trace; --spatial: a blur per 128x128 cell
   augment --pairs DIR --targets DIR -o DIR [-n K] [--seed S] [--uniform]
                                          Blur transfer: the blur of each sharp/blurry pair in --pairs
@@ -345,7 +346,9 @@ async function main(argv: string[]): Promise<number> {
       const outDir = required(values.output, '-o DIR');
       const count = countOption(values.n, '-n', 8, 1);
       const seed = countOption(values.seed, '--seed', 1, 0);
-      const loaded = await (await createEngine(values)).loadModel();
+      // Sampling needs the VAE prior: the shipped VAE model unless a checkpoint is named.
+      const checkpoint = values.checkpoint ?? DEFAULT_VAE_CHECKPOINT;
+      const loaded = await (await createEngine({ ...values, checkpoint })).loadModel();
       const results = await runTask(values.quiet, (ctx) =>
         generateBlurs(loaded, { photoPath, outDir, count, seed, spatial: values.spatial }, ctx),
       ).catch(cancelledPartway('the blurs already written'));

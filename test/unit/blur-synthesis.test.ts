@@ -108,6 +108,18 @@ describe.skipIf(!HAS_SHARED_DATA)(`blur synthesis ${HAS_SHARED_DATA ? '' : SHARE
     });
   });
 
+  it('generate-blur samples with the shipped VAE model when no checkpoint is named', async () => {
+    const out = path.join(dir, 'shipped');
+    const { stdout } = await blurspace('generate-blur', photo, '-n', '2', '-o', out, '--seed', '3', '-q');
+    expect(stdout).toMatch(/2 blurs sampled from the prior \(seed 3\)/);
+    const [first, second] = await Promise.all(
+      ['cat-blur-01.png', 'cat-blur-02.png'].map((name) => pixels(path.join(out, name))),
+    );
+    const input = await pixels(photo);
+    expect(first!.equals(input)).toBe(false);
+    expect(first!.equals(second!)).toBe(false);
+  });
+
   it('augment puts the blur of each pair onto the targets: pairs in the same layout, a manifest, deterministic', async () => {
     const pairs = path.join(dir, 'pairs');
     // `blurspace pairs` with a folder writes the layout augment reads.
