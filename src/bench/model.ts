@@ -70,6 +70,10 @@ let neutral = 0;
 const curve = [0, 0.25, 0.5, 0.75, 1].map(() => 0);
 let light = 0;
 let strong = 0;
+// Does F respond to what the code says? Outputs for the light and the strong code should differ as much
+// as the two blurry photos do.
+let codeResponse = 0;
+let blurryDistance = 0;
 for (let index = 0; index < count; index++) {
   const options = { seed: 11, index, size: SIZE, split: 'val' as const, dataRoot: SHARED_DATA_DIR };
   const a = await makePair('shake', { ...options, maxBlurPx: 12 });
@@ -80,6 +84,11 @@ for (let index = 0; index < count; index++) {
   );
   light += sharpness(a.blurry);
   strong += sharpness(b.blurry);
+  blurryDistance += psnr(a.blurry, b.blurry);
+  const [lightCode, strongCode] = [a.blurry, b.blurry].map((blurry) =>
+    run(() => model.adaptiveBlur(image(a.sharp), model.extractKernel(image(a.sharp), image(blurry)))),
+  );
+  codeResponse += psnr(lightCode!, strongCode!);
   [0, 0.25, 0.5, 0.75, 1].forEach((t, i) => {
     curve[i]! += sharpness(
       run(() => {
@@ -100,6 +109,11 @@ rows.push([
   'sharpness along k1 -> k2 (t = 0, .25, .5, .75, 1)',
   curve.map((v) => (v / count).toFixed(4)).join(' '),
   `targets: light ${(light / count).toFixed(4)}, strong ${(strong / count).toFixed(4)}`,
+]);
+rows.push([
+  'PSNR(F(x, k_light), F(x, k_strong)): response to the code',
+  `${(codeResponse / count).toFixed(2)} dB`,
+  `target: PSNR(y_light, y_strong) ${(blurryDistance / count).toFixed(2)} dB`,
 ]);
 rows.push(['cross-kind (trained on one kind, tested on another)', 'not measured', 'needs single-kind runs']);
 printTable(['measure', 'value', 'reference'], rows);
