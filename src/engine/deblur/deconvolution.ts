@@ -19,11 +19,15 @@ export interface PsfGrid {
 export interface DeconvolutionOptions {
   /** 0 returns the input, 1 the full deconvolution; in between blends the two. Default 1. */
   strength?: number;
-  /** Weight of the data term against the gradient prior; lower for noisier photos. Default 3000. */
+  /**
+   * Weight of the data term against the gradient prior; lower for noisier photos. Default 1000: with true
+   * kernels on val photos with noise, tone curve and JPEG, 3000 (chroma 0.03, 4 iterations) gained 0.1 dB;
+   * 3000 is best only on noise-free input.
+   */
   lambda?: number;
   /** Exponent of the hyper-Laplacian prior. Default 2/3. */
   alpha?: number;
-  /** Outer iterations; beta starts at 1 and grows by betaFactor each time. Default 4. */
+  /** Outer iterations; beta starts at 1 and grows by betaFactor each time. Default 6 (4 lost ~1 dB on noisy JPEGs). */
   iterations?: number;
   betaFactor?: number;
   /** Deconvolve linear-light values (the input stays gamma-encoded sRGB). Default true. */
@@ -34,7 +38,10 @@ export interface DeconvolutionOptions {
   cgIterations?: number;
   /** Prior on the colour differences of RGB images: 'quadratic' needs half the FFTs. Default 'quadratic'. */
   chromaPrior?: 'quadratic' | 'hyper-laplacian';
-  /** Weight of the quadratic chroma prior. Default 0.03. */
+  /**
+   * Weight of the quadratic chroma prior. Default 0.3: 0.03 amplified chroma noise and 4:2:0 JPEG chroma
+   * (noisy pairs +2.0 dB at 0.03, +4.5 at 0.3), while 1 left chroma edges of nearly clean photos blurred.
+   */
   chromaRegularisation?: number;
   /** Largest FFT side of a tile (a power of two). Default 1024. */
   tileSize?: number;
@@ -48,16 +55,16 @@ export interface DeconvolutionContext {
 
 const DEFAULTS = {
   strength: 1,
-  lambda: 3000,
+  lambda: 1000,
   alpha: 2 / 3,
-  iterations: 4,
+  iterations: 6,
   betaFactor: 4,
   linear: true,
   saturationThreshold: 0.98,
   cgIterations: 3,
   tileSize: 1024,
   chromaPrior: 'quadratic' as 'quadratic' | 'hyper-laplacian',
-  chromaRegularisation: 0.03,
+  chromaRegularisation: 0.3,
 };
 
 /** One axis of the tiling: blended spans, each processed within a larger extent and an FFT of `fft` samples. */
