@@ -16,7 +16,7 @@ import {
   type EngineInfo,
   type JobSpec,
 } from '../common/api';
-import { OutputFolders, type OutputHint } from './output-folders';
+import { isInside, OutputFolders, type OutputHint } from './output-folders';
 import type { SettingsStore } from './settings';
 import type {
   HostToWorker,
@@ -191,8 +191,7 @@ export class EngineHost {
   }
 
   private inWorkspace(file: string): boolean {
-    const relative = path.relative(path.resolve(this.options.workspaceDir), path.resolve(file));
-    return relative !== '' && relative.split(path.sep)[0] !== '..' && !path.isAbsolute(relative);
+    return isInside(path.resolve(this.options.workspaceDir), path.resolve(file), false);
   }
 
   /** Typed convenience for Node callers (tests, the bridge's own code). */
