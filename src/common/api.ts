@@ -160,10 +160,11 @@ export const JobSpec = z.discriminatedUnion('kind', [
     kind: z.literal('deblur'),
     photoPath: FilePath,
     outputPath: FilePath,
-    /** 'fast' (default; refused until it beats the blurry input): blind kernel estimation, then full-size restoration. 'paper': Algorithm 1. */
+    /** 'fast' (default): blind kernel estimation, then full-size restoration. 'paper': Algorithm 1 on at most 1 MP. */
     mode: z.enum(['fast', 'paper']).default('fast'),
     /** Where to estimate the blur (in photo pixels); automatic when absent. */
     roi: Region.optional(),
+    /** Paper mode's iterations; fast mode has none to set. */
     iterations: z.number().int().min(1).max(20_000).optional(),
     /** 0 leaves the photo as it is, 1 removes the estimated blur fully. */
     strength: z.number().min(0).max(1).default(1),
@@ -209,7 +210,20 @@ export const JobResult = z.discriminatedUnion('kind', [
   SpeedTestResult,
   z.object({ kind: z.literal('extractKernel'), kernel: KernelSummary }),
   z.object({ kind: z.literal('applyKernel'), outputPath: FilePath }),
-  z.object({ kind: z.literal('deblur'), outputPath: FilePath }),
+  z.object({
+    kind: z.literal('deblur'),
+    outputPath: FilePath,
+    /** Fast mode: the blur it found, where it looked, and how far the estimate can be trusted. */
+    estimate: z
+      .object({
+        reliability: z.enum(['reliable', 'uncertain', 'failed']),
+        note: z.string(),
+        window: Region,
+        /** The estimated kernel drawn as a blur trace (PNG data URL). */
+        traceDataUrl: z.string(),
+      })
+      .optional(),
+  }),
   z.object({ kind: z.literal('exportPhoto'), outputPath: FilePath }),
   z.object({
     kind: z.literal('batch'),

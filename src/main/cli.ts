@@ -12,6 +12,7 @@ import {
 } from '../common/api';
 import { initBackend, preferenceFromEnvironment } from '../engine/backend';
 import { Engine } from '../engine/engine';
+import { writeFileAtomic } from '../engine/fs-atomic';
 import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/blur-synthesis';
 import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
@@ -30,9 +31,12 @@ Commands:
   apply-kernel PHOTO --kernel K -o OUT [--uniform]
                                          Put a saved blur onto another photo (spatial by default)
   show-kernel K -o trace.png             Draw a kernel file's blur trace
-  deblur PHOTO -o OUT [--mode paper|fast] [--roi x,y,w,h] [--iterations N] [--strength S]
-         [--seed N] [--loss-log FILE]    Blind deblurring (paper mode: the paper's Algorithm 1, on a
-                                         region of up to 1 MP; fast mode is not available yet)
+  deblur PHOTO -o OUT [--mode fast|paper] [--roi x,y,w,h] [--iterations N] [--strength S]
+         [--seed N] [--loss-log FILE] [--trace KERNEL.png]
+                                         Blind deblurring. fast (default): the blur is estimated on
+                                         the most textured part (or --roi), then removed from the
+                                         whole photo; --trace draws the kernel it found. paper: the
+                                         paper's Algorithm 1 on --roi (up to 1 MP), --iterations
   batch IN... -o OUTDIR [--recursive] [--preset export|apply-kernel] [--kernel K] [--uniform]
         [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE] [--strip-metadata]
         [--on-conflict skip|rename|overwrite] [--jobs N]
@@ -93,6 +97,7 @@ const OPTIONS = {
   iterations: { type: 'string' },
   strength: { type: 'string' },
   'loss-log': { type: 'string' },
+  trace: { type: 'string' },
   recursive: { type: 'boolean', short: 'r', default: false },
   preset: { type: 'string' },
   format: { type: 'string' },
@@ -328,7 +333,17 @@ async function main(argv: string[]): Promise<number> {
         seed: values.seed ? Number(values.seed) : undefined,
       };
       const lossLog = values['loss-log'] ? path.resolve(values['loss-log']) : undefined;
-      await runJob(await createEngine(values), spec, values.quiet, lossLog);
+      const result = await runJob(await createEngine(values), spec, values.quiet, lossLog);
+      if (result.kind === 'deblur' && result.estimate) {
+        const { note, window, traceDataUrl } = result.estimate;
+        console.log(
+          `${note} (blur estimated on ${window.width}x${window.height} at ${window.x},${window.y})`,
+        );
+        if (values.trace) {
+          await writeFileAtomic(values.trace, Buffer.from(traceDataUrl.split(',')[1]!, 'base64'));
+          console.log(`blur kernel drawn to ${values.trace}`);
+        }
+      }
       console.log(`deblurred photo written to ${outputPath}`);
       return 0;
     }

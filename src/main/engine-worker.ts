@@ -65,7 +65,8 @@ async function handle(engine: Engine, message: HostToWorker): Promise<void> {
         );
         post({ type: 'event', event: { type: 'jobDone', jobId, result } });
       } catch (error) {
-        const cancelled = error instanceof JobCancelledError;
+        // Whatever a cancelled job threw on its way out, the user cancelled it.
+        const cancelled = error instanceof JobCancelledError || controller.signal.aborted;
         post({ type: 'event', event: { type: 'jobFailed', jobId, error: describe(error), cancelled } });
       } finally {
         running.delete(jobId);

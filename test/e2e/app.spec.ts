@@ -90,7 +90,7 @@ test.describe('with photos', () => {
     await shot(page, test.info(), 'viewer-loupe');
   });
 
-  test('kernel from a pair, applied as a new version, compared, exported; deblurred in paper mode (fast mode refused honestly)', async ({
+  test('kernel from a pair, applied as a new version, compared, exported; deblurred in fast mode, then paper mode', async ({
     page,
   }) => {
     test.setTimeout(180_000);
@@ -115,11 +115,18 @@ test.describe('with photos', () => {
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 60, { steps: 4 });
     await page.mouse.up();
     await expect(page.getByTestId('roi-size')).toContainText('Region');
-    // Fast mode is not offered on photos yet: the engine says so, and the panel shows it.
+    // Fast mode (the default) estimates the blur on the region and shows the kernel it found.
     await page.getByTestId('run-deblur').click();
-    await expect(page.getByTestId('deblur-job').getByRole('alert')).toContainText(
-      'Fast mode is not available yet',
-    );
+    await expect(page.getByTestId('deblur-job')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+    const estimate = page.getByTestId('deblur-estimate');
+    await expect(estimate.locator('img')).toBeVisible();
+    await expect(estimate).toContainText('Estimated on');
+    // A photo the estimate left unchanged gets no new version; otherwise the result is one.
+    const unchanged = (await estimate.getAttribute('data-reliability')) === 'failed';
+    await expect(page.getByTestId('versions').locator('label')).toHaveCount(unchanged ? 1 : 2);
+    await shot(page, test.info(), 'deblur-fast');
+    if (!unchanged) await page.getByTestId('undo-version').click();
+    await expect(page.getByTestId('versions').locator('label')).toHaveCount(1);
 
     // Paper mode, a few iterations: the live loss chart draws one series per term.
     await page.getByLabel('Paper').check();

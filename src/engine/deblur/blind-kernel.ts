@@ -5,6 +5,7 @@
 // estimate reports two reliability measures (consistency between the two finest scales, and how much of
 // its support the kernel fills) so that callers can refuse a failed estimate.
 import { nextPowerOfTwo } from '../dsp/fft';
+import { checkpoint } from '../jobs/progress';
 import type { Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
 import { RealTileFft } from './tile-fft';
@@ -27,8 +28,14 @@ export interface BlindKernelOptions {
   /** Tikhonov weight of the kernel fit. */
   kernelWeight: number;
   signal?: AbortSignal;
-  /** Called after each alternation (done, total). */
-  onProgress?: (done: number, total: number) => void;
+  /** Called after each alternation with the terms of the kernel fit's objective, per pixel. */
+  onProgress?: (done: number, total: number, loss: BlindKernelLoss) => void;
+}
+
+/** The kernel fit's objective after an alternation: gradient residual and the kernel's Tikhonov term. */
+export interface BlindKernelLoss {
+  data: number;
+  kernel: number;
 }
 
 export const BLIND_KERNEL_DEFAULTS: Omit<BlindKernelOptions, 'kernelSize'> = {
@@ -379,6 +386,32 @@ export class ScaleSolver {
    * The kernel (correlation convention) minimising sum ||correlate(latent_d, k) - blurry_d||^2 + weight ||k||^2
    * over the two gradient directions d, on a size x size support: conjugate gradients from `start`.
    */
+  /**
+   * Mean squared residual of the gradient-domain fit per pixel and direction, blurry ≈ conj(K) X as
+   * `fitKernel` solves it, by Parseval on the half spectrum (columns 0 and width / 2 count once).
+   */
+  fitResidual(
+    latent: Array<[Float64Array, Float64Array]>,
+    blurry: Array<[Float64Array, Float64Array]>,
+    psf: Psf,
+  ): number {
+    const { m, re, im, height } = this;
+    this.fft.forward(this.place(Float64Array.from(psf.weights), psf.size), re, im);
+    const lastColumn = this.width / 2;
+    let energy = 0;
+    latent.forEach(([xRe, xIm], d) => {
+      const [bRe, bIm] = blurry[d];
+      for (let i = 0; i < m; i++) {
+        const column = Math.floor(i / height);
+        const weight = column === 0 || column === lastColumn ? 1 : 2;
+        const r = re[i] * xRe[i] + im[i] * xIm[i] - bRe[i];
+        const s = re[i] * xIm[i] - im[i] * xRe[i] - bIm[i];
+        energy += weight * (r * r + s * s);
+      }
+    });
+    return energy / (this.n * this.n * latent.length);
+  }
+
   fitKernel(
     latent: Array<[Float64Array, Float64Array]>,
     blurry: Array<[Float64Array, Float64Array]>,
@@ -437,11 +470,6 @@ export class ScaleSolver {
   }
 }
 
-async function yieldTo(signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted();
-  await new Promise((resolve) => setImmediate(resolve));
-  signal?.throwIfAborted();
-}
 
 /** The central `width` x `height` part of an image. */
 function centre(image: GreyImage, width: number, height: number): GreyImage {
@@ -564,11 +592,17 @@ export async function estimateBlurKernel(
     const edges: EdgeThreshold = { threshold: null, count: 20 * size };
     for (let i = 0; i < iterations(scale); i++) {
       const latent = solver.salientGradients(solver.latent(psf, lambda, options.betaFactor), edges);
-      await yieldTo(options.signal);
+      await checkpoint(options.signal);
       psf = cleanPsf(solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight), KERNEL_FLOOR);
       lambda = Math.max(lambda / 1.1, 1e-4);
-      options.onProgress?.(++done, total);
-      await yieldTo(options.signal);
+      if (options.onProgress) {
+        const squares = psf.weights.reduce((sum, w) => sum + w * w, 0);
+        options.onProgress(++done, total, {
+          data: solver.fitResidual(latent, blurryGradients, psf),
+          kernel: (options.kernelWeight * squares) / solver.n,
+        });
+      }
+      await checkpoint(options.signal);
     }
   }
   return {

@@ -3,6 +3,7 @@
 // periodic extension before the FFTs, saturated pixels are dropped from the data term, and the tiles are
 // blended with feathered overlaps, each with the PSF of its position.
 import { nextPowerOfTwo } from '../dsp/fft';
+import { checkpoint } from '../jobs/progress';
 import type { Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
@@ -446,16 +447,6 @@ function restoreTile(
   }
 }
 
-function checkAborted(signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted();
-  return new Promise((resolve, reject) =>
-    setImmediate(() => {
-      if (signal?.aborted) reject(signal.reason as Error);
-      else resolve();
-    }),
-  );
-}
-
 /**
  * Removes a known blur (blurry = correlate(sharp, psf)) from a gamma-encoded image of any size. A PsfGrid
  * gives each tile the PSF interpolated at its centre.
@@ -469,7 +460,7 @@ export async function deconvolve(
   const opts = { ...DEFAULTS, ...options };
   const { width, height, channels } = image;
   const strength = Math.min(1, Math.max(0, opts.strength));
-  await checkAborted(ctx.signal);
+  await checkpoint(ctx.signal);
   if (strength === 0) return { width, height, channels, data: Float32Array.from(image.data) };
 
   const grid: PsfGrid = 'cells' in psf ? psf : { rows: 1, cols: 1, cells: [psf] };
@@ -534,7 +525,7 @@ export async function deconvolve(
       }
       blender.add(tile, pixels);
       ctx.onProgress?.(++done, total);
-      await checkAborted(ctx.signal);
+      await checkpoint(ctx.signal);
     }
   }
   return blender.result();

@@ -17,6 +17,8 @@ export interface FastModeOptions {
   /** Where to estimate the blur; the most textured window when absent. */
   roi?: Region;
   strength: number;
+  /** Called with the accepted kernel and strength before the full-size restoration (for a quick preview). */
+  onKernel?: (psf: Psf, strength: number) => Promise<void>;
 }
 
 export const FAST_DEFAULTS: FastModeOptions = {
@@ -28,6 +30,8 @@ export const FAST_DEFAULTS: FastModeOptions = {
 const WINDOW = 448;
 /** How much of the photo around the window the coarse scales may use (the coarsest is about 1/8). */
 const CONTEXT = 4;
+/** Below this side there is too little of the photo to tell blur from content. */
+export const FAST_MIN_SIDE = 48;
 
 /**
  * Data weight of the deconvolution (its default, 1000, suits true kernels): an estimated kernel is
@@ -79,17 +83,39 @@ export async function fastDeblur(
     width: side,
     height: side,
   };
+  const windowSide = Math.min(side, Math.max(window.width, window.height));
+  if (windowSide < FAST_MIN_SIDE) {
+    const what = options.roi
+      ? `region (${window.width}x${window.height})`
+      : `photo (${photo.width}x${photo.height})`;
+    throw new Error(
+      `The ${what} is too small to estimate the blur: fast mode needs at least ${FAST_MIN_SIDE} pixels ` +
+        `on each side.`,
+    );
+  }
   const area = around(photo, window, CONTEXT * WINDOW);
   const pixels = crop(photo, area.x, area.y, area.width, area.height);
   const estimate = await estimateBlurKernel(
     { width: area.width, height: area.height, data: luma(pixels.data, area.width * area.height) },
     {
       ...BLIND_KERNEL_DEFAULTS,
-      kernelSize: options.maxBlurPx,
-      window: Math.min(WINDOW, Math.max(window.width, window.height)),
+      // A kernel longer than a third of the window cannot be told from the photo's content.
+      kernelSize: Math.min(options.maxBlurPx, Math.floor(windowSide / 3)),
+      window: windowSide,
       signal: ctx.signal,
-      onProgress: (done, total) =>
-        ctx.progress({ stage: 'estimating the blur', progress: (done / total) * 0.3 }),
+      onProgress: (done, total, loss) =>
+        ctx.progress({
+          stage: 'estimating the blur',
+          progress: (done / total) * 0.3,
+          loss: {
+            step: done,
+            terms: {
+              total: loss.data + loss.kernel,
+              'data (gradients)': loss.data,
+              'kernel prior': loss.kernel,
+            },
+          },
+        }),
     },
   );
   const trust = reliability(estimate);
@@ -106,6 +132,7 @@ export async function fastDeblur(
     trust === 'uncertain'
       ? 'restoring the photo at half strength (the blur estimate is uncertain)'
       : 'restoring the photo';
+  await options.onKernel?.(estimate.psf, strength);
   const image = await deconvolve(
     photo,
     estimate.psf,

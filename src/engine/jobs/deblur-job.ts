@@ -1,10 +1,14 @@
-// The deblur job: reads the photo, restores it (paper mode: Algorithm 1; fast mode, not offered yet: blind
-// kernel estimation and full-size deconvolution), blends by strength, and writes it with the input's size,
-// bit depth and metadata.
+// The deblur job: reads the photo, restores it (fast mode: blind kernel estimation and full-size
+// deconvolution; paper mode: Algorithm 1 on a region), blends by strength, and writes it with the input's
+// size, bit depth and metadata.
 import sharp from 'sharp';
 import type { JobResult, JobSpec, Region } from '../../common/api';
+import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../deblur/fast-mode';
+import { deconvolve } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
-import { readPhoto } from '../image';
+import { readPhoto, type Photo } from '../image';
+import { shrinkPsf, type Psf } from '../kernels/psf';
+import { renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
 import { crop, type FloatImage } from '../tiling';
 import { writeResult } from './output';
@@ -14,14 +18,41 @@ import type { JobContext } from './progress';
 export const PAPER_MAX_PIXELS = 1024 * 1024;
 const PREVIEW_SIDE = 512;
 
+function toBytes(image: FloatImage): Uint8Array {
+  return Uint8Array.from(image.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+}
+
 async function previewDataUrl(image: FloatImage): Promise<string> {
-  const bytes = Uint8Array.from(image.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-  const jpeg = await sharp(bytes, { raw: { width: image.width, height: image.height, channels: 3 } })
+  const jpeg = await sharp(toBytes(image), { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 80 })
     .toBuffer();
   return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }
+
+/** A quick look at the fast mode's result: the photo at preview size deconvolved with the kernel scaled down. */
+async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promise<string> {
+  const factor = Math.min(1, PREVIEW_SIDE / Math.max(photo.width, photo.height));
+  const { data, info } = await sharp(toBytes(photo), {
+    raw: { width: photo.width, height: photo.height, channels: 3 },
+  })
+    .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const small: FloatImage = {
+    width: info.width,
+    height: info.height,
+    channels: 3,
+    data: Float32Array.from(data, (v) => v / 255),
+  };
+  return previewDataUrl(await deconvolve(small, factor < 1 ? shrinkPsf(psf, factor) : psf, { strength }));
+}
+
+const RELIABILITY_NOTES: Record<Reliability, string> = {
+  reliable: 'The blur was estimated reliably.',
+  uncertain: 'The blur estimate is uncertain: the photo was restored at half the strength asked for.',
+  failed: 'The blur could not be estimated reliably: the photo was left unchanged.',
+};
 
 function checkRegion(region: Region, photo: FloatImage): void {
   if (region.x + region.width > photo.width || region.y + region.height > photo.height) {
@@ -49,15 +80,7 @@ export async function runDeblur(
 ): Promise<JobResult> {
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
-  if (spec.mode === 'fast') {
-    // The fast pipeline (blind kernel estimation + deconvolution) runs in `npm run bench:deblur`, but on the
-    // validation pairs it does not yet beat the blurry input on average (see docs/NOTES.md): it is not
-    // offered on photos until it does.
-    throw new Error(
-      'Fast mode is not available yet: its blur estimation is still being tuned and would not improve ' +
-        'your photo. Use paper mode on a region (up to 1 megapixel) for now.',
-    );
-  }
+  if (spec.mode === 'fast') return runFast(spec, photo, ctx);
   const region = spec.roi ?? { x: 0, y: 0, width: photo.width, height: photo.height };
   checkRegion(region, photo);
   if (region.width * region.height > PAPER_MAX_PIXELS) {
@@ -86,4 +109,36 @@ export async function runDeblur(
   ctx.progress({ stage: 'saving', progress: 1 });
   await writeResult(spec.outputPath, photo, result.data, spec.output);
   return { kind: 'deblur', outputPath: spec.outputPath };
+}
+
+async function runFast(
+  spec: Extract<JobSpec, { kind: 'deblur' }>,
+  photo: Photo,
+  ctx: JobContext,
+): Promise<JobResult> {
+  if (spec.roi) checkRegion(spec.roi, photo);
+  const fast = await fastDeblur(
+    photo,
+    {
+      ...FAST_DEFAULTS,
+      roi: spec.roi,
+      strength: spec.strength,
+      onKernel: async (psf, strength) =>
+        ctx.progress({ stage: 'preview', progress: 0.3, preview: await fastPreview(photo, psf, strength) }),
+    },
+    ctx,
+  );
+  ctx.progress({ stage: 'saving', progress: 1 });
+  await writeResult(spec.outputPath, photo, fast.image.data, spec.output);
+  const trace = await renderTracePng({ rows: 1, cols: 1, cells: [fast.psf] }, 4 * fast.psf.size);
+  return {
+    kind: 'deblur',
+    outputPath: spec.outputPath,
+    estimate: {
+      reliability: fast.reliability,
+      note: RELIABILITY_NOTES[fast.reliability],
+      window: fast.window,
+      traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
+    },
+  };
 }

@@ -24,9 +24,10 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /** Lets pending messages (a cancel) arrive, then throws if the job was cancelled. */
-export async function checkpoint(signal: AbortSignal): Promise<void> {
+export async function checkpoint(signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new JobCancelledError();
   await yieldToEventLoop();
-  if (signal.aborted) throw new JobCancelledError();
+  if (signal?.aborted) throw new JobCancelledError();
 }
 
 /** The context a job runs in: cancellation, and progress with an ETA from the elapsed time. */

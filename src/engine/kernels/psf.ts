@@ -112,3 +112,37 @@ export function applyPsf(plane: Float64Array, side: number, psf: Psf): Float64Ar
   }
   return spectrumToReal(image);
 }
+
+/**
+ * The PSF of the same blur on a photo scaled by `factor` (< 1): each tap's mass is spread bilinearly onto
+ * the smaller grid, so thin traces keep their mass (sampling would miss them).
+ */
+export function shrinkPsf(psf: Psf, factor: number): Psf {
+  const size = Math.max(1, Math.ceil(psf.size * factor)) | 1;
+  const weights = new Array<number>(size * size).fill(0);
+  const c0 = psf.size >> 1;
+  const c1 = size >> 1;
+  for (let y = 0; y < psf.size; y++) {
+    for (let x = 0; x < psf.size; x++) {
+      const w = psf.weights[y * psf.size + x]!;
+      if (w === 0) continue;
+      const fx = (x - c0) * factor + c1;
+      const fy = (y - c0) * factor + c1;
+      const x0 = Math.floor(fx);
+      const y0 = Math.floor(fy);
+      for (const [xx, wx] of [
+        [x0, 1 - (fx - x0)],
+        [x0 + 1, fx - x0],
+      ] as const) {
+        for (const [yy, wy] of [
+          [y0, 1 - (fy - y0)],
+          [y0 + 1, fy - y0],
+        ] as const) {
+          if (xx >= 0 && yy >= 0 && xx < size && yy < size) weights[yy * size + xx]! += w * wx * wy;
+        }
+      }
+    }
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  return { size, weights: weights.map((w) => w / total) };
+}
