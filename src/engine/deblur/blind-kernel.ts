@@ -470,7 +470,6 @@ export class ScaleSolver {
   }
 }
 
-
 /** The central `width` x `height` part of an image. */
 function centre(image: GreyImage, width: number, height: number): GreyImage {
   if (width >= image.width && height >= image.height) return image;
