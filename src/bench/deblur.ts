@@ -3,6 +3,7 @@
 // deconvolution with the true kernel as a reference — plus a contact sheet of ../shared/data/real-blurry.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { initBackend } from '../engine/backend';
 import { deconvolve } from '../engine/deblur/deconvolution';
 import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../engine/deblur/fast-mode';
@@ -30,11 +31,21 @@ const { values } = parseArgs({
     size: { type: 'string', default: '512' },
     'paper-pairs': { type: 'string', default: '1' },
     'paper-iterations': { type: 'string', default: '200' },
+    kinds: { type: 'string', default: 'kernel,shake,gopro' },
+    /** Fast mode's longest blur, in pixels (its default when absent). */
+    'max-blur': { type: 'string' },
+    /** Side lengths of the full-size timing photo; 0 skips it. */
+    'full-size': { type: 'string', default: '6000x4000' },
+    'real-sheet': { type: 'boolean', default: true },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
   },
 });
 
 const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+const fastOptions = {
+  ...FAST_DEFAULTS,
+  ...(values['max-blur'] && { maxBlurPx: Number(values['max-blur']) }),
+};
 await initBackend('auto');
 const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
 console.log(`checkpoint: ${loaded.description}\n`);
@@ -108,15 +119,22 @@ async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
 
 // How often the fast mode trusted its kernel, restored at half strength, or left the photo as it was.
 const trust: Record<Reliability, number> = { reliable: 0, uncertain: 0, failed: 0 };
-for (const kind of ['kernel', 'shake', 'gopro'] as PairKind[]) {
+// Fast mode's change over the blurry input, pair by pair (aligned PSNR): the mean hides losses.
+const gains: { pair: string; gain: number; reliability: Reliability }[] = [];
+for (const kind of values.kinds.split(',') as PairKind[]) {
   for (let index = 0; index < Number(values.pairs); index++) {
     const pair = await makePair(kind, { seed: 2021, index, size, split: 'val', dataRoot: SHARED_DATA_DIR });
     const sharp: FloatImage = { width: size, height: size, channels: 3, data: pair.sharp };
     const blurry: FloatImage = { width: size, height: size, channels: 3, data: pair.blurry };
     record('blurry input', kind, blurry, sharp, 0);
-    const [fast, seconds] = await timed(() => fastDeblur(blurry, FAST_DEFAULTS, ctx));
+    const [fast, seconds] = await timed(() => fastDeblur(blurry, fastOptions, ctx));
     record('fast (blind kernel)', kind, fast.image, sharp, seconds);
     trust[fast.reliability]++;
+    gains.push({
+      pair: `${kind} ${index}`,
+      gain: alignedPsnr(fast.image, sharp) - alignedPsnr(blurry, sharp),
+      reliability: fast.reliability,
+    });
     if (pair.info.kernel) {
       const psf = truePsf(pair.info.kernel.id, pair.info.kernel.symmetry);
       const [restored, seconds] = await timed(() => deconvolve(blurry, psf));
@@ -135,7 +153,7 @@ for (const kind of ['kernel', 'shake', 'gopro'] as PairKind[]) {
       const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
       record('paper (256 crop)', kind, paper, cropSharp, paperSeconds);
       record('blurry input (256 crop)', kind, cropBlurry, cropSharp, 0);
-      const [fast, fastSeconds] = await timed(() => fastDeblur(cropBlurry, FAST_DEFAULTS, ctx));
+      const [fast, fastSeconds] = await timed(() => fastDeblur(cropBlurry, fastOptions, ctx));
       record('fast (256 crop)', kind, fast.image, cropSharp, fastSeconds);
     }
   }
@@ -158,13 +176,52 @@ console.log(
   `\nfast-mode kernel estimates: ${trust.reliable} reliable, ${trust.uncertain} uncertain (half strength), ` +
     `${trust.failed} failed (photo left unchanged)`,
 );
+const sorted = gains.map((g) => g.gain).sort((a, b) => a - b);
+console.log(
+  `fast mode vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
+    `mean ${(sorted.reduce((a, b) => a + b, 0) / sorted.length).toFixed(2)} dB, ` +
+    `worst ${sorted[0]!.toFixed(2)}, best ${sorted.at(-1)!.toFixed(2)}; ` +
+    gains.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
+);
 
-// Real blurry photos (no ground truth): input | fast mode, for looking at.
-const sheet = [];
-for (const name of ['blur1.png', 'blur2.png', 'face01.png']) {
-  const photo = await readPhoto(path.join(SHARED_DATA_DIR, 'real-blurry', name));
-  const { image } = await fastDeblur(photo, FAST_DEFAULTS, ctx);
-  sheet.push({ sharp: photo.data, blurry: image.data, width: photo.width, height: photo.height });
+// Paper mode against fast mode on the same 256x256 crops: time ratio and PSNR.
+const paperScore = [...scores].filter(([key]) => key.endsWith('\tpaper (256 crop)')).map(([, s]) => s);
+const fastCropScore = [...scores].filter(([key]) => key.endsWith('\tfast (256 crop)')).map(([, s]) => s);
+if (paperScore.length) {
+  const total = (list: Score[], field: 'aligned' | 'seconds') =>
+    list.reduce((sum, s) => sum + s[field], 0) / list.reduce((sum, s) => sum + s.count, 0);
+  console.log(
+    `paper vs fast on 256x256 crops: paper ${total(paperScore, 'aligned').toFixed(2)} dB in ` +
+      `${total(paperScore, 'seconds').toFixed(0)} s/MP, fast ${total(fastCropScore, 'aligned').toFixed(2)} dB in ` +
+      `${total(fastCropScore, 'seconds').toFixed(1)} s/MP: fast is ` +
+      `${(total(paperScore, 'seconds') / total(fastCropScore, 'seconds')).toFixed(0)}x faster`,
+  );
 }
-await writeContactSheet(sheet, values.sheet, { labels: false, columns: 3 });
-console.log(`\nreal-blurry contact sheet (input | fast mode): ${values.sheet}`);
+
+// A full-size photo (a val photo resized to e.g. 6000x4000, 24 MP): fast mode's wall time here.
+if (values['full-size'] !== '0') {
+  const [width, height] = values['full-size'].split('x').map(Number) as [number, number];
+  const source = path.join(SHARED_DATA_DIR, 'photos', 'enlightenment-data', 'Bamboo.jpg');
+  const { data } = await sharp(source).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({
+    resolveWithObject: true,
+  });
+  const photo: FloatImage = { width, height, channels: 3, data: Float32Array.from(data, (v) => v / 255) };
+  const [fast, seconds] = await timed(() => fastDeblur(photo, fastOptions, ctx));
+  console.log(
+    `full size: fast mode on a ${width}x${height} photo (${((width * height) / 1e6).toFixed(1)} MP) took ` +
+      `${seconds.toFixed(1)} s (kernel ${fast.psf.size} px, ${fast.reliability}); peak RSS ` +
+      `${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+  );
+}
+
+if (values['real-sheet']) {
+  // Real blurry photos (no ground truth): input | fast mode, for looking at.
+  const sheet = [];
+  for (const name of ['blur1.png', 'blur2.png', 'face01.png']) {
+    const photo = await readPhoto(path.join(SHARED_DATA_DIR, 'real-blurry', name));
+    const { image } = await fastDeblur(photo, fastOptions, ctx);
+    sheet.push({ sharp: photo.data, blurry: image.data, width: photo.width, height: photo.height });
+  }
+  await writeContactSheet(sheet, values.sheet, { labels: false, columns: 3 });
+  console.log(`\nreal-blurry contact sheet (input | fast mode): ${values.sheet}`);
+}

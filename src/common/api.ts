@@ -113,13 +113,20 @@ export const Region = z.object({
 });
 export type Region = z.infer<typeof Region>;
 
-/** What a batch does to each photo: re-encode it, or put a saved blur kernel onto it. */
+/** What a batch does to each photo: re-encode it, put a saved blur kernel onto it, or deblur it. */
 export const BatchPreset = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('export') }),
   z.object({
     kind: z.literal('apply-kernel'),
     kernelPath: FilePath,
     mode: z.enum(['spatial', 'uniform']).default('spatial'),
+  }),
+  // Fast mode only (the deblur job's blind kernel estimation and full-size deconvolution): paper mode is
+  // limited to 1 MP regions and takes minutes to hours per photo, far too slow for batches.
+  z.object({
+    kind: z.literal('deblur'),
+    /** 0 leaves each photo as it is, 1 removes the estimated blur fully (as the deblur job's). */
+    strength: z.number().min(0).max(1).default(1),
   }),
 ]);
 export type BatchPreset = z.infer<typeof BatchPreset>;
@@ -240,6 +247,8 @@ export const JobResult = z.discriminatedUnion('kind', [
         reason: z.string().optional(),
       }),
     ),
+    /** Deblur preset: the photos done but written unchanged (the blur could not be estimated), with the note. */
+    unchanged: z.array(z.object({ input: z.string(), output: z.string(), note: z.string() })),
   }),
 ]);
 export type JobResult = z.infer<typeof JobResult>;

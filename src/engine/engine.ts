@@ -141,9 +141,11 @@ export class Engine {
       case 'exportPhoto':
         return runExportPhoto(spec, ctx);
       case 'deblur':
-        return runDeblur(spec, ctx, await this.loadModel());
+        // Fast mode needs no network: the model is loaded for paper mode only.
+        return runDeblur(spec, ctx, () => this.loadModel());
       case 'batch':
-        // Each item goes through runJob again: the same code as a single export or kernel job.
+        // Each item goes through runJob again (the same code as a single export or kernel job), or, for the
+        // deblur preset, through the deblur job's fast mode (deblurFastToFile).
         return runBatchJob(spec, ctx, this);
     }
   }

@@ -37,14 +37,16 @@ Commands:
                                          the most textured part (or --roi), then removed from the
                                          whole photo; --trace draws the kernel it found. paper: the
                                          paper's Algorithm 1 on --roi (up to 1 MP), --iterations
-  batch IN... -o OUTDIR [--recursive] [--preset export|apply-kernel] [--kernel K] [--uniform]
-        [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE] [--strip-metadata]
-        [--on-conflict skip|rename|overwrite] [--jobs N]
-                                         Export (or blur) many photos and folders into OUTDIR, the
-                                         folder tree mirrored; names from TEMPLATE ({name}, {preset},
-                                         {date}, {n}; default {name}-{preset}); existing files are
-                                         renamed around by default. Run it again to resume after a
-                                         crash or Ctrl-C; a report is written to OUTDIR
+  batch IN... -o OUTDIR [--recursive] [--preset export|apply-kernel|deblur] [--kernel K] [--uniform]
+        [--strength S] [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE]
+        [--strip-metadata] [--on-conflict skip|rename|overwrite] [--jobs N]
+                                         Export, blur (apply-kernel --kernel K) or deblur (fast mode,
+                                         --strength 0..1, default 1) many photos and folders into
+                                         OUTDIR, the folder tree mirrored; names from TEMPLATE
+                                         ({name}, {preset}, {date}, {n}; default {name}-{preset});
+                                         existing files are renamed around by default. Run it again
+                                         to resume after a crash or Ctrl-C; a report is written to
+                                         OUTDIR (deblur: which photos were left unchanged)
   train --config C --out DIR [--resume] [--init-from CHECKPOINT]
                                          Train F and G (see resources/training/); --init-from starts
                                          a new run from another run's weights (e.g. a VAE from the
@@ -231,7 +233,7 @@ function countOption(text: string | undefined, flag: string, fallback: number, m
 async function runBatchCommand(values: Values, inputs: string[]): Promise<number> {
   if (inputs.length === 0) throw new UsageError('missing the photos or folders to process');
   const outDir = required(values.output, '-o OUTDIR');
-  const presetName = z.enum(['export', 'apply-kernel']).parse(values.preset ?? 'export');
+  const presetName = z.enum(['export', 'apply-kernel', 'deblur']).parse(values.preset ?? 'export');
   const spec = JobSpec.parse({
     kind: 'batch',
     inputs: inputs.map((input) => path.resolve(input)),
@@ -240,11 +242,13 @@ async function runBatchCommand(values: Values, inputs: string[]): Promise<number
     preset:
       presetName === 'export'
         ? { kind: 'export' }
-        : {
-            kind: 'apply-kernel',
-            kernelPath: required(values.kernel, '--kernel KERNEL'),
-            mode: values.uniform ? 'uniform' : 'spatial',
-          },
+        : presetName === 'deblur'
+          ? { kind: 'deblur', strength: optionalNumber(values.strength) }
+          : {
+              kind: 'apply-kernel',
+              kernelPath: required(values.kernel, '--kernel KERNEL'),
+              mode: values.uniform ? 'uniform' : 'spatial',
+            },
     output: {
       format: values.format,
       quality: optionalNumber(values.quality),
@@ -261,10 +265,12 @@ async function runBatchCommand(values: Values, inputs: string[]): Promise<number
     for (const item of result.problems.filter((i) => i.status === 'failed')) {
       console.log(`failed   ${item.input}: ${item.reason ?? ''}`);
     }
+    for (const item of result.unchanged) console.log(`unchanged ${item.input}: ${item.note}`);
     const { counts } = result;
     console.log(
-      `${counts.total} photos: ${counts.done} done, ${counts.failed} failed, ${counts.skipped} skipped; ` +
-        `report in ${result.reportPath}`,
+      `${counts.total} photos: ${counts.done} done` +
+        (result.unchanged.length ? ` (${result.unchanged.length} written unchanged)` : '') +
+        `, ${counts.failed} failed, ${counts.skipped} skipped; report in ${result.reportPath}`,
     );
     return counts.failed > 0 ? 1 : 0;
   } catch (error) {

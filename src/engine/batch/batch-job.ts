@@ -16,6 +16,11 @@ export async function runBatchJob(
     outDir: summary.outDir,
     reportPath: path.join(summary.outDir, REPORT_TEXT),
     counts: summary.counts,
-    problems: summary.items.filter((item) => item.status !== 'done'),
+    problems: summary.items
+      .filter((item) => item.status !== 'done')
+      .map(({ input, output, status, reason }) => ({ input, output, status, ...(reason && { reason }) })),
+    unchanged: summary.items
+      .filter((item) => item.status === 'done' && item.unchanged)
+      .map(({ input, output, note }) => ({ input, output, note: note ?? '' })),
   };
 }

@@ -20,6 +20,13 @@ export interface ManifestItem {
   output: string;
   status: ItemStatus;
   reason?: string;
+  /**
+   * Deblur preset, done items: how far the blur estimate could be trusted (the deblur job's note), e.g. that
+   * the photo was written unchanged because the blur could not be estimated.
+   */
+  note?: string;
+  /** Deblur preset: the result is the photo unchanged (re-encoded with the output options). */
+  unchanged?: boolean;
 }
 
 export interface Manifest {

@@ -1,13 +1,16 @@
 // A batch: many photos through the same engine jobs as single ones, queued in a manifest in the output
 // folder so that a crash, a kill or a cancel never loses finished work and never leaves a half-written
-// result. Bad inputs fail their own item with a reason; the batch goes on.
+// result. Bad inputs fail their own item with a reason; the batch goes on. The deblur preset runs the deblur
+// job's fast mode on each photo; each item keeps its note on how far the blur estimate could be trusted.
 import { existsSync } from 'node:fs';
 import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchPreset, JobSpec, OutputOptions } from '../../common/api';
 import type { Engine } from '../engine';
 import { writeFileAtomic } from '../fs-atomic';
-import { JobCancelledError, type JobContext } from '../jobs/progress';
+import { readPhoto } from '../image';
+import { deblurFastToFile } from '../jobs/deblur-job';
+import { JobCancelledError, type JobContext, type ProgressUpdate } from '../jobs/progress';
 import {
   loadManifest,
   manifestWriter,
@@ -59,6 +62,10 @@ export interface BatchItemReport {
   output: string;
   status: ItemStatus;
   reason?: string;
+  /** Deblur preset: how far the blur estimate could be trusted (see ManifestItem). */
+  note?: string;
+  /** Deblur preset: written unchanged, the blur could not be estimated. */
+  unchanged?: boolean;
 }
 
 export interface BatchSummary {
@@ -75,6 +82,7 @@ function settingsKey(options: BatchOptions, template: string): string {
   return JSON.stringify({
     preset: preset.kind,
     ...(preset.kind === 'apply-kernel' && { kernel: path.resolve(preset.kernelPath), mode: preset.mode }),
+    ...(preset.kind === 'deblur' && { strength: preset.strength }),
     output: {
       format: output.format ?? null,
       bitDepth: output.bitDepth ?? null,
@@ -85,7 +93,12 @@ function settingsKey(options: BatchOptions, template: string): string {
   });
 }
 
-function jobFor(preset: BatchPreset, input: string, outputPath: string, output: OutputOptions): JobSpec {
+function jobFor(
+  preset: Exclude<BatchPreset, { kind: 'deblur' }>,
+  input: string,
+  outputPath: string,
+  output: OutputOptions,
+): JobSpec {
   return preset.kind === 'export'
     ? { kind: 'exportPhoto', sourcePath: input, outputPath, output }
     : {
@@ -96,6 +109,33 @@ function jobFor(preset: BatchPreset, input: string, outputPath: string, output: 
         mode: preset.mode,
         output,
       };
+}
+
+/** What an item's run leaves to remember beside its status. */
+type ItemOutcome = Pick<ManifestItem, 'note' | 'unchanged'>;
+
+/** Runs one item's preset into `outputPath` (written atomically by the job, as every result). */
+async function runPreset(
+  preset: BatchPreset,
+  input: string,
+  outputPath: string,
+  output: OutputOptions,
+  ctx: BatchContext,
+  progress: (update: ProgressUpdate) => void,
+): Promise<ItemOutcome> {
+  if (preset.kind !== 'deblur') {
+    await ctx.engine.runJob(jobFor(preset, input, outputPath, output), ctx.signal, progress);
+    return {};
+  }
+  // Fast mode only: paper mode is limited to 1 MP regions and takes minutes to hours per photo, far too
+  // slow for batches. It is the deblur job's own fast mode (deblurFastToFile), called directly rather than
+  // through runJob: it needs no model (the 'deblur' job loads one for paper mode) and a batch shows no
+  // previews or kernel traces. A 'failed' estimate still writes the photo (unchanged): the item is done.
+  const itemCtx: JobContext = { signal: ctx.signal, progress, tileSize: ctx.tileSize };
+  itemCtx.progress({ stage: 'reading photo', progress: 0 });
+  const photo = await readPhoto(input);
+  const outcome = await deblurFastToFile(photo, outputPath, { strength: preset.strength, output }, itemCtx);
+  return { note: outcome.note, ...(outcome.reliability === 'failed' && { unchanged: true }) };
 }
 
 async function realOrResolved(file: string): Promise<string> {
@@ -122,15 +162,19 @@ async function removeStaleTemps(outDir: string, outputs: string[]): Promise<void
 
 function renderText(summary: BatchSummary, preset: string): string {
   const { counts } = summary;
+  const unchanged = summary.items.filter((item) => item.status === 'done' && item.unchanged).length;
   const lines = [
     `Blurspace batch (${preset}) into ${summary.outDir}`,
-    `${counts.total} photos: ${counts.done} done, ${counts.failed} failed, ${counts.skipped} skipped` +
+    `${counts.total} photos: ${counts.done} done` +
+      (unchanged ? ` (${unchanged} written unchanged: the blur could not be estimated)` : '') +
+      `, ${counts.failed} failed, ${counts.skipped} skipped` +
       (counts.pending ? `, ${counts.pending} not done yet (run the same command again to resume)` : ''),
     '',
   ];
   for (const item of summary.items) {
     const to = item.status === 'done' ? ` -> ${path.relative(summary.outDir, item.output)}` : '';
-    lines.push(`${item.status.padEnd(7)} ${item.input}${to}${item.reason ? `\n        ${item.reason}` : ''}`);
+    const why = item.reason ?? (item.status === 'done' ? item.note : undefined);
+    lines.push(`${item.status.padEnd(7)} ${item.input}${to}${why ? `\n        ${why}` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -263,17 +307,20 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
         manifest.outputs.push(item.output);
         await save(manifest);
       }
-      await ctx.engine.runJob(
-        jobFor(options.preset, item.input, outputPath, options.output),
-        ctx.signal,
-        (u) => report(label, u.stage, u.progress),
+      const outcome = await runPreset(options.preset, item.input, outputPath, options.output, ctx, (u) =>
+        report(label, u.stage, u.progress),
       );
       item.status = 'done';
       delete item.reason;
+      delete item.note;
+      delete item.unchanged;
+      Object.assign(item, outcome);
     } catch (error) {
       if (error instanceof JobCancelledError || ctx.signal.aborted) return; // stays pending
       item.status = 'failed';
       item.reason = error instanceof Error ? error.message : String(error);
+      delete item.note;
+      delete item.unchanged;
       // Nothing was written: the name is not ours to overwrite later.
       if (!existsSync(outputPath)) manifest.outputs = manifest.outputs.filter((o) => o !== item.output);
     }
@@ -302,6 +349,8 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
       output: abs(item.output),
       status: item.status,
       ...(item.reason && { reason: item.reason }),
+      ...(item.note && { note: item.note }),
+      ...(item.unchanged && { unchanged: true }),
     })),
     cancelled: ctx.signal.aborted,
   };
