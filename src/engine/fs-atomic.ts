@@ -1,5 +1,5 @@
 // Writes that never leave a half-written file under the final name: temp file in the same folder,
-// flushed, then renamed over the target.
+// flushed, then renamed over the target. And the path test that keeps writes inside a chosen folder.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -29,4 +29,11 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await fs.rm(temp, { force: true });
     throw error;
   }
+}
+
+/** Whether `target` is below `root` (both real, absolute paths); `allowSame` also accepts `root` itself. */
+export function isInside(root: string, target: string, allowSame: boolean): boolean {
+  const relative = path.relative(root, target);
+  if (relative === '') return allowSame;
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }

@@ -16,7 +16,8 @@ import {
   type EngineInfo,
   type JobSpec,
 } from '../common/api';
-import { isInside, OutputFolders, type OutputHint } from './output-folders';
+import { OutputFolders, type OutputHint } from './output-folders';
+import { isInside } from '../engine/fs-atomic';
 import type { SettingsStore } from './settings';
 import type {
   HostToWorker,

@@ -4,6 +4,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError, type JobSpec } from '../common/api';
+import { isInside } from '../engine/fs-atomic';
 
 type TargetKind = 'file' | 'folder';
 
@@ -93,11 +94,4 @@ export async function realLocation(target: string): Promise<string> {
       current = parent;
     }
   }
-}
-
-/** Whether `target` is below `root` (both real, absolute paths); `allowSame` also accepts `root` itself. */
-export function isInside(root: string, target: string, allowSame: boolean): boolean {
-  const relative = path.relative(root, target);
-  if (relative === '') return allowSame;
-  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }

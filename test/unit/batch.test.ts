@@ -3,7 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -113,6 +113,22 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     expect(run.updates.map((u) => u.progress)).toEqual(
       [...run.updates.map((u) => u.progress)].sort((a, b) => a - b),
     );
+  });
+
+  it('never writes through a sub-folder of OUTDIR that is a link leading elsewhere', async () => {
+    const input = path.join(dir, 'linked in');
+    await makePhoto(path.join(input, 'top.jpg'), 'coffee.png', 120);
+    await makePhoto(path.join(input, 'sub', 'inner.jpg'), 'rocket.jpg', 120);
+    const out = path.join(dir, 'linked out');
+    const elsewhere = path.join(dir, 'elsewhere');
+    await mkdir(out, { recursive: true });
+    await mkdir(elsewhere, { recursive: true });
+    await symlink(elsewhere, path.join(out, 'sub'));
+    const summary = await batch({ inputs: [input], outDir: out, recursive: true }).done;
+    expect(summary.counts).toMatchObject({ total: 2, done: 1, failed: 1 });
+    const failed = summary.items.find((item) => item.status === 'failed')!;
+    expect(failed.reason).toMatch(/link that leads outside the output folder/);
+    expect(await readdir(elsewhere)).toEqual([]);
   });
 
   it('names results from the template and applies the conflict policy', async () => {

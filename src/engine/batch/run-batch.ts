@@ -7,7 +7,7 @@ import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchPreset, JobSpec, OutputOptions } from '../../common/api';
 import type { Engine } from '../engine';
-import { writeFileAtomic } from '../fs-atomic';
+import { isInside, writeFileAtomic } from '../fs-atomic';
 import { readPhoto } from '../image';
 import { deblurFastToFile } from '../jobs/deblur-job';
 import { JobCancelledError, type JobContext, type ProgressUpdate } from '../jobs/progress';
@@ -215,6 +215,7 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
     },
   };
   const abs = (relative: string): string => path.resolve(outDir, relative);
+  const realOutDir = await realpath(outDir);
   const ownedOutputs = new Set(manifest.outputs.map(abs));
   const save = manifestWriter(outDir);
 
@@ -296,6 +297,13 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
     report(label, 'starting', 0);
     try {
       await mkdir(path.dirname(outputPath), { recursive: true });
+      // A mirrored sub-folder may already exist as a link: it must not lead the result out of OUTDIR.
+      if (!isInside(realOutDir, await realpath(path.dirname(outputPath)), true)) {
+        throw new Error(
+          `Its folder “${path.dirname(item.output)}” is a link that leads outside the output folder: ` +
+            'nothing was written. Remove the link or choose another output folder.',
+        );
+      }
       // The last line of defence: whatever happened since planning, never write over an input.
       if (inputKeys.has(await realOrResolved(outputPath))) {
         throw new Error(
