@@ -20,11 +20,13 @@ export default defineConfig({
   main: {
     build: {
       rolldownOptions: {
-        // Four Node entry points share one engine: the Electron main process, the engine worker thread,
-        // the web bridge server and the CLI.
+        // Node entry points sharing one engine: the Electron main process, the engine worker thread, the
+        // web bridge server, the CLI and the benchmarks.
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
           'engine-worker': resolve(__dirname, 'src/main/engine-worker.ts'),
+          // Deconvolution tiles on the other cores (src/engine/deblur/tile-workers.ts finds it beside the engine).
+          'deconvolution-worker': resolve(__dirname, 'src/engine/deblur/deconvolution-worker.ts'),
           serve: resolve(__dirname, 'src/main/serve.ts'),
           cli: resolve(__dirname, 'src/main/cli.ts'),
           'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),

@@ -36,7 +36,6 @@ const { values } = parseArgs({
     'max-blur': { type: 'string' },
     /** Side lengths of the full-size timing photo; 0 skips it. */
     'full-size': { type: 'string', default: '6000x4000' },
-    'real-sheet': { type: 'boolean', default: true },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
   },
 });
@@ -176,13 +175,15 @@ console.log(
   `\nfast-mode kernel estimates: ${trust.reliable} reliable, ${trust.uncertain} uncertain (half strength), ` +
     `${trust.failed} failed (photo left unchanged)`,
 );
-const sorted = gains.map((g) => g.gain).sort((a, b) => a - b);
-console.log(
-  `fast mode vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
-    `mean ${(sorted.reduce((a, b) => a + b, 0) / sorted.length).toFixed(2)} dB, ` +
-    `worst ${sorted[0]!.toFixed(2)}, best ${sorted.at(-1)!.toFixed(2)}; ` +
-    gains.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
-);
+if (gains.length) {
+  const sorted = gains.map((g) => g.gain).sort((a, b) => a - b);
+  console.log(
+    `fast mode vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
+      `mean ${(sorted.reduce((a, b) => a + b, 0) / sorted.length).toFixed(2)} dB, ` +
+      `worst ${sorted[0]!.toFixed(2)}, best ${sorted.at(-1)!.toFixed(2)}; ` +
+      gains.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
+  );
+}
 
 // Paper mode against fast mode on the same 256x256 crops: time ratio and PSNR.
 const paperScore = [...scores].filter(([key]) => key.endsWith('\tpaper (256 crop)')).map(([, s]) => s);
@@ -214,7 +215,8 @@ if (values['full-size'] !== '0') {
   );
 }
 
-if (values['real-sheet']) {
+// --sheet '' skips the real-blurry contact sheet.
+if (values.sheet) {
   // Real blurry photos (no ground truth): input | fast mode, for looking at.
   const sheet = [];
   for (const name of ['blur1.png', 'blur2.png', 'face01.png']) {

@@ -116,4 +116,29 @@ describe('blurspace CLI', () => {
       });
     },
   );
+  it.skipIf(!HAS_SHARED_DATA)(
+    `fast deblur draws its kernel; tiles on worker threads give the same file as one thread ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
+    async () => {
+      // 1100x600: two deconvolution tiles side by side, so two threads really share the work.
+      const photo = path.join(dir, 'wide.png');
+      await sharp(path.join(SHARED_DATA, 'photos', 'enlightenment-data', 'Bamboo.jpg'))
+        .resize(1100, 600, { fit: 'cover' })
+        .png()
+        .toFile(photo);
+      const outputs = [path.join(dir, 'threads-2.png'), path.join(dir, 'threads-1.png')];
+      const trace = path.join(dir, 'kernel.png');
+      const deblur = (output: string, threads: string, ...extra: string[]) =>
+        run(process.execPath, [BIN, 'deblur', photo, '-o', output, '-q', ...extra], {
+          env: { ...process.env, BLURSPACE_THREADS: threads },
+        });
+      const { stdout } = await deblur(outputs[0]!, '2', '--trace', trace);
+      expect(stdout).toMatch(/blur (was estimated reliably|estimate is uncertain|could not be estimated)/);
+      expect(stdout).toContain(`blur kernel drawn to ${trace}`);
+      expect((await sharp(trace).metadata()).format).toBe('png');
+      await deblur(outputs[1]!, '1');
+      const [a, b] = await Promise.all(outputs.map((file) => sharp(file).raw().toBuffer()));
+      expect(a!.equals(b!)).toBe(true);
+      expect((await sharp(outputs[0]!).metadata()).width).toBe(1100);
+    },
+  );
 });

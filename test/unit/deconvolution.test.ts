@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deconvolve, type PsfGrid } from '../../src/engine/deblur/deconvolution';
+import { JobCancelledError } from '../../src/engine/jobs/progress';
 import { readPhoto } from '../../src/engine/image/index';
 import type { Psf } from '../../src/engine/kernels/psf';
 import type { FloatImage } from '../../src/engine/tiling';
@@ -209,7 +210,7 @@ describe('deconvolution', () => {
         },
       },
     );
-    await expect(run).rejects.toThrow(/abort/i);
+    await expect(run).rejects.toBeInstanceOf(JobCancelledError);
     expect(tiles).toBe(2);
   });
 });

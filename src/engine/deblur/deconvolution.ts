@@ -4,6 +4,7 @@
 // blended with feathered overlaps, each with the PSF of its position.
 import { nextPowerOfTwo } from '../dsp/fft';
 import { checkpoint } from '../jobs/progress';
+import { runTiles } from './tile-workers';
 import type { Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
@@ -448,8 +449,82 @@ function restoreTile(
 }
 
 /**
+ * One tile's work, self-contained so that a worker thread can do it: the input pixels of its extent (the
+ * tile plus a halo), the PSF for it, and where the kept tile lies inside the extent.
+ */
+export interface ExtentJob {
+  tile: Tile;
+  /** Interleaved input pixels of the extent, extentWidth x extentHeight. */
+  pixels: Float32Array;
+  channels: number;
+  extentWidth: number;
+  extentHeight: number;
+  /** The tile's offset inside the extent. */
+  tileX: number;
+  tileY: number;
+  fftWidth: number;
+  fftHeight: number;
+  /** The PSF at the tile's centre, embedded at psfSize x psfSize (the grid's largest side). */
+  kernel: Float64Array;
+  psfSize: number;
+  options: typeof DEFAULTS;
+}
+
+const shrinkageCache = new Map<string, Shrinkage[]>();
+function shrinkagesFor(opts: typeof DEFAULTS): Shrinkage[] {
+  const key = `${opts.alpha} ${opts.betaFactor} ${opts.iterations}`;
+  let list = shrinkageCache.get(key);
+  if (!list) {
+    list = Array.from({ length: opts.iterations }, (_, i) => shrinkage(opts.alpha, opts.betaFactor ** i));
+    shrinkageCache.set(key, list);
+  }
+  return list;
+}
+
+/** Restores one extent and returns its tile's pixels, blended with the input by the strength. */
+export function restoreExtent(job: ExtentJob): Float32Array {
+  const { pixels, channels, extentWidth: ew, extentHeight: eh, fftWidth: fftW, fftHeight: fftH, tile } = job;
+  const opts = job.options;
+  const encode = opts.linear ? toLinear : (v: number) => v;
+  const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
+  const threshold = encode(opts.saturationThreshold);
+  const planes = Array.from({ length: channels }, () => new Float64Array(fftW * fftH));
+  for (let y = 0; y < eh; y++) {
+    for (let x = 0; x < ew; x++) {
+      for (let c = 0; c < channels; c++)
+        planes[c][y * fftW + x] = encode(pixels[(y * ew + x) * channels + c]);
+    }
+  }
+  for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);
+  const solver = makeSolver(job.kernel, job.psfSize, fftW, fftH);
+  const saturated = opts.saturationThreshold < 1 ? saturatedPixels(planes, fftW, fftH, threshold) : undefined;
+  if (saturated) solver.weighted = new WeightedSystem(solver, saturated);
+  const observed = saturated && planes.map((plane) => Float64Array.from(plane));
+  restoreTile(solver, planes, opts, shrinkagesFor(opts));
+  // The scene under a clipped pixel is at least as bright as the clip level: no dark holes in highlights.
+  for (let i = 0; observed && i < observed[0].length; i++) {
+    if (!observed.some((plane) => plane[i] >= threshold)) continue;
+    for (let c = 0; c < channels; c++) planes[c][i] = Math.max(planes[c][i], observed[c][i]);
+  }
+  const strength = Math.min(1, Math.max(0, opts.strength));
+  const out = new Float32Array(tile.width * tile.height * channels);
+  for (let y = 0; y < tile.height; y++) {
+    const row = (y + job.tileY) * fftW + job.tileX;
+    for (let x = 0; x < tile.width; x++) {
+      const src = ((y + job.tileY) * ew + x + job.tileX) * channels;
+      for (let c = 0; c < channels; c++) {
+        const input = pixels[src + c];
+        out[(y * tile.width + x) * channels + c] = input + strength * (decode(planes[c][row + x]) - input);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Removes a known blur (blurry = correlate(sharp, psf)) from a gamma-encoded image of any size. A PsfGrid
- * gives each tile the PSF interpolated at its centre.
+ * gives each tile the PSF interpolated at its centre. Tiles run on worker threads when the built worker
+ * is there (tile-workers.ts), in this thread otherwise.
  */
 export async function deconvolve(
   image: FloatImage,
@@ -459,9 +534,8 @@ export async function deconvolve(
 ): Promise<FloatImage> {
   const opts = { ...DEFAULTS, ...options };
   const { width, height, channels } = image;
-  const strength = Math.min(1, Math.max(0, opts.strength));
   await checkpoint(ctx.signal);
-  if (strength === 0) return { width, height, channels, data: Float32Array.from(image.data) };
+  if (opts.strength <= 0) return { width, height, channels, data: Float32Array.from(image.data) };
 
   const grid: PsfGrid = 'cells' in psf ? psf : { rows: 1, cols: 1, cells: [psf] };
   if (grid.cells.length !== grid.rows * grid.cols)
@@ -473,60 +547,40 @@ export async function deconvolve(
   const overlap = psfSize + 1;
   const columns = planAxis(width, opts.tileSize, pad, halo, overlap);
   const rows = planAxis(height, opts.tileSize, pad, halo, overlap);
-  const shrinkages = Array.from({ length: opts.iterations }, (_, i) =>
-    shrinkage(opts.alpha, opts.betaFactor ** i),
+  const jobs = rows.spans.flatMap((ry) =>
+    columns.spans.map((rx) => (): ExtentJob => {
+      const pixels = new Float32Array(rx.extentSize * ry.extentSize * channels);
+      for (let y = 0; y < ry.extentSize; y++) {
+        const from = ((ry.extentStart + y) * width + rx.extentStart) * channels;
+        pixels.set(image.data.subarray(from, from + rx.extentSize * channels), y * rx.extentSize * channels);
+      }
+      return {
+        tile: { x: rx.start, y: ry.start, width: rx.size, height: ry.size },
+        pixels,
+        channels,
+        extentWidth: rx.extentSize,
+        extentHeight: ry.extentSize,
+        tileX: rx.start - rx.extentStart,
+        tileY: ry.start - ry.extentStart,
+        fftWidth: columns.fft,
+        fftHeight: rows.fft,
+        kernel: psfAt(grid, width, height, rx.start + rx.size / 2, ry.start + ry.size / 2, psfSize),
+        psfSize,
+        options: opts,
+      };
+    }),
   );
-  const encode = opts.linear ? toLinear : (v: number) => v;
-  const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
-  const threshold = encode(opts.saturationThreshold);
   const blender = new TileBlender(width, height, channels, overlap);
-  const total = columns.spans.length * rows.spans.length;
   let done = 0;
-
-  for (const ry of rows.spans) {
-    for (const rx of columns.spans) {
-      const ew = rx.extentSize;
-      const eh = ry.extentSize;
-      const fftW = columns.fft;
-      const fftH = rows.fft;
-      const planes = Array.from({ length: channels }, () => new Float64Array(fftW * fftH));
-      for (let y = 0; y < eh; y++) {
-        const src = ((ry.extentStart + y) * width + rx.extentStart) * channels;
-        for (let x = 0; x < ew; x++) {
-          for (let c = 0; c < channels; c++)
-            planes[c][y * fftW + x] = encode(image.data[src + x * channels + c]);
-        }
-      }
-      for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);
-      const kernel = psfAt(grid, width, height, rx.start + rx.size / 2, ry.start + ry.size / 2, psfSize);
-      const solver = makeSolver(kernel, psfSize, fftW, fftH);
-      const saturated =
-        opts.saturationThreshold < 1 ? saturatedPixels(planes, fftW, fftH, threshold) : undefined;
-      if (saturated) solver.weighted = new WeightedSystem(solver, saturated);
-      const observed = saturated && planes.map((plane) => Float64Array.from(plane));
-      restoreTile(solver, planes, opts, shrinkages);
-      // The scene under a clipped pixel is at least as bright as the clip level: no dark holes in highlights.
-      for (let i = 0; observed && i < observed[0].length; i++) {
-        if (!observed.some((plane) => plane[i] >= threshold)) continue;
-        for (let c = 0; c < channels; c++) planes[c][i] = Math.max(planes[c][i], observed[c][i]);
-      }
-      const tile: Tile = { x: rx.start, y: ry.start, width: rx.size, height: ry.size };
-      const pixels = new Float32Array(tile.width * tile.height * channels);
-      for (let y = 0; y < tile.height; y++) {
-        const row = (y + ry.start - ry.extentStart) * fftW + rx.start - rx.extentStart;
-        for (let x = 0; x < tile.width; x++) {
-          const src = ((ry.start + y) * width + rx.start + x) * channels;
-          for (let c = 0; c < channels; c++) {
-            const input = image.data[src + c];
-            const output = decode(planes[c][row + x]);
-            pixels[(y * tile.width + x) * channels + c] = input + strength * (output - input);
-          }
-        }
-      }
-      blender.add(tile, pixels);
-      ctx.onProgress?.(++done, total);
+  await runTiles(
+    jobs,
+    restoreExtent,
+    async (job, pixels) => {
+      blender.add(job.tile, pixels);
+      ctx.onProgress?.(++done, jobs.length);
       await checkpoint(ctx.signal);
-    }
-  }
+    },
+    ctx.signal,
+  );
   return blender.result();
 }
