@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'paper-pairs': { type: 'string', default: '1' },
     'paper-iterations': { type: 'string', default: '200' },
     kinds: { type: 'string', default: 'kernel,shake,gopro' },
+    /** FFT side of the deconvolution tiles (Settings' tile size); the engine's default when absent. */
+    'tile-size': { type: 'string' },
     /** Fast mode's longest blur, in pixels (its default when absent). */
     'max-blur': { type: 'string' },
     /** Side lengths of the full-size timing photo; 0 skips it. */
@@ -40,7 +42,11 @@ const { values } = parseArgs({
   },
 });
 
-const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+const ctx: JobContext = {
+  signal: new AbortController().signal,
+  progress: () => undefined,
+  ...(values['tile-size'] && { tileSize: Number(values['tile-size']) }),
+};
 const fastOptions = {
   ...FAST_DEFAULTS,
   ...(values['max-blur'] && { maxBlurPx: Number(values['max-blur']) }),

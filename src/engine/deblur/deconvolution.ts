@@ -29,7 +29,11 @@ export interface DeconvolutionOptions {
   lambda?: number;
   /** Exponent of the hyper-Laplacian prior. Default 2/3. */
   alpha?: number;
-  /** Outer iterations; beta starts at 1 and grows by betaFactor each time. Default 6 (4 lost ~1 dB on noisy JPEGs). */
+  /**
+   * Outer iterations; beta starts at 1 and grows by betaFactor each time. Default 5 x 5.3 (final beta ~790):
+   * on 6 val kernel pairs with the true kernel 28.49 dB vs 28.51 for 6 x 4, 10 % faster; 4 x 8 lost 0.12 dB,
+   * and 4 x 4 (final beta 64) lost ~1 dB on noisy JPEGs.
+   */
   iterations?: number;
   betaFactor?: number;
   /** Deconvolve linear-light values (the input stays gamma-encoded sRGB). Default true. */
@@ -59,8 +63,8 @@ const DEFAULTS = {
   strength: 1,
   lambda: 1000,
   alpha: 2 / 3,
-  iterations: 6,
-  betaFactor: 4,
+  iterations: 5,
+  betaFactor: 5.3,
   linear: true,
   saturationThreshold: 0.98,
   cgIterations: 3,

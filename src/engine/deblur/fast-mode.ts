@@ -136,7 +136,7 @@ export async function fastDeblur(
   const image = await deconvolve(
     photo,
     estimate.psf,
-    { strength, lambda: DATA_WEIGHT },
+    { strength, lambda: DATA_WEIGHT, ...(ctx.tileSize && { tileSize: ctx.tileSize }) },
     {
       signal: ctx.signal,
       onProgress: (tile, total) => ctx.progress({ stage, progress: 0.3 + (0.7 * tile) / total }),

@@ -57,20 +57,26 @@ export async function runTiles(
 
 function restoreOn(worker: Worker, job: ExtentJob): Promise<Float32Array> {
   return new Promise((resolve, reject) => {
-    const onExit = (code: number): void => reject(new Error(`a deconvolution thread stopped (code ${code})`));
-    const settle = (): void => {
-      worker.off('error', reject);
+    const onMessage = (pixels: Float32Array): void => {
+      stop();
+      resolve(pixels);
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    const onExit = (code: number): void => {
+      stop();
+      reject(new Error(`a deconvolution thread stopped (code ${code})`));
+    };
+    const stop = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
       worker.off('exit', onExit);
     };
-    worker.once('message', (pixels: Float32Array) => {
-      settle();
-      resolve(pixels);
-    });
-    worker.once('error', (error) => {
-      settle();
-      reject(error);
-    });
-    worker.once('exit', onExit);
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
     // The extent's pixels move to the thread (no copy); the job keeps only its small fields.
     worker.postMessage(job, [job.pixels.buffer as ArrayBuffer]);
   });
