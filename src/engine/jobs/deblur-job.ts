@@ -11,6 +11,7 @@ import { shrinkPsf, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
 import { crop, type FloatImage } from '../tiling';
+import { quantise8 } from '../training/colour';
 import { writeResult } from './output';
 import type { JobContext } from './progress';
 
@@ -18,12 +19,10 @@ import type { JobContext } from './progress';
 export const PAPER_MAX_PIXELS = 1024 * 1024;
 const PREVIEW_SIDE = 512;
 
-function toBytes(image: FloatImage): Uint8Array {
-  return Uint8Array.from(image.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-}
-
 async function previewDataUrl(image: FloatImage): Promise<string> {
-  const jpeg = await sharp(toBytes(image), { raw: { width: image.width, height: image.height, channels: 3 } })
+  const jpeg = await sharp(quantise8(image.data), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
     .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 80 })
     .toBuffer();
@@ -33,7 +32,7 @@ async function previewDataUrl(image: FloatImage): Promise<string> {
 /** A quick look at the fast mode's result: the photo at preview size deconvolved with the kernel scaled down. */
 async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promise<string> {
   const factor = Math.min(1, PREVIEW_SIDE / Math.max(photo.width, photo.height));
-  const { data, info } = await sharp(toBytes(photo), {
+  const { data, info } = await sharp(quantise8(photo.data), {
     raw: { width: photo.width, height: photo.height, channels: 3 },
   })
     .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true })
@@ -43,7 +42,7 @@ async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promi
     width: info.width,
     height: info.height,
     channels: 3,
-    data: Float32Array.from(data, (v) => v / 255),
+    data: new Float32Array(data).map((v) => v / 255),
   };
   return previewDataUrl(await deconvolve(small, factor < 1 ? shrinkPsf(psf, factor) : psf, { strength }));
 }
