@@ -148,7 +148,7 @@ test.describe('with photos', () => {
     await shot(page, test.info(), 'deblur-paper');
   });
 
-  test('batch: the open photos and a typed bad file exported to PNG in a folder, with a summary', async ({
+  test('batch: the open photos and a typed bad file exported to PNG in a folder, with a summary; then deblurred', async ({
     page,
     engine,
   }) => {
@@ -200,6 +200,20 @@ test.describe('with photos', () => {
         const meta = await sharp(path.join(outDir, name)).metadata();
         expect([meta.format, meta.width, meta.height]).toEqual(['png', 301, 283]);
       }
+
+      // The same photos through the deblur preset (fast mode) at half strength, into another folder.
+      const deblurDir = path.join(work, 'deblurred');
+      await page.getByTestId('batch-folders').fill('');
+      await page.getByTestId('batch-outdir').fill(deblurDir);
+      await page.getByTestId('batch-preset').selectOption('deblur');
+      await page.getByTestId('batch-strength').fill('0.5');
+      await page.getByTestId('batch-run').click();
+      await expect(page.getByTestId('batch-summary')).toContainText('3 photos: 3 done, 0 failed, 0 skipped', {
+        timeout: 90_000,
+      });
+      const deblurred = (await readdir(deblurDir)).filter((f) => f.endsWith('.png'));
+      expect(deblurred.sort()).toEqual(names.map((name) => name.replace('-export', '-deblur')).sort());
+      await shot(page, test.info(), 'batch-deblur');
     } finally {
       await rm(work, { recursive: true, force: true });
     }
