@@ -82,6 +82,31 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     await expect(train(config, data, { outDir: out, resume: false })).rejects.toThrow(/--resume/);
   });
 
+  it('extractorLearningRateScale moves G (kernel_extractor.*) at its own rate, F and the shared features as usual', async () => {
+    const config = TrainConfig.parse({
+      ...JSON.parse(readFileSync(TINY_CONFIG, 'utf8')),
+      steps: 2,
+      warmupSteps: 0,
+      extractorLearningRateScale: 1e-6,
+    });
+    const initial = KernelWizard.create(modelConfigOf(config), config.seed);
+    const before = initial.stateDict();
+    const out = path.join(dir, 'g-scale');
+    await train(config, await fixedBatch(3), { outDir: out, resume: false });
+    const after = (await readSafetensors(path.join(out, MODEL_FILE))).tensors;
+    const largestChange = (prefix: string): number =>
+      Math.max(
+        ...[...before]
+          .filter(([name]) => name.startsWith(prefix))
+          .map(([name, t]) => Math.max(...t.data.map((v, i) => Math.abs(v - after.get(name)!.data[i]!)))),
+      );
+    // Adam moves every weight by about the learning rate per step, times the scale for G.
+    expect(largestChange('feature_extractor.')).toBeGreaterThan(1e-5);
+    expect(largestChange('adapter.')).toBeGreaterThan(1e-5);
+    expect(largestChange('kernel_extractor.')).toBeLessThan(1e-8);
+    initial.dispose();
+  });
+
   it('trains the VAE variant: the KL term is logged, the loss is finite, the checkpoint is a VAE', async () => {
     const tiny = JSON.parse(readFileSync(TINY_CONFIG, 'utf8'));
     const config = TrainConfig.parse({

@@ -26,7 +26,8 @@ export class Adam {
     }
   }
 
-  apply(grads: Map<string, tf.Tensor>, learningRate: number): void {
+  /** One update; `scaleOf` multiplies the learning rate per parameter name (default 1). */
+  apply(grads: Map<string, tf.Tensor>, learningRate: number, scaleOf?: (name: string) => number): void {
     this.steps++;
     const { beta1, beta2, epsilon } = this.options;
     const correction1 = 1 - beta1 ** this.steps;
@@ -39,7 +40,7 @@ export class Adam {
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2)));
         const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), epsilon));
-        param.assign(tf.sub(param, tf.mul(update, learningRate)));
+        param.assign(tf.sub(param, tf.mul(update, learningRate * (scaleOf?.(name) ?? 1))));
       }
     });
   }

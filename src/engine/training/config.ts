@@ -18,6 +18,11 @@ export const TrainConfig = z.object({
   batchSize: z.number().int().min(1).default(4),
   steps: z.number().int().min(1),
   learningRate: z.number().positive().default(2e-4),
+  /**
+   * Multiplies the learning rate of G (the kernel extractor) only: a lever on F's response to the code
+   * (docs/NOTES.md). 1 trains both at the same rate, as the authors do.
+   */
+  extractorLearningRateScale: z.number().positive().default(1),
   /** Cosine decay from learningRate to this over the run, after a linear warm-up. */
   minLearningRate: z.number().nonnegative().default(1e-6),
   warmupSteps: z.number().int().nonnegative().default(200),

@@ -58,6 +58,8 @@ export interface TrainOptions {
 }
 
 export const STATE_FILE = 'train-state.safetensors';
+/** State-dict names of G, the kernel extractor (the authors' `kernel_extractor.*`). */
+const EXTRACTOR_PREFIX = 'kernel_extractor.';
 export const MODEL_FILE = 'model.safetensors';
 export const LOG_FILE = 'log.jsonl';
 
@@ -171,7 +173,8 @@ function trainStep(
     }, [...params.values()]);
     let gradients = new Map(names.map((name) => [name, grads[params.get(name)!.name]!]));
     if (config.gradientClip > 0) gradients = clipByGlobalNorm(gradients, config.gradientClip);
-    adam.apply(gradients, learningRate);
+    const extractorScale = config.extractorLearningRateScale;
+    adam.apply(gradients, learningRate, (name) => (name.startsWith(EXTRACTOR_PREFIX) ? extractorScale : 1));
     return value;
   });
   const result = {
