@@ -47,10 +47,13 @@ async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promi
   return previewDataUrl(await deconvolve(small, factor < 1 ? shrinkPsf(psf, factor) : psf, { strength }));
 }
 
-const RELIABILITY_NOTES: Record<Reliability, string> = {
+/** What each verdict on the blur estimate means for the result, as the UI, the CLI and batch reports say it. */
+export const RELIABILITY_NOTES: Record<Reliability, string> = {
   reliable: 'The blur was estimated reliably.',
   uncertain: 'The blur estimate is uncertain: the photo was restored at half the strength asked for.',
-  failed: 'The blur could not be estimated reliably: the photo was left unchanged.',
+  failed:
+    'The blur could not be estimated reliably: the photo was left unchanged. A region drawn over a detailed, ' +
+    'evenly blurred part of the photo may help.',
 };
 
 function checkRegion(region: Region, photo: FloatImage): void {
