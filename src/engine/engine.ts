@@ -144,8 +144,7 @@ export class Engine {
         // Fast mode needs no network: the model is loaded for paper mode only.
         return runDeblur(spec, ctx, () => this.loadModel());
       case 'batch':
-        // Each item goes through runJob again (the same code as a single export or kernel job), or, for the
-        // deblur preset, through the deblur job's fast mode (deblurFastToFile).
+        // Each item goes through runJob again: the same code as a single export, kernel or deblur job.
         return runBatchJob(spec, ctx, this);
     }
   }

@@ -1,15 +1,13 @@
 // A batch: many photos through the same engine jobs as single ones, queued in a manifest in the output
 // folder so that a crash, a kill or a cancel never loses finished work and never leaves a half-written
-// result. Bad inputs fail their own item with a reason; the batch goes on. The deblur preset runs the deblur
-// job's fast mode on each photo; each item keeps its note on how far the blur estimate could be trusted.
+// result. Bad inputs fail their own item with a reason; the batch goes on. Deblur items keep the job's note
+// on how far the blur estimate could be trusted.
 import { existsSync } from 'node:fs';
 import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchPreset, JobSpec, OutputOptions } from '../../common/api';
 import type { Engine } from '../engine';
 import { isInside, writeFileAtomic } from '../fs-atomic';
-import { readPhoto } from '../image';
-import { deblurFastToFile } from '../jobs/deblur-job';
 import { JobCancelledError, type JobContext, type ProgressUpdate } from '../jobs/progress';
 import {
   loadManifest,
@@ -93,15 +91,26 @@ function settingsKey(options: BatchOptions, template: string): string {
   });
 }
 
-function jobFor(
-  preset: Exclude<BatchPreset, { kind: 'deblur' }>,
-  input: string,
-  outputPath: string,
-  output: OutputOptions,
-): JobSpec {
-  return preset.kind === 'export'
-    ? { kind: 'exportPhoto', sourcePath: input, outputPath, output }
-    : {
+/**
+ * The engine job for one item. Deblur is fast mode only: paper mode works on regions of at most 1 MP and
+ * takes minutes to hours per photo, far too slow for batches.
+ */
+function jobFor(preset: BatchPreset, input: string, outputPath: string, output: OutputOptions): JobSpec {
+  switch (preset.kind) {
+    case 'export':
+      return { kind: 'exportPhoto', sourcePath: input, outputPath, output };
+    case 'deblur':
+      return {
+        kind: 'deblur',
+        mode: 'fast',
+        photoPath: input,
+        outputPath,
+        strength: preset.strength,
+        seed: 0,
+        output,
+      };
+    case 'apply-kernel':
+      return {
         kind: 'applyKernel',
         photoPath: input,
         kernelPath: path.resolve(preset.kernelPath),
@@ -109,33 +118,23 @@ function jobFor(
         mode: preset.mode,
         output,
       };
+  }
 }
 
 /** What an item's run leaves to remember beside its status. */
 type ItemOutcome = Pick<ManifestItem, 'note' | 'unchanged'>;
 
-/** Runs one item's preset into `outputPath` (written atomically by the job, as every result). */
-async function runPreset(
-  preset: BatchPreset,
-  input: string,
-  outputPath: string,
-  output: OutputOptions,
+/** Runs one item's job into `outputPath` (written atomically by the job, as every result). */
+async function runItemJob(
+  spec: JobSpec,
   ctx: BatchContext,
   progress: (update: ProgressUpdate) => void,
 ): Promise<ItemOutcome> {
-  if (preset.kind !== 'deblur') {
-    await ctx.engine.runJob(jobFor(preset, input, outputPath, output), ctx.signal, progress);
-    return {};
-  }
-  // Fast mode only: paper mode is limited to 1 MP regions and takes minutes to hours per photo, far too
-  // slow for batches. It is the deblur job's own fast mode (deblurFastToFile), called directly rather than
-  // through runJob: it needs no model (the 'deblur' job loads one for paper mode) and a batch shows no
-  // previews or kernel traces. A 'failed' estimate still writes the photo (unchanged): the item is done.
-  const itemCtx: JobContext = { signal: ctx.signal, progress, tileSize: ctx.tileSize };
-  itemCtx.progress({ stage: 'reading photo', progress: 0 });
-  const photo = await readPhoto(input);
-  const outcome = await deblurFastToFile(photo, outputPath, { strength: preset.strength, output }, itemCtx);
-  return { note: outcome.note, ...(outcome.reliability === 'failed' && { unchanged: true }) };
+  const result = await ctx.engine.runJob(spec, ctx.signal, progress);
+  if (result.kind !== 'deblur' || !result.estimate) return {};
+  // A photo whose blur could not be estimated is still written (unchanged): the item is done, with its note.
+  const { note, reliability } = result.estimate;
+  return { note, ...(reliability === 'failed' && { unchanged: true }) };
 }
 
 async function realOrResolved(file: string): Promise<string> {
@@ -315,9 +314,8 @@ export async function runBatch(options: BatchOptions, ctx: BatchContext): Promis
         manifest.outputs.push(item.output);
         await save(manifest);
       }
-      const outcome = await runPreset(options.preset, item.input, outputPath, options.output, ctx, (u) =>
-        report(label, u.stage, u.progress),
-      );
+      const spec = jobFor(options.preset, item.input, outputPath, options.output);
+      const outcome = await runItemJob(spec, ctx, (u) => report(label, u.stage, u.progress));
       item.status = 'done';
       delete item.reason;
       delete item.note;

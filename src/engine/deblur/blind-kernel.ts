@@ -388,10 +388,6 @@ export class ScaleSolver {
   }
 
   /**
-   * The kernel (correlation convention) minimising sum ||correlate(latent_d, k) - blurry_d||^2 + weight ||k||^2
-   * over the two gradient directions d, on a size x size support: conjugate gradients from `start`.
-   */
-  /**
    * Mean squared residual of the gradient-domain fit per pixel and direction, blurry ≈ conj(K) X as
    * `fitKernel` solves it, by Parseval on the half spectrum (columns 0 and width / 2 count once).
    */
@@ -417,6 +413,10 @@ export class ScaleSolver {
     return energy / (this.n * this.n * latent.length);
   }
 
+  /**
+   * The kernel (correlation convention) minimising sum ||correlate(latent_d, k) - blurry_d||^2 + weight ||k||^2
+   * over the two gradient directions d, on a size x size support: conjugate gradients from `start`.
+   */
   fitKernel(
     latent: Array<[Float64Array, Float64Array]>,
     blurry: Array<[Float64Array, Float64Array]>,

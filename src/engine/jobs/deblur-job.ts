@@ -2,8 +2,8 @@
 // deconvolution; paper mode: Algorithm 1 on a region), blends by strength, and writes it with the input's
 // size, bit depth and metadata.
 import sharp from 'sharp';
-import type { JobResult, JobSpec, OutputOptions, Region } from '../../common/api';
-import { FAST_DEFAULTS, fastDeblur, type FastModeOptions, type Reliability } from '../deblur/fast-mode';
+import type { JobResult, JobSpec, Region } from '../../common/api';
+import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../deblur/fast-mode';
 import { deconvolve } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { readPhoto, type Photo } from '../image';
@@ -118,67 +118,29 @@ async function runFast(
   photo: Photo,
   ctx: JobContext,
 ): Promise<JobResult> {
-  const fast = await deblurFastToFile(
+  if (spec.roi) checkRegion(spec.roi, photo);
+  const fast = await fastDeblur(
     photo,
-    spec.outputPath,
     {
+      ...FAST_DEFAULTS,
       roi: spec.roi,
       strength: spec.strength,
-      output: spec.output,
       onKernel: async (psf, strength) =>
         ctx.progress({ stage: 'preview', progress: 0.3, preview: await fastPreview(photo, psf, strength) }),
     },
     ctx,
   );
+  ctx.progress({ stage: 'saving', progress: 1 });
+  await writeResult(spec.outputPath, photo, fast.image.data, spec.output);
   const trace = await renderTracePng({ rows: 1, cols: 1, cells: [fast.psf] }, 4 * fast.psf.size);
   return {
     kind: 'deblur',
     outputPath: spec.outputPath,
     estimate: {
       reliability: fast.reliability,
-      note: fast.note,
+      note: RELIABILITY_NOTES[fast.reliability],
       window: fast.window,
       traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
     },
-  };
-}
-
-export interface FastDeblurOutcome {
-  psf: Psf;
-  /** Where the blur was estimated. */
-  window: Region;
-  reliability: Reliability;
-  /** What the reliability means for the result, in a sentence ('failed': the photo was written unchanged). */
-  note: string;
-}
-
-/**
- * Fast mode on a decoded photo, written to `outputPath` with the photo's size, bit depth and metadata
- * (atomically, as every result): the deblur job and the batch's deblur preset both run this.
- */
-export async function deblurFastToFile(
-  photo: Photo,
-  outputPath: string,
-  options: {
-    roi?: Region;
-    strength: number;
-    output?: OutputOptions;
-    onKernel?: FastModeOptions['onKernel'];
-  },
-  ctx: JobContext,
-): Promise<FastDeblurOutcome> {
-  if (options.roi) checkRegion(options.roi, photo);
-  const fast = await fastDeblur(
-    photo,
-    { ...FAST_DEFAULTS, roi: options.roi, strength: options.strength, onKernel: options.onKernel },
-    ctx,
-  );
-  ctx.progress({ stage: 'saving', progress: 1 });
-  await writeResult(outputPath, photo, fast.image.data, options.output);
-  return {
-    psf: fast.psf,
-    window: fast.window,
-    reliability: fast.reliability,
-    note: RELIABILITY_NOTES[fast.reliability],
   };
 }
