@@ -4,11 +4,10 @@
 // Everything is solved with periodic FFTs over the window surrounded by a smooth periodic extension. The
 // estimate reports two reliability measures (consistency between the two finest scales, and how much of
 // its support the kernel fills) so that callers can refuse a failed estimate.
-import { nextPowerOfTwo } from '../dsp/fft';
 import { checkpoint } from '../jobs/progress';
 import type { Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
-import { RealTileFft } from './tile-fft';
+import { MIN_TILE_FFT, RealTileFft, tileFftSize } from './tile-fft';
 
 export interface BlindKernelOptions {
   /** Side of the kernel at the window's resolution (odd); the longest blur looked for. */
@@ -572,8 +571,8 @@ export async function estimateBlurKernel(
     // when that halves the FFTs and keeps three quarters of it.
     const side = (length: number) => {
       const wanted = Math.min(Math.floor(length * scale), options.window);
-      let fft = nextPowerOfTwo(wanted + size);
-      if (fft / 2 - size >= 0.75 * wanted) fft /= 2;
+      let fft = tileFftSize(wanted + size);
+      if (fft > MIN_TILE_FFT && fft / 2 - size >= 0.75 * wanted) fft /= 2;
       return Math.min(wanted, fft - size);
     };
     const width = side(image.width);
@@ -589,8 +588,8 @@ export async function estimateBlurKernel(
     );
     const solver = new ScaleSolver(
       blurry,
-      nextPowerOfTwo(blurry.width + size),
-      nextPowerOfTwo(blurry.height + size),
+      tileFftSize(blurry.width + size),
+      tileFftSize(blurry.height + size),
     );
     const blurryGradients = solver.blurryGradients();
     const edges: EdgeThreshold = { threshold: null, count: 20 * size };

@@ -2,14 +2,13 @@
 // prior (Krishnan & Fergus 2009) solved in the FFT domain, tile by tile. Each tile is surrounded by a smooth
 // periodic extension before the FFTs, saturated pixels are dropped from the data term, and the tiles are
 // blended with feathered overlaps, each with the PSF of its position.
-import { nextPowerOfTwo } from '../dsp/fft';
 import { checkpoint } from '../jobs/progress';
 import { runTiles } from './tile-workers';
 import type { Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
-import { RealTileFft } from './tile-fft';
+import { RealTileFft, tileFftSize } from './tile-fft';
 
 /** Spatially varying PSFs: cells[row * cols + col] applies around the centre of that cell of the image. */
 export interface PsfGrid {
@@ -36,6 +35,7 @@ export interface DeconvolutionOptions {
    */
   iterations?: number;
   betaFactor?: number;
+  betaStart?: number;
   /** Deconvolve linear-light values (the input stays gamma-encoded sRGB). Default true. */
   linear?: boolean;
   /** Pixels with a channel at or above this (input encoding) leave the data term; >= 1 disables. */
@@ -49,6 +49,8 @@ export interface DeconvolutionOptions {
    * (noisy pairs +2.0 dB at 0.03, +4.5 at 0.3), while 1 left chroma edges of nearly clean photos blurred.
    */
   chromaRegularisation?: number;
+  /** EXPERIMENT: each plane's own clipped pixels leave its data term (hyper-Laplacian chroma only). */
+  saturationPerChannel?: boolean;
   /** Largest FFT side of a tile (a power of two). Default 1024. */
   tileSize?: number;
 }
@@ -59,18 +61,20 @@ export interface DeconvolutionContext {
   onProgress?: (done: number, total: number) => void;
 }
 
-const DEFAULTS = {
+export const DECONVOLUTION_DEFAULTS = {
   strength: 1,
   lambda: 1000,
   alpha: 2 / 3,
   iterations: 5,
   betaFactor: 5.3,
+  betaStart: 1,
   linear: true,
   saturationThreshold: 0.98,
   cgIterations: 3,
   tileSize: 1024,
   chromaPrior: 'quadratic' as 'quadratic' | 'hyper-laplacian',
   chromaRegularisation: 0.3,
+  saturationPerChannel: false,
 };
 
 /** One axis of the tiling: blended spans, each processed within a larger extent and an FFT of `fft` samples. */
@@ -85,7 +89,7 @@ function planAxis(length: number, tileSize: number, pad: number, halo: number, o
   while (fft - pad - 2 * halo < 4 * overlap) fft *= 2;
   if (length + pad <= fft) {
     return {
-      fft: nextPowerOfTwo(length + pad),
+      fft: tileFftSize(length + pad),
       spans: [{ start: 0, size: length, extentStart: 0, extentSize: length }],
     };
   }
@@ -197,8 +201,6 @@ interface TileSolver {
   kIm: Float64Array;
   k2: Float64Array;
   d2: Float64Array;
-  /** The x-step with saturated pixels left out of the data term; undefined when the tile has none. */
-  weighted?: WeightedSystem;
 }
 
 /** Multiplies a spectrum by conj(K) in place. */
@@ -218,8 +220,9 @@ function solveHyperLaplacian(
   lambda: number,
   shrinkages: Shrinkage[],
   cgIterations: number,
+  weighted: WeightedSystem | undefined,
 ): Float64Array {
-  const { fft, k2, d2, weighted } = s;
+  const { fft, k2, d2 } = s;
   const n = fft.spectrumSize;
   const [uRe, uIm] = correlatedSpectrum(s, y);
   const [tRe, tIm] = weighted ? correlatedSpectrum(s, weighted.masked(y)) : [uRe, uIm];
@@ -427,12 +430,15 @@ const LUMA = [0.2126, 0.7152, 0.0722];
 function restoreTile(
   solver: TileSolver,
   planes: Float64Array[],
-  opts: typeof DEFAULTS,
+  opts: typeof DECONVOLUTION_DEFAULTS,
   shrinkages: Shrinkage[],
+  masks: (Uint8Array | undefined)[],
 ) {
+  const weighted = masks.map((mask) => mask && new WeightedSystem(solver, mask));
   if (planes.length !== 3 || opts.chromaPrior === 'hyper-laplacian') {
-    for (const plane of planes)
-      plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages, opts.cgIterations));
+    planes.forEach((plane, c) =>
+      plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages, opts.cgIterations, weighted[c])),
+    );
     return;
   }
   const [r, g, b] = planes;
@@ -442,7 +448,7 @@ function restoreTile(
     r[i] -= luma[i];
     b[i] -= luma[i];
   }
-  const y = solveHyperLaplacian(solver, luma, opts.lambda, shrinkages, opts.cgIterations);
+  const y = solveHyperLaplacian(solver, luma, opts.lambda, shrinkages, opts.cgIterations, weighted[0]);
   solveQuadratic(solver, r, opts.chromaRegularisation);
   solveQuadratic(solver, b, opts.chromaRegularisation);
   for (let i = 0; i < r.length; i++) {
@@ -471,15 +477,17 @@ export interface ExtentJob {
   /** The PSF at the tile's centre, embedded at psfSize x psfSize (the grid's largest side). */
   kernel: Float64Array;
   psfSize: number;
-  options: typeof DEFAULTS;
+  options: typeof DECONVOLUTION_DEFAULTS;
 }
 
 const shrinkageCache = new Map<string, Shrinkage[]>();
-function shrinkagesFor(opts: typeof DEFAULTS): Shrinkage[] {
-  const key = `${opts.alpha} ${opts.betaFactor} ${opts.iterations}`;
+function shrinkagesFor(opts: typeof DECONVOLUTION_DEFAULTS): Shrinkage[] {
+  const key = `${opts.alpha} ${opts.betaStart} ${opts.betaFactor} ${opts.iterations}`;
   let list = shrinkageCache.get(key);
   if (!list) {
-    list = Array.from({ length: opts.iterations }, (_, i) => shrinkage(opts.alpha, opts.betaFactor ** i));
+    list = Array.from({ length: opts.iterations }, (_, i) =>
+      shrinkage(opts.alpha, opts.betaStart * opts.betaFactor ** i),
+    );
     shrinkageCache.set(key, list);
   }
   return list;
@@ -501,14 +509,22 @@ export function restoreExtent(job: ExtentJob): Float32Array {
   }
   for (const plane of planes) periodicExtend(plane, ew, eh, fftW, fftH);
   const solver = makeSolver(job.kernel, job.psfSize, fftW, fftH);
-  const saturated = opts.saturationThreshold < 1 ? saturatedPixels(planes, fftW, fftH, threshold) : undefined;
-  if (saturated) solver.weighted = new WeightedSystem(solver, saturated);
+  const perPlane =
+    opts.saturationPerChannel && (planes.length !== 3 || opts.chromaPrior === 'hyper-laplacian');
+  const masks =
+    opts.saturationThreshold >= 1
+      ? [undefined]
+      : perPlane
+        ? planes.map((plane) => saturatedPixels([plane], fftW, fftH, threshold))
+        : [saturatedPixels(planes, fftW, fftH, threshold)];
+  const saturated = masks.some(Boolean);
   const observed = saturated && planes.map((plane) => Float64Array.from(plane));
-  restoreTile(solver, planes, opts, shrinkagesFor(opts));
+  restoreTile(solver, planes, opts, shrinkagesFor(opts), perPlane ? masks : planes.map(() => masks[0]));
   // The scene under a clipped pixel is at least as bright as the clip level: no dark holes in highlights.
   for (let i = 0; observed && i < observed[0].length; i++) {
     if (!observed.some((plane) => plane[i] >= threshold)) continue;
-    for (let c = 0; c < channels; c++) planes[c][i] = Math.max(planes[c][i], observed[c][i]);
+    for (let c = 0; c < channels; c++)
+      if (!perPlane || observed[c][i] >= threshold) planes[c][i] = Math.max(planes[c][i], observed[c][i]);
   }
   const strength = Math.min(1, Math.max(0, opts.strength));
   const out = new Float32Array(tile.width * tile.height * channels);
@@ -536,7 +552,7 @@ export async function deconvolve(
   options: DeconvolutionOptions = {},
   ctx: DeconvolutionContext = {},
 ): Promise<FloatImage> {
-  const opts = { ...DEFAULTS, ...options };
+  const opts = { ...DECONVOLUTION_DEFAULTS, ...options };
   const { width, height, channels } = image;
   await checkpoint(ctx.signal);
   if (opts.strength <= 0) return { width, height, channels, data: Float32Array.from(image.data) };
