@@ -144,22 +144,32 @@ describe('deconvolution', () => {
     }
   });
 
-  it('rings less around a clipped highlight with saturation handling', async () => {
+  /**
+   * A 160 px texture with a disc of light (`paint` sets its linear RGB at x, y), blurred by a 21 px motion in
+   * linear light and clipped by the sensor after the blur.
+   */
+  function clippedLight(radius: number, paint: (rgb: Float32Array, x: number, y: number) => void) {
     const size = 160;
-    const radius = 12;
     const psf = motionPsf(21, 0.5);
     const kernel: Kernel = { id: 'motion', width: 21, height: 21, data: Float32Array.from(psf.weights) };
     const base = texture(size, size);
-    // A light source 8x brighter than white in linear light, clipped by the sensor after the blur.
     const linear = base.data.map(srgbToLinear);
-    const inDisc = (x: number, y: number) => (x - size / 2) ** 2 + (y - size / 2) ** 2 <= radius ** 2;
     for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++)
-        if (inDisc(x, y)) linear.fill(8, (y * size + x) * 3, (y * size + x + 1) * 3);
+      for (let x = 0; x < size; x++) {
+        if ((x - size / 2) ** 2 + (y - size / 2) ** 2 <= radius ** 2)
+          paint(linear.subarray((y * size + x) * 3, (y * size + x + 1) * 3), x, y);
+      }
     }
     const blurred = correlate(linear, size, size, 3, kernel);
     const blurry = { ...base, data: blurred.map((v) => linearToSrgb(Math.min(1, v))) };
     const sharp = { ...base, data: linear.map((v) => linearToSrgb(Math.min(1, v))) };
+    return { size, psf, blurred, blurry, sharp };
+  }
+
+  it('rings less around a clipped highlight with saturation handling', async () => {
+    const radius = 12;
+    // A light source 8x brighter than white in linear light.
+    const { size, psf, blurred, blurry, sharp } = clippedLight(radius, (rgb) => rgb.fill(8));
     // Error near the highlight but outside its clipped streak, where its ringing lands.
     const ringError = (image: FloatImage) => {
       let sum = 0;
@@ -184,25 +194,11 @@ describe('deconvolution', () => {
   });
 
   it('restores the channels that did not clip where another one did (an orange light)', async () => {
-    const size = 160;
-    const radius = 20;
-    const psf = motionPsf(21, 0.5);
-    const kernel: Kernel = { id: 'motion', width: 21, height: 21, data: Float32Array.from(psf.weights) };
-    const base = texture(size, size);
-    // Red 4x brighter than white (clips after the blur), green and blue well inside the range, with detail.
-    const linear = base.data.map(srgbToLinear);
-    const inDisc = (x: number, y: number) => (x - size / 2) ** 2 + (y - size / 2) ** 2 <= radius ** 2;
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        if (!inDisc(x, y)) continue;
-        const i = (y * size + x) * 3;
-        linear[i] = 4;
-        linear[i + 1] = ((x >> 3) ^ (y >> 3)) & 1 ? 0.45 : 0.15;
-      }
-    }
-    const blurred = correlate(linear, size, size, 3, kernel);
-    const blurry = { ...base, data: blurred.map((v) => linearToSrgb(Math.min(1, v))) };
-    const sharp = { ...base, data: linear.map((v) => linearToSrgb(Math.min(1, v))) };
+    // Red 4x brighter than white, green a checkerboard well inside the range.
+    const { size, psf, blurry, sharp } = clippedLight(20, (rgb, x, y) => {
+      rgb[0] = 4;
+      rgb[1] = ((x >> 3) ^ (y >> 3)) & 1 ? 0.45 : 0.15;
+    });
     // Green error where red clipped in the blurry photo.
     const greenError = (image: FloatImage) => {
       let sum = 0;
