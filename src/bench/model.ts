@@ -1,7 +1,9 @@
 // `npm run bench:model`: how well the checkpoint models blur, on the validation split only.
 // - blur reconstruction PSNR(F(x, G(x, y)), y) per kind of pair (the paper's Table 3 measure);
 // - a neutral code: G(x, x) should give F(x, G(x, x)) ≈ x;
-// - interpolation: F(x, (1 - t) k1 + t k2) between a light and a strong blur should blur in between.
+// - interpolation: F(x, (1 - t) k1 + t k2) between a light and a strong blur should blur in between;
+// - cross-kind (Table 3): with --gopro-only and --shake-only checkpoints (trained on one kind each), each on
+//   both kinds.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +14,12 @@ import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
 import { printTable, psnr } from './report';
 
 const { values } = parseArgs({
-  options: { checkpoint: { type: 'string' }, pairs: { type: 'string', default: '16' } },
+  options: {
+    checkpoint: { type: 'string' },
+    pairs: { type: 'string', default: '16' },
+    'gopro-only': { type: 'string' },
+    'shake-only': { type: 'string' },
+  },
 });
 await initBackend('auto');
 const { model, description } = await loadModel(
@@ -40,9 +47,9 @@ function sharpness(data: Float32Array): number {
   return sum / (SIZE * SIZE);
 }
 
-const rows: string[][] = [];
-for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
-  let reconstruction = 0;
+/** Mean PSNR(F(x, G(x, y)), y) of a model over the val pairs of one kind, and of x against y. */
+async function reconstruction(of: typeof model, kind: PairKind): Promise<[number, number]> {
+  let sum = 0;
   let identity = 0;
   for (let index = 0; index < count; index++) {
     const pair = await makePair(kind, {
@@ -53,15 +60,21 @@ for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
       dataRoot: SHARED_DATA_DIR,
     });
     const y = run(() =>
-      model.adaptiveBlur(image(pair.sharp), model.extractKernel(image(pair.sharp), image(pair.blurry))),
+      of.adaptiveBlur(image(pair.sharp), of.extractKernel(image(pair.sharp), image(pair.blurry))),
     );
-    reconstruction += psnr(y, pair.blurry);
+    sum += psnr(y, pair.blurry);
     identity += psnr(pair.sharp, pair.blurry);
   }
+  return [sum / count, identity / count];
+}
+
+const rows: string[][] = [];
+for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
+  const [psnrOf, identity] = await reconstruction(model, kind);
   rows.push([
     `PSNR(F(x, G(x, y)), y), ${kind}`,
-    `${(reconstruction / count).toFixed(2)} dB`,
-    `x vs y ${(identity / count).toFixed(2)} dB`,
+    `${psnrOf.toFixed(2)} dB`,
+    `x vs y ${identity.toFixed(2)} dB`,
   ]);
 }
 
@@ -115,5 +128,21 @@ rows.push([
   `${(codeResponse / count).toFixed(2)} dB`,
   `target: PSNR(y_light, y_strong) ${(blurryDistance / count).toFixed(2)} dB`,
 ]);
-rows.push(['cross-kind (trained on one kind, tested on another)', 'not measured', 'needs single-kind runs']);
 printTable(['measure', 'value', 'reference'], rows);
+
+const singleKind = (['gopro', 'shake'] as const).filter((kind) => values[`${kind}-only`]);
+if (singleKind.length) {
+  const cross: string[][] = [];
+  for (const trainedOn of singleKind) {
+    const loaded = await loadModel(path.resolve(values[`${trainedOn}-only`]!));
+    const [gopro] = await reconstruction(loaded.model, 'gopro');
+    const [shake] = await reconstruction(loaded.model, 'shake');
+    cross.push([
+      `${trainedOn} only: ${values[`${trainedOn}-only`]}`,
+      `${gopro.toFixed(2)} dB`,
+      `${shake.toFixed(2)} dB`,
+    ]);
+  }
+  console.log('\ncross-kind: PSNR(F(x, G(x, y)), y) of models trained on one kind of pair');
+  printTable(['trained on', 'tested on gopro', 'tested on shake'], cross);
+}
