@@ -11,7 +11,7 @@ import { readSafetensors } from '../../src/engine/checkpoint';
 import { makeBatch } from '../../src/engine/training';
 import { loadModel } from '../../src/engine/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
-import { modelConfigOf, TrainConfig } from '../../src/engine/training/config';
+import { klWeightAt, modelConfigOf, TrainConfig } from '../../src/engine/training/config';
 import {
   LOG_FILE,
   MODEL_FILE,
@@ -107,7 +107,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     initial.dispose();
   });
 
-  it('trains the VAE variant: the KL term is logged, the loss is finite, the checkpoint is a VAE', async () => {
+  it('trains the VAE variant: the KL term is logged and ramps up, the loss is finite, the checkpoint is a VAE', async () => {
     const tiny = JSON.parse(readFileSync(TINY_CONFIG, 'utf8'));
     const config = TrainConfig.parse({
       ...tiny,
@@ -115,8 +115,10 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
       steps: 3,
       validateEvery: 3,
       checkpointEvery: 3,
+      klWarmupSteps: 2,
     });
     expect(config.klWeight).toBe(10); // the paper's weight (wVAE.yml)
+    expect([1, 2, 3].map((step) => klWeightAt(config, step))).toEqual([5, 10, 10]);
     const data = await fixedBatch(2);
     const out = path.join(dir, 'vae');
     await train(config, data, { outDir: out, resume: false });
@@ -125,7 +127,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     for (const step of steps) {
       expect(Number.isFinite(step.loss)).toBe(true);
       expect(step.kl).toBeGreaterThan(0);
-      expect(step.loss).toBeCloseTo(step.charbonnier! + config.klWeight * step.kl!, 4);
+      expect(step.loss).toBeCloseTo(step.charbonnier! + klWeightAt(config, step.step!) * step.kl!, 4);
     }
     const loaded = await loadModel(path.join(out, MODEL_FILE));
     expect(loaded.model.config.useVAE).toBe(true);

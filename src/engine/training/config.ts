@@ -28,6 +28,12 @@ export const TrainConfig = z.object({
   warmupSteps: z.number().int().nonnegative().default(200),
   /** The paper's KL weight for the VAE variant. */
   klWeight: z.number().nonnegative().default(10),
+  /**
+   * Steps over which the KL weight ramps up linearly from 0 (0: the full weight from the start). For
+   * fine-tuning a plain model into the VAE variant, where the full weight at once collapsed the codes
+   * (docs/NOTES.md, session 3).
+   */
+  klWarmupSteps: z.number().int().nonnegative().default(0),
   charbonnierEpsilon: z.number().positive().default(1e-3),
   /** Global gradient-norm clip; 0 turns it off. */
   gradientClip: z.number().nonnegative().default(1),
@@ -43,6 +49,11 @@ export function modelConfigOf(config: TrainConfig): KernelWizardConfig {
 }
 
 /** Learning rate at `step` (1-based): linear warm-up, then cosine decay. */
+/** The KL weight at `step` (1-based), after the linear warm-up. */
+export function klWeightAt(config: TrainConfig, step: number): number {
+  return config.klWeight * (config.klWarmupSteps > 0 ? Math.min(1, step / config.klWarmupSteps) : 1);
+}
+
 export function learningRateAt(config: TrainConfig, step: number): number {
   if (step <= config.warmupSteps) return (config.learningRate * step) / config.warmupSteps;
   const progress = (step - config.warmupSteps) / Math.max(1, config.steps - config.warmupSteps);

@@ -11,7 +11,7 @@ import { yieldToEventLoop } from '../jobs/progress';
 import { charbonnier } from '../losses';
 import { KernelWizard, sampleKernel, vaeKlDivergence } from '../model/kernel-wizard';
 import { Adam } from './adam';
-import { learningRateAt, modelConfigOf, type TrainConfig } from './config';
+import { klWeightAt, learningRateAt, modelConfigOf, type TrainConfig } from './config';
 
 /** A batch of pairs, NHWC float32 RGB in [0, 1]. */
 export interface PairBatch {
@@ -169,7 +169,7 @@ function trainStep(
       // The authors sum the KL over all code entries; normalise per pixel like the data term.
       const kl = tf.div(vaeKlDivergence(posterior), x.size) as tf.Scalar;
       terms.kl = tf.keep(kl);
-      return tf.add(reconstruction, tf.mul(kl, config.klWeight)) as tf.Scalar;
+      return tf.add(reconstruction, tf.mul(kl, klWeightAt(config, step))) as tf.Scalar;
     }, [...params.values()]);
     let gradients = new Map(names.map((name) => [name, grads[params.get(name)!.name]!]));
     if (config.gradientClip > 0) gradients = clipByGlobalNorm(gradients, config.gradientClip);
