@@ -1,7 +1,7 @@
 // Fast non-blind deconvolution of full-size photos: half-quadratic splitting with a hyper-Laplacian gradient
 // prior (Krishnan & Fergus 2009) solved in the FFT domain, tile by tile. Each tile is surrounded by a smooth
-// periodic extension before the FFTs, saturated pixels are dropped from the data term, and the tiles are
-// blended with feathered overlaps, each with the PSF of its position.
+// periodic extension before the FFTs, each colour plane leaves its clipped pixels out of its data term, and
+// the tiles are blended with feathered overlaps, each with the PSF of its position.
 import { checkpoint } from '../jobs/progress';
 import { runTiles } from './tile-workers';
 import type { Psf } from '../kernels/psf';
@@ -56,7 +56,7 @@ export interface DeconvolutionContext {
   onProgress?: (done: number, total: number) => void;
 }
 
-export const DECONVOLUTION_DEFAULTS = {
+const DEFAULTS = {
   strength: 1,
   lambda: 1000,
   alpha: 2 / 3,
@@ -213,9 +213,8 @@ function solveHyperLaplacian(
   shrinkages: Shrinkage[],
   cgIterations: number,
   weighted: WeightedSystem | undefined,
-  fillMask?: Uint8Array,
 ): Float64Array {
-  const { fft, k2, d2, kRe, kIm } = s;
+  const { fft, k2, d2 } = s;
   const n = fft.spectrumSize;
   const [uRe, uIm] = correlatedSpectrum(s, y);
   const [tRe, tIm] = weighted ? correlatedSpectrum(s, weighted.masked(y)) : [uRe, uIm];
@@ -225,10 +224,7 @@ function solveHyperLaplacian(
   const divergence = new Float64Array(y.length);
   const sRe = new Float64Array(n);
   const sIm = new Float64Array(n);
-  const filled = fillMask && Float64Array.from(y);
-  const pRe = fillMask && new Float64Array(n);
-  const pIm = fillMask && new Float64Array(n);
-  shrinkages.forEach((shrink, iteration) => {
+  for (const shrink of shrinkages) {
     const b = shrink.beta / lambda;
     shrunkDivergence(x, divergence, fft.width, fft.height, shrink);
     fft.forward(divergence, sRe, sIm);
@@ -243,17 +239,7 @@ function solveHyperLaplacian(
     }
     weighted?.solve(qRe, qIm, sRe, sIm, b, cgIterations);
     fft.inverse(sRe, sIm, x);
-    if (filled && pRe && pIm && iteration < shrinkages.length - 1) {
-      for (let i = 0; i < n; i++) {
-        pRe[i] = kRe[i] * sRe[i] - kIm[i] * sIm[i];
-        pIm[i] = kRe[i] * sIm[i] + kIm[i] * sRe[i];
-      }
-      fft.inverse(pRe, pIm, divergence);
-      for (let i = 0; i < y.length; i++) if (fillMask[i]) filled[i] = Math.max(y[i], divergence[i]);
-      fft.forward(filled, uRe, uIm);
-      correlateSpectrum(s, uRe, uIm);
-    }
-  });
+  }
   return x;
 }
 
@@ -417,7 +403,7 @@ function saturatedPixels(plane: Float64Array, w: number, h: number, threshold: n
 function restoreTile(
   solver: TileSolver,
   planes: Float64Array[],
-  opts: typeof DECONVOLUTION_DEFAULTS,
+  opts: typeof DEFAULTS,
   masks: (Uint8Array | undefined)[],
 ) {
   const shrinkages = shrinkagesFor(opts);
@@ -447,11 +433,11 @@ export interface ExtentJob {
   /** The PSF at the tile's centre, embedded at psfSize x psfSize (the grid's largest side). */
   kernel: Float64Array;
   psfSize: number;
-  options: typeof DECONVOLUTION_DEFAULTS;
+  options: typeof DEFAULTS;
 }
 
 const shrinkageCache = new Map<string, Shrinkage[]>();
-function shrinkagesFor(opts: typeof DECONVOLUTION_DEFAULTS): Shrinkage[] {
+function shrinkagesFor(opts: typeof DEFAULTS): Shrinkage[] {
   const key = `${opts.alpha} ${opts.betaStart} ${opts.betaFactor} ${opts.iterations}`;
   let list = shrinkageCache.get(key);
   if (!list) {
@@ -515,7 +501,7 @@ export async function deconvolve(
   options: DeconvolutionOptions = {},
   ctx: DeconvolutionContext = {},
 ): Promise<FloatImage> {
-  const opts = { ...DECONVOLUTION_DEFAULTS, ...options };
+  const opts = { ...DEFAULTS, ...options };
   const { width, height, channels } = image;
   await checkpoint(ctx.signal);
   if (opts.strength <= 0) return { width, height, channels, data: Float32Array.from(image.data) };

@@ -48,12 +48,12 @@ export function modelConfigOf(config: TrainConfig): KernelWizardConfig {
   return { ...OFFICIAL_CONFIG, ...(config.model as Partial<KernelWizardConfig>) };
 }
 
-/** Learning rate at `step` (1-based): linear warm-up, then cosine decay. */
 /** The KL weight at `step` (1-based), after the linear warm-up. */
 export function klWeightAt(config: TrainConfig, step: number): number {
   return config.klWeight * (config.klWarmupSteps > 0 ? Math.min(1, step / config.klWarmupSteps) : 1);
 }
 
+/** Learning rate at `step` (1-based): linear warm-up, then cosine decay. */
 export function learningRateAt(config: TrainConfig, step: number): number {
   if (step <= config.warmupSteps) return (config.learningRate * step) / config.warmupSteps;
   const progress = (step - config.warmupSteps) / Math.max(1, config.steps - config.warmupSteps);
