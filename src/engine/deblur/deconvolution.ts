@@ -264,12 +264,10 @@ class WeightedSystem {
   private readonly parseval: Float64Array;
   private readonly scratch: Float64Array[];
   private readonly plane: Float64Array;
+  /** 1 where the pixel is left out of the data term (the plane being solved: see `forPlane`). */
+  private saturated: Uint8Array = new Uint8Array(0);
 
-  constructor(
-    private readonly s: TileSolver,
-    /** 1 where the pixel is left out of the data term. */
-    private readonly saturated: Uint8Array,
-  ) {
+  constructor(private readonly s: TileSolver) {
     const { width, height, spectrumSize } = s.fft;
     this.n = spectrumSize;
     this.parseval = new Float64Array(spectrumSize).fill(2);
@@ -277,6 +275,12 @@ class WeightedSystem {
     this.parseval.fill(1, (width / 2) * height);
     this.scratch = Array.from({ length: 7 }, () => new Float64Array(spectrumSize));
     this.plane = new Float64Array(width * height);
+  }
+
+  /** The same workspace for another plane of the tile and its clipped pixels. */
+  forPlane(saturated: Uint8Array): this {
+    this.saturated = saturated;
+    return this;
   }
 
   masked(plane: Float64Array): Float64Array {
@@ -407,9 +411,11 @@ function restoreTile(
   masks: (Uint8Array | undefined)[],
 ) {
   const shrinkages = shrinkagesFor(opts);
+  // One workspace for the tile: its scratch spectra serve every plane.
+  const system = masks.some(Boolean) ? new WeightedSystem(solver) : undefined;
   planes.forEach((plane, c) => {
     const mask = masks[c];
-    const weighted = mask && new WeightedSystem(solver, mask);
+    const weighted = mask && system!.forPlane(mask);
     plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages, opts.cgIterations, weighted));
   });
 }
