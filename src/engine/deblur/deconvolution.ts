@@ -8,7 +8,7 @@ import type { Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
-import { RealTileFft, tileFftSize } from './tile-fft';
+import { RealTileFft, tileFftSize, type Samples } from './tile-fft';
 
 /** Spatially varying PSFs: cells[row * cols + col] applies around the centre of that cell of the image. */
 export interface PsfGrid {
@@ -147,7 +147,7 @@ const toSrgb = lookupTable(linearToSrgb, 65536);
  * A smooth pad is nearly invariant under the blur, so it agrees with the data model; cross-fading mirrored
  * content instead cost 1.2 dB (whole image) to 1.6 dB (tiled) on a motion kernel.
  */
-export function periodicExtend(plane: Float64Array, w: number, h: number, fftW: number, fftH: number): void {
+export function periodicExtend(plane: Samples, w: number, h: number, fftW: number, fftH: number): void {
   const padW = fftW - w;
   for (let y = 0; y < h; y++) {
     const row = y * fftW;
@@ -166,11 +166,11 @@ export function periodicExtend(plane: Float64Array, w: number, h: number, fftW: 
 }
 
 /** Adjoint of the circular forward differences applied to the shrunk gradients of x: D^T w(Dx). */
-function shrunkDivergence(x: Float64Array, out: Float64Array, w: number, h: number, shrink: Shrinkage): void {
-  const wx = new Float64Array(w);
-  let above = new Float64Array(w);
-  let current = new Float64Array(w);
-  const rowShrunk = (y: number, dst: Float64Array) => {
+function shrunkDivergence(x: Float32Array, out: Float32Array, w: number, h: number, shrink: Shrinkage): void {
+  const wx = new Float32Array(w);
+  let above = new Float32Array(w);
+  let current = new Float32Array(w);
+  const rowShrunk = (y: number, dst: Float32Array) => {
     const row = y * w;
     const below = ((y + 1) % h) * w;
     for (let i = 0; i < w; i++) dst[i] = shrink.apply(x[below + i] - x[row + i]);
@@ -189,14 +189,14 @@ function shrunkDivergence(x: Float64Array, out: Float64Array, w: number, h: numb
 
 interface TileSolver {
   fft: RealTileFft;
-  kRe: Float64Array;
-  kIm: Float64Array;
-  k2: Float64Array;
-  d2: Float64Array;
+  kRe: Float32Array;
+  kIm: Float32Array;
+  k2: Float32Array;
+  d2: Float32Array;
 }
 
 /** Multiplies a spectrum by conj(K) in place. */
-function correlateSpectrum(s: TileSolver, re: Float64Array, im: Float64Array): void {
+function correlateSpectrum(s: TileSolver, re: Float32Array, im: Float32Array): void {
   const { kRe, kIm } = s;
   for (let i = 0; i < re.length; i++) {
     const r = kRe[i] * re[i] + kIm[i] * im[i];
@@ -208,22 +208,22 @@ function correlateSpectrum(s: TileSolver, re: Float64Array, im: Float64Array): v
 /** Half-quadratic splitting with the hyper-Laplacian prior on one real plane. */
 function solveHyperLaplacian(
   s: TileSolver,
-  y: Float64Array,
+  y: Float32Array,
   lambda: number,
   shrinkages: Shrinkage[],
   cgIterations: number,
   weighted: WeightedSystem | undefined,
-): Float64Array {
+): Float32Array {
   const { fft, k2, d2 } = s;
   const n = fft.spectrumSize;
   const [uRe, uIm] = correlatedSpectrum(s, y);
   const [tRe, tIm] = weighted ? correlatedSpectrum(s, weighted.masked(y)) : [uRe, uIm];
-  const qRe = weighted ? new Float64Array(n) : uRe;
-  const qIm = weighted ? new Float64Array(n) : uIm;
-  const x = Float64Array.from(y);
-  const divergence = new Float64Array(y.length);
-  const sRe = new Float64Array(n);
-  const sIm = new Float64Array(n);
+  const qRe = weighted ? new Float32Array(n) : uRe;
+  const qIm = weighted ? new Float32Array(n) : uIm;
+  const x = Float32Array.from(y);
+  const divergence = new Float32Array(y.length);
+  const sRe = new Float32Array(n);
+  const sIm = new Float32Array(n);
   for (const shrink of shrinkages) {
     const b = shrink.beta / lambda;
     shrunkDivergence(x, divergence, fft.width, fft.height, shrink);
@@ -244,9 +244,9 @@ function solveHyperLaplacian(
 }
 
 /** conj(K) times the spectrum of a plane. */
-function correlatedSpectrum(s: TileSolver, plane: Float64Array): [Float64Array, Float64Array] {
-  const re = new Float64Array(s.fft.spectrumSize);
-  const im = new Float64Array(s.fft.spectrumSize);
+function correlatedSpectrum(s: TileSolver, plane: Float32Array): [Float32Array, Float32Array] {
+  const re = new Float32Array(s.fft.spectrumSize);
+  const im = new Float32Array(s.fft.spectrumSize);
   s.fft.forward(plane, re, im);
   correlateSpectrum(s, re, im);
   return [re, im];
@@ -261,20 +261,20 @@ function correlatedSpectrum(s: TileSolver, plane: Float64Array): [Float64Array, 
 class WeightedSystem {
   private readonly n: number;
   /** Parseval weights of the half spectrum: columns u = 0 and u = width / 2 count once, the others twice. */
-  private readonly parseval: Float64Array;
-  private readonly scratch: Float64Array[];
-  private readonly plane: Float64Array;
+  private readonly parseval: Float32Array;
+  private readonly scratch: Float32Array[];
+  private readonly plane: Float32Array;
   /** 1 where the pixel is left out of the data term (the plane being solved: see `forPlane`). */
   private saturated: Uint8Array = new Uint8Array(0);
 
   constructor(private readonly s: TileSolver) {
     const { width, height, spectrumSize } = s.fft;
     this.n = spectrumSize;
-    this.parseval = new Float64Array(spectrumSize).fill(2);
+    this.parseval = new Float32Array(spectrumSize).fill(2);
     this.parseval.fill(1, 0, height);
     this.parseval.fill(1, (width / 2) * height);
-    this.scratch = Array.from({ length: 7 }, () => new Float64Array(spectrumSize));
-    this.plane = new Float64Array(width * height);
+    this.scratch = Array.from({ length: 7 }, () => new Float32Array(spectrumSize));
+    this.plane = new Float32Array(width * height);
   }
 
   /** The same workspace for another plane of the tile and its clipped pixels. */
@@ -283,12 +283,12 @@ class WeightedSystem {
     return this;
   }
 
-  masked(plane: Float64Array): Float64Array {
+  masked(plane: Float32Array): Float32Array {
     return plane.map((v, i) => (this.saturated[i] ? 0 : v));
   }
 
   /** out = (K^T M K + b D^T D) p, all spectra; returns the dot product of p and out. */
-  private apply(pRe: Float64Array, pIm: Float64Array, b: number, outRe: Float64Array, outIm: Float64Array) {
+  private apply(pRe: Float32Array, pIm: Float32Array, b: number, outRe: Float32Array, outIm: Float32Array) {
     const { kRe, kIm, d2, fft } = this.s;
     const { parseval, plane, saturated } = this;
     for (let i = 0; i < this.n; i++) {
@@ -311,10 +311,10 @@ class WeightedSystem {
 
   /** Solves for the right-hand side (rhsRe, rhsIm), from the guess in (re, im) which receives the solution. */
   solve(
-    rhsRe: Float64Array,
-    rhsIm: Float64Array,
-    re: Float64Array,
-    im: Float64Array,
+    rhsRe: Float32Array,
+    rhsIm: Float32Array,
+    re: Float32Array,
+    im: Float32Array,
     b: number,
     iterations: number,
   ): void {
@@ -354,7 +354,7 @@ class WeightedSystem {
 
 function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: number): TileSolver {
   const fft = new RealTileFft(fftW, fftH);
-  const plane = new Float64Array(fftW * fftH);
+  const plane = new Float32Array(fftW * fftH);
   // Correlation kernel: tap (i, j) of a centred kernel lands at offset (c - i, c - j), as in dsp/fft.
   const c = size >> 1;
   for (let j = 0; j < size; j++) {
@@ -365,12 +365,12 @@ function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: numb
     }
   }
   const n = fft.spectrumSize;
-  const kRe = new Float64Array(n);
-  const kIm = new Float64Array(n);
+  const kRe = new Float32Array(n);
+  const kIm = new Float32Array(n);
   fft.forward(plane, kRe, kIm);
-  const k2 = new Float64Array(n);
-  const d2 = new Float64Array(n);
-  const cv = Float64Array.from({ length: fftH }, (_, v) => 2 - 2 * Math.cos((2 * Math.PI * v) / fftH));
+  const k2 = new Float32Array(n);
+  const d2 = new Float32Array(n);
+  const cv = Float32Array.from({ length: fftH }, (_, v) => 2 - 2 * Math.cos((2 * Math.PI * v) / fftH));
   for (let u = 0; u <= fftW / 2; u++) {
     const cu = 2 - 2 * Math.cos((2 * Math.PI * u) / fftW);
     for (let v = 0; v < fftH; v++) {
@@ -383,7 +383,7 @@ function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: numb
 }
 
 /** Pixels within 2 px of one at or above the threshold; undefined if there are none. */
-function saturatedPixels(plane: Float64Array, w: number, h: number, threshold: number) {
+function saturatedPixels(plane: Float32Array, w: number, h: number, threshold: number) {
   let any = false;
   const out = new Uint8Array(w * h);
   for (let i = 0; i < out.length; i++) {
@@ -406,7 +406,7 @@ function saturatedPixels(plane: Float64Array, w: number, h: number, threshold: n
  */
 function restoreTile(
   solver: TileSolver,
-  planes: Float64Array[],
+  planes: Float32Array[],
   opts: typeof DEFAULTS,
   masks: (Uint8Array | undefined)[],
 ) {
@@ -462,7 +462,7 @@ export function restoreExtent(job: ExtentJob): Float32Array {
   const encode = opts.linear ? toLinear : (v: number) => v;
   const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
   const threshold = encode(opts.saturationThreshold);
-  const planes = Array.from({ length: channels }, () => new Float64Array(fftW * fftH));
+  const planes = Array.from({ length: channels }, () => new Float32Array(fftW * fftH));
   for (let y = 0; y < eh; y++) {
     for (let x = 0; x < ew; x++) {
       for (let c = 0; c < channels; c++)
@@ -474,7 +474,7 @@ export function restoreExtent(job: ExtentJob): Float32Array {
   const masks = planes.map((plane) =>
     opts.saturationThreshold < 1 ? saturatedPixels(plane, fftW, fftH, threshold) : undefined,
   );
-  const observed = masks.some(Boolean) && planes.map((plane) => Float64Array.from(plane));
+  const observed = masks.some(Boolean) && planes.map((plane) => Float32Array.from(plane));
   restoreTile(solver, planes, opts, masks);
   // The scene under a clipped pixel is at least as bright as the clip level: no dark holes in highlights.
   for (let c = 0; observed && c < channels; c++) {
