@@ -10,6 +10,7 @@ import { JobSpec } from '../common/api';
 import { initBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import { tileThreads } from '../engine/deblur/tile-workers';
+import { RealTileFft } from '../engine/deblur/tile-fft';
 import { deconvolve } from '../engine/deblur/deconvolution';
 import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../engine/deblur/fast-mode';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
@@ -121,6 +122,20 @@ function alignedPsnr(result: FloatImage, sharp: FloatImage, reach = 4): number {
   }
   return best;
 }
+/**
+ * Mean time of a 1024x1024 forward FFT, the deconvolution's main cost: machines of the same kind here have
+ * differed by 2.5x (6.6 vs 16.5 ms), which moves every time in this report by about as much.
+ */
+function fftMilliseconds(): number {
+  const fft = new RealTileFft(1024, 1024);
+  const plane = Float32Array.from({ length: 1024 * 1024 }, (_, i) => Math.sin(i));
+  const re = new Float32Array(fft.spectrumSize);
+  const im = new Float32Array(fft.spectrumSize);
+  for (let i = 0; i < 3; i++) fft.forward(plane, re, im);
+  const start = performance.now();
+  for (let i = 0; i < 20; i++) fft.forward(plane, re, im);
+  return (performance.now() - start) / 20;
+}
 async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
   const start = performance.now();
   const value = await run();
@@ -230,6 +245,10 @@ if (values['full-size'] !== '0') {
     const spec = JobSpec.parse({ kind: 'deblur', photoPath, outputPath: path.join(dir, 'out.jpg') });
     const [result, seconds] = await timed(() => engine.runJob(spec, ctx.signal, () => undefined));
     const estimate = result.kind === 'deblur' ? result.estimate?.reliability : undefined;
+    console.log(
+      `machine speed: a 1024x1024 real FFT takes ${fftMilliseconds().toFixed(1)} ms here (compare timings ` +
+        `between machines with it)`,
+    );
     console.log(
       `full size: the fast deblur job on a ${width}x${height} JPEG (${((width * height) / 1e6).toFixed(1)} MP) ` +
         `took ${seconds.toFixed(1)} s (read to written file, ${tileThreads()} threads, estimate ${estimate}); ` +
