@@ -413,11 +413,11 @@ function restoreTile(
   masks: (Uint8Array | undefined)[],
 ) {
   const shrinkages = shrinkagesFor(opts);
-  // One workspace for the tile: its scratch spectra serve every plane.
-  const system = masks.some(Boolean) ? new WeightedSystem(solver) : undefined;
+  // One workspace for the tile, made for its first plane with clipped pixels: its scratch serves them all.
+  let system: WeightedSystem | undefined;
   planes.forEach((plane, c) => {
     const mask = masks[c];
-    const weighted = mask && system!.forPlane(mask);
+    const weighted = mask && (system ??= new WeightedSystem(solver)).forPlane(mask);
     plane.set(solveHyperLaplacian(solver, plane, opts.lambda, shrinkages, opts.cgIterations, weighted));
   });
 }
