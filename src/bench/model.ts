@@ -2,6 +2,7 @@
 // - blur reconstruction PSNR(F(x, G(x, y)), y) per kind of pair (the paper's Table 3 measure);
 // - a neutral code: G(x, x) should give F(x, G(x, x)) ≈ x;
 // - interpolation: F(x, (1 - t) k1 + t k2) between a light and a strong blur should blur in between;
+// - kernel transfer: the code of one pair applied to another scene blurred with the same kernel;
 // - cross-kind (Table 3): with --gopro-only and --shake-only checkpoints (trained on one kind each), each on
 //   both kinds.
 import path from 'node:path';
@@ -127,6 +128,32 @@ rows.push([
   'PSNR(F(x, k_light), F(x, k_strong)): response to the code',
   `${(codeResponse / count).toFixed(2)} dB`,
   `target: PSNR(y_light, y_strong) ${(blurryDistance / count).toFixed(2)} dB`,
+]);
+
+// Kernel transfer (what "extract kernel" then "apply kernel" does): pairs a and b share one shared kernel
+// and capture on two scenes; F(x_b, G(x_a, y_a)) should be as close to y_b as F(x_b, G(x_b, y_b)) is.
+let transferred = 0;
+let inPair = 0;
+let transferIdentity = 0;
+for (let index = 0; index < count; index++) {
+  const options = { seed: 13, index, size: SIZE, split: 'val' as const, dataRoot: SHARED_DATA_DIR };
+  const a = await makePair('kernel', options);
+  const b = await makePair('kernel', { ...options, sceneIndex: index + count });
+  const xb = (): tf.Tensor4D => image(b.sharp);
+  transferred += psnr(
+    run(() => model.adaptiveBlur(xb(), model.extractKernel(image(a.sharp), image(a.blurry)))),
+    b.blurry,
+  );
+  inPair += psnr(
+    run(() => model.adaptiveBlur(xb(), model.extractKernel(xb(), image(b.blurry)))),
+    b.blurry,
+  );
+  transferIdentity += psnr(b.sharp, b.blurry);
+}
+rows.push([
+  'PSNR(F(x_b, G(x_a, y_a)), y_b): kernel transfer',
+  `${(transferred / count).toFixed(2)} dB`,
+  `own code ${(inPair / count).toFixed(2)} dB, x_b vs y_b ${(transferIdentity / count).toFixed(2)} dB`,
 ]);
 printTable(['measure', 'value', 'reference'], rows);
 

@@ -34,6 +34,7 @@ export async function runTrainCommand(options: {
     mix: config.data.mix,
     maxBlurPx: config.data.maxBlurPx,
     validationPairs: config.validationPairs,
+    partners: config.transferWeight > 0,
   });
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step and saves; a second one quits at once.
@@ -56,7 +57,8 @@ export async function runTrainCommand(options: {
         progress: r.step / config.steps,
         etaSeconds: r.etaSeconds,
         detail:
-          `loss ${r.loss.toFixed(5)}${r.kl === null ? '' : ` (KL ${r.kl.toExponential(2)})`} ` +
+          `loss ${r.loss.toFixed(5)}${r.kl === null ? '' : ` (KL ${r.kl.toExponential(2)})`}` +
+          `${r.transfer === null ? '' : ` (transfer ${r.transfer.toFixed(5)})`} ` +
           `lr ${r.learningRate.toExponential(2)} ${r.secondsPerStep.toFixed(2)} s/step`,
       }),
     onValidation: (r) => {

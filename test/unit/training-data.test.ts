@@ -289,6 +289,21 @@ withData('pairs', () => {
     expect(err).toBeLessThan(2e-4);
   });
 
+  it('sceneIndex puts the same blur and capture on the scene of another pair', async () => {
+    const own = await makePair('kernel', base({ index: 3 }));
+    const moved = await makePair('kernel', base({ index: 3, sceneIndex: 40 }));
+    const scene = await makePair('kernel', base({ index: 40 }));
+    expect(moved.info.kernel).toEqual(own.info.kernel);
+    expect(moved.info.capture).toEqual(own.info.capture);
+    expect([moved.info.source, moved.info.crop]).toEqual([scene.info.source, scene.info.crop]);
+    expect(bytes(moved.sharp).equals(bytes(own.sharp))).toBe(false);
+    const shake = await makePair('shake', base({ index: 3 }));
+    const movedShake = await makePair('shake', base({ index: 3, sceneIndex: 40 }));
+    expect(movedShake.info.shake!.poses).toBe(shake.info.shake!.poses);
+    // The same camera motion; its length in pixels depends a little on where the crop sits in the frame.
+    expect(movedShake.info.shake!.blurPx).toBeCloseTo(shake.info.shake!.blurPx, 1);
+  });
+
   it('batches fill NHWC buffers with the kind mix', async () => {
     const opts = { seed: 4, batch: 2, batchSize: 4, size: 32, split: 'train' as const, dataRoot: DATA };
     const b = await makeBatch(opts);
@@ -297,6 +312,16 @@ withData('pairs', () => {
     expect(b.infos.map((i) => i.kind)).toEqual([8, 9, 10, 11].map((i) => pickKind(4, i)));
     const one = await makePair(b.infos[1].kind, { ...opts, index: 9 });
     expect(bytes(b.blurry.subarray(32 * 32 * 3, 2 * 32 * 32 * 3)).equals(bytes(one.blurry))).toBe(true);
+    const withPartners = await makeBatch({ ...opts, mix: { gopro: 1, kernel: 1 }, partners: true });
+    const synthetic = withPartners.infos.flatMap((info, i) => (info.kind === 'gopro' ? [] : [i]));
+    expect(synthetic.length).toBeGreaterThan(0);
+    expect(withPartners.partners!.of).toEqual(synthetic);
+    const first = withPartners.partners!.of[0]!;
+    const partner = await makePair('kernel', { ...opts, index: 8 + first, sceneIndex: 2 ** 30 + 8 + first });
+    expect(bytes(withPartners.partners!.blurry.subarray(0, 32 * 32 * 3)).equals(bytes(partner.blurry))).toBe(
+      true,
+    );
+    expect(partner.info.kernel).toEqual(withPartners.infos[first]!.kernel);
     const only = await makeBatch({ ...opts, mix: { shake: 1 } });
     expect(only.infos.every((i) => i.kind === 'shake')).toBe(true);
   });

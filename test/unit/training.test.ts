@@ -25,9 +25,15 @@ import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '..
 const TINY_CONFIG = path.join(REPO_ROOT, 'resources', 'training', 'tiny.json');
 const CLI = path.join(REPO_ROOT, 'out', 'main', 'cli.js');
 
-function readLog(
-  dir: string,
-): Array<{ type: string; step: number; loss?: number; charbonnier?: number; kl?: number | null }> {
+function readLog(dir: string): Array<{
+  type: string;
+  step: number;
+  loss?: number;
+  charbonnier?: number;
+  kl?: number | null;
+  transfer?: number | null;
+  psnr?: Record<string, number>;
+}> {
   return readFileSync(path.join(dir, LOG_FILE), 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -42,8 +48,12 @@ function runCli(args: string[]): { done: Promise<number | null>; kill(): void } 
   };
 }
 
-/** The same two real shake pairs at every step, and as the validation set. */
-async function fixedBatch(seed: number): Promise<TrainingData> {
+/** The same two real pairs (shake unless told) at every step, and as the validation set. */
+async function fixedBatch(
+  seed: number,
+  kind: 'shake' | 'kernel' = 'shake',
+  partners = false,
+): Promise<TrainingData> {
   const batch = await makeBatch({
     dataRoot: SHARED_DATA,
     seed,
@@ -51,9 +61,10 @@ async function fixedBatch(seed: number): Promise<TrainingData> {
     split: 'train',
     batch: 0,
     batchSize: 2,
-    mix: { shake: 1 },
+    mix: { [kind]: 1 },
+    partners,
   });
-  return { batch: async () => batch, validation: async () => new Map([['shake', batch]]) };
+  return { batch: async () => batch, validation: async () => new Map([[kind, batch]]) };
 }
 
 describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
@@ -133,6 +144,38 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(loaded.model.config.useVAE).toBe(true);
     expect(loaded.description).toContain('VAE');
     loaded.model.dispose();
+  });
+
+  it('adds the kernel-transfer term: logged, weighted into the loss, validated on the partners', async () => {
+    const config = TrainConfig.parse({
+      ...JSON.parse(readFileSync(TINY_CONFIG, 'utf8')),
+      steps: 2,
+      validateEvery: 2,
+      checkpointEvery: 2,
+      transferWeight: 0.5,
+    });
+    const out = path.join(dir, 'transfer');
+    await train(config, await fixedBatch(4, 'kernel', true), { outDir: out, resume: false });
+    const log = readLog(out);
+    const steps = log.filter((e) => e.type === 'step');
+    expect(steps).toHaveLength(2);
+    for (const step of steps) {
+      expect(step.transfer).toBeGreaterThan(0);
+      expect(step.loss).toBeCloseTo(step.charbonnier! + 0.5 * step.transfer!, 5);
+    }
+    const validation = log.find((e) => e.type === 'validation')!;
+    expect(Object.keys(validation.psnr!).sort()).toEqual(['kernel', 'kernel transfer']);
+    // Without the weight the partners are ignored.
+    const off = path.join(dir, 'transfer-off');
+    await train({ ...config, transferWeight: 0 }, await fixedBatch(4, 'kernel', true), {
+      outDir: off,
+      resume: false,
+    });
+    expect(
+      readLog(off)
+        .filter((e) => e.type === 'step')
+        .every((e) => e.transfer === null),
+    ).toBe(true);
   });
 
   it('starts a VAE from a plain model: same mean code, a live sigma, refuses another architecture', async () => {

@@ -34,6 +34,12 @@ export const TrainConfig = z.object({
    * (docs/NOTES.md, session 3).
    */
   klWarmupSteps: z.number().int().nonnegative().default(0),
+  /**
+   * Weight of the kernel-transfer loss (0: off, as in the paper): every shake and kernel pair gets a
+   * partner with the same blur and capture on another scene, and F(x_b, G(x_a, y_a)) is pulled towards y_b,
+   * so that a code extracted from one pair blurs another photo the same way (docs/NOTES.md, session 6).
+   */
+  transferWeight: z.number().nonnegative().default(0),
   charbonnierEpsilon: z.number().positive().default(1e-3),
   /** Global gradient-norm clip; 0 turns it off. */
   gradientClip: z.number().nonnegative().default(1),

@@ -32,6 +32,12 @@ export interface PairOptions {
   capture?: CaptureOptions;
   /** Random crops scored for texture before the best is kept. Default 6; 1 means any crop. */
   cropCandidates?: number;
+  /**
+   * 'shake' and 'kernel' pairs: take the photo and crop of pair `sceneIndex` (default: `index`) while the
+   * blur (kernel, or camera motion) and the capture stay those of pair `index`: two pairs that share one
+   * blur on different scenes, for measuring kernel transfer.
+   */
+  sceneIndex?: number;
 }
 
 export interface PairInfo {
@@ -150,7 +156,7 @@ interface Placement {
 
 async function placeCrop(opts: PairOptions): Promise<Placement> {
   const { size } = opts;
-  const rng = streamOf(opts, STREAM.crop);
+  const rng = streamOf({ ...opts, index: opts.sceneIndex ?? opts.index }, STREAM.crop);
   const path = rng.pick((await listSources(opts.dataRoot, opts.split)).photos);
   const raster = await loadRaster(path);
   const lo = Math.max(0.5, size / Math.min(raster.width, raster.height));
@@ -263,6 +269,8 @@ export interface BatchOptions extends Omit<PairOptions, 'index'> {
   batchSize: number;
   /** Relative weights of the kinds. Default { gopro: 1, shake: 1, kernel: 0.5 }. */
   mix?: Partial<Record<PairKind, number>>;
+  /** Also make a partner for every shake and kernel pair: the same blur and capture on another scene. */
+  partners?: boolean;
 }
 
 export interface Batch {
@@ -273,6 +281,23 @@ export interface Batch {
   count: number;
   size: number;
   infos: PairInfo[];
+  /** With `partners`: the partner pairs, NHWC like the batch, and the index in the batch of each one's pair. */
+  partners?: { sharp: Float32Array; blurry: Float32Array; of: number[] };
+}
+
+/** Partners take their scenes from pair indices far above any run's (sceneIndex), never from a batch pair. */
+const PARTNER_SCENES = 2 ** 30;
+
+/** Pairs of one side packed into NHWC buffers. */
+function pack(pairs: TrainingPair[], size: number): { sharp: Float32Array; blurry: Float32Array } {
+  const per = size * size * 3;
+  const sharp = new Float32Array(pairs.length * per);
+  const blurry = new Float32Array(pairs.length * per);
+  pairs.forEach((p, i) => {
+    sharp.set(p.sharp, i * per);
+    blurry.set(p.blurry, i * per);
+  });
+  return { sharp, blurry };
 }
 
 const DEFAULT_MIX: Record<PairKind, number> = { gopro: 1, shake: 1, kernel: 0.5 };
@@ -295,21 +320,25 @@ export function pickKind(
 }
 
 export async function makeBatch(opts: BatchOptions): Promise<Batch> {
-  const { batch, batchSize, size, mix, ...pairOpts } = opts;
+  const { batch, batchSize, size, mix, partners, ...pairOpts } = opts;
   const first = batch * batchSize;
-  const pairs = await Promise.all(
-    Array.from({ length: batchSize }, (_, i) =>
-      makePair(pickKind(opts.seed, first + i, mix ?? DEFAULT_MIX), { ...pairOpts, size, index: first + i }),
-    ),
+  const kinds = Array.from({ length: batchSize }, (_, i) =>
+    pickKind(opts.seed, first + i, mix ?? DEFAULT_MIX),
   );
-  const per = size * size * 3;
-  const sharp = new Float32Array(batchSize * per);
-  const blurry = new Float32Array(batchSize * per);
-  pairs.forEach((p, i) => {
-    sharp.set(p.sharp, i * per);
-    blurry.set(p.blurry, i * per);
-  });
-  return { sharp, blurry, count: batchSize, size, infos: pairs.map((p) => p.info) };
+  const pairs = await Promise.all(
+    kinds.map((kind, i) => makePair(kind, { ...pairOpts, size, index: first + i })),
+  );
+  const result: Batch = { ...pack(pairs, size), count: batchSize, size, infos: pairs.map((p) => p.info) };
+  if (partners) {
+    const of = kinds.flatMap((kind, i) => (kind === 'gopro' ? [] : [i]));
+    const partnerPairs = await Promise.all(
+      of.map((i) =>
+        makePair(kinds[i]!, { ...pairOpts, size, index: first + i, sceneIndex: PARTNER_SCENES + first + i }),
+      ),
+    );
+    result.partners = { ...pack(partnerPairs, size), of };
+  }
+  return result;
 }
 
 export interface DataSourceOptions {
@@ -321,6 +350,8 @@ export interface DataSourceOptions {
   maxBlurPx?: number;
   /** Validation pairs per kind with a positive weight in the mix (default 8). */
   validationPairs?: number;
+  /** Partners for the shake and kernel pairs (BatchOptions.partners), for the kernel-transfer loss. */
+  partners?: boolean;
 }
 
 /**
@@ -331,8 +362,8 @@ export function trainingData(opts: DataSourceOptions): {
   batch(step: number): Promise<Batch>;
   validation(): Promise<Map<PairKind, Batch>>;
 } {
-  const { dataRoot, seed, size, batchSize, mix = DEFAULT_MIX, maxBlurPx } = opts;
-  const common = { dataRoot, size, maxBlurPx };
+  const { dataRoot, seed, size, batchSize, mix = DEFAULT_MIX, maxBlurPx, partners } = opts;
+  const common = { dataRoot, size, maxBlurPx, partners };
   let validation: Promise<Map<PairKind, Batch>> | undefined;
   return {
     batch: (step) => makeBatch({ ...common, seed, split: 'train', batch: step - 1, batchSize, mix }),

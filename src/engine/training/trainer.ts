@@ -19,6 +19,8 @@ export interface PairBatch {
   blurry: Float32Array;
   count: number;
   size: number;
+  /** The same blur and capture as pair `of[i]` on another scene, for the kernel-transfer loss. */
+  partners?: { sharp: Float32Array; blurry: Float32Array; of: number[] };
 }
 
 export interface TrainingData {
@@ -33,6 +35,8 @@ export interface StepReport {
   loss: number;
   charbonnier: number;
   kl: number | null;
+  /** The kernel-transfer term when config.transferWeight > 0. */
+  transfer: number | null;
   learningRate: number;
   secondsPerStep: number;
   etaSeconds: number;
@@ -40,7 +44,10 @@ export interface StepReport {
 
 export interface ValidationReport {
   step: number;
-  /** Blur reconstruction PSNR(F(x, G(x, y)), y) in dB, per kind of pair. */
+  /**
+   * Blur reconstruction PSNR(F(x, G(x, y)), y) in dB, per kind of pair; with partners also
+   * "<kind> transfer": PSNR(F(x_b, G(x_a, y_a)), y_b), the code of one pair applied to its partner.
+   */
   psnr: Record<string, number>;
   /** PSNR(x, y): how far apart the pairs are before any modelling. */
   identityPsnr: Record<string, number>;
@@ -138,8 +145,8 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
   }
 }
 
-function toTensor(data: Float32Array, batch: PairBatch): tf.Tensor4D {
-  return tf.tensor4d(data, [batch.count, batch.size, batch.size, 3]);
+function toTensor(data: Float32Array, batch: PairBatch, count = batch.count): tf.Tensor4D {
+  return tf.tensor4d(data, [count, batch.size, batch.size, 3]);
 }
 
 function trainStep(
@@ -150,10 +157,11 @@ function trainStep(
   config: TrainConfig,
   step: number,
   learningRate: number,
-): { loss: number; charbonnier: number; kl: number | null } {
+): { loss: number; charbonnier: number; kl: number | null; transfer: number | null } {
   const names = [...params.keys()];
+  const partners = config.transferWeight > 0 && batch.partners?.of.length ? batch.partners : null;
   // The individual terms are kept out of the gradient's scope so they can be reported.
-  const terms: { reconstruction?: tf.Scalar; kl?: tf.Scalar } = {};
+  const terms: { reconstruction?: tf.Scalar; kl?: tf.Scalar; transfer?: tf.Scalar } = {};
   const loss = tf.tidy(() => {
     const x = toTensor(batch.sharp, batch);
     const y = toTensor(batch.blurry, batch);
@@ -165,11 +173,27 @@ function trainStep(
       const k = eps ? sampleKernel(posterior, eps) : posterior.mean;
       const reconstruction = charbonnier(model.adaptiveBlur(x, k), y, config.charbonnierEpsilon);
       terms.reconstruction = tf.keep(reconstruction);
-      if (!posterior.sigma) return reconstruction;
-      // The authors sum the KL over all code entries; normalise per pixel like the data term.
-      const kl = tf.div(vaeKlDivergence(posterior), x.size) as tf.Scalar;
-      terms.kl = tf.keep(kl);
-      return tf.add(reconstruction, tf.mul(kl, klWeightAt(config, step))) as tf.Scalar;
+      let total: tf.Scalar = reconstruction;
+      if (posterior.sigma) {
+        // The authors sum the KL over all code entries; normalise per pixel like the data term.
+        const kl = tf.div(vaeKlDivergence(posterior), x.size) as tf.Scalar;
+        terms.kl = tf.keep(kl);
+        total = tf.add(total, tf.mul(kl, klWeightAt(config, step)));
+      }
+      if (partners) {
+        const count = partners.of.length;
+        // Slices, not tf.gather: gather's gradient (UnsortedSegmentSum) has no wasm kernel.
+        const codes = tf.concat(partners.of.map((i) => tf.slice(k, [i, 0, 0, 0], [1, -1, -1, -1])));
+        const moved = model.adaptiveBlur(toTensor(partners.sharp, batch, count), codes);
+        const transfer = charbonnier(
+          moved,
+          toTensor(partners.blurry, batch, count),
+          config.charbonnierEpsilon,
+        );
+        terms.transfer = tf.keep(transfer);
+        total = tf.add(total, tf.mul(transfer, config.transferWeight));
+      }
+      return total;
     }, [...params.values()]);
     let gradients = new Map(names.map((name) => [name, grads[params.get(name)!.name]!]));
     if (config.gradientClip > 0) gradients = clipByGlobalNorm(gradients, config.gradientClip);
@@ -181,8 +205,11 @@ function trainStep(
     loss: loss.dataSync()[0]!,
     charbonnier: terms.reconstruction?.dataSync()[0] ?? NaN,
     kl: terms.kl?.dataSync()[0] ?? null,
+    transfer: terms.transfer?.dataSync()[0] ?? null,
   };
-  tf.dispose([loss, terms.reconstruction, terms.kl].filter((t): t is tf.Scalar => t !== undefined));
+  tf.dispose(
+    [loss, terms.reconstruction, terms.kl, terms.transfer].filter((t): t is tf.Scalar => t !== undefined),
+  );
   return result;
 }
 
@@ -205,21 +232,35 @@ export function validate(
 ): ValidationReport {
   const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
   for (const [kind, batch] of validation) {
+    const pixels = batch.size * batch.size * 3;
+    const one = (data: Float32Array, i: number): tf.Tensor4D =>
+      tf.tensor4d(data.subarray(i * pixels, (i + 1) * pixels), [1, batch.size, batch.size, 3]);
     let total = 0;
     let identity = 0;
     for (let i = 0; i < batch.count; i++) {
-      const pixels = batch.size * batch.size * 3;
-      const one = (data: Float32Array): tf.Tensor4D =>
-        tf.tensor4d(data.subarray(i * pixels, (i + 1) * pixels), [1, batch.size, batch.size, 3]);
       tf.tidy(() => {
-        const x = one(batch.sharp);
-        const y = one(batch.blurry);
+        const x = one(batch.sharp, i);
+        const y = one(batch.blurry, i);
         total += psnr(model.adaptiveBlur(x, model.extractKernel(x, y)), y);
         identity += psnr(x, y);
       });
     }
     report.psnr[kind] = total / batch.count;
     report.identityPsnr[kind] = identity / batch.count;
+    const partners = batch.partners;
+    if (!partners?.of.length) continue;
+    let moved = 0;
+    let partnerIdentity = 0;
+    partners.of.forEach((of, i) => {
+      tf.tidy(() => {
+        const code = model.extractKernel(one(batch.sharp, of), one(batch.blurry, of));
+        const y = one(partners.blurry, i);
+        moved += psnr(model.adaptiveBlur(one(partners.sharp, i), code), y);
+        partnerIdentity += psnr(one(partners.sharp, i), y);
+      });
+    });
+    report.psnr[`${kind} transfer`] = moved / partners.of.length;
+    report.identityPsnr[`${kind} transfer`] = partnerIdentity / partners.of.length;
   }
   return report;
 }
