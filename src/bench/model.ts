@@ -83,6 +83,7 @@ for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
 let neutral = 0;
 const curve = [0, 0.25, 0.5, 0.75, 1].map(() => 0);
 let light = 0;
+let unblurred = 0;
 let strong = 0;
 // Does F respond to what the code says? Outputs for the light and the strong code should differ as much
 // as the two blurry photos do.
@@ -97,6 +98,7 @@ for (let index = 0; index < count; index++) {
     a.sharp,
   );
   light += sharpness(a.blurry);
+  unblurred += sharpness(a.sharp);
   strong += sharpness(b.blurry);
   blurryDistance += psnr(a.blurry, b.blurry);
   const [lightCode, strongCode] = [a.blurry, b.blurry].map((blurry) =>
@@ -122,7 +124,7 @@ rows.push([
 rows.push([
   'sharpness along k1 -> k2 (t = 0, .25, .5, .75, 1)',
   curve.map((v) => (v / count).toFixed(4)).join(' '),
-  `targets: light ${(light / count).toFixed(4)}, strong ${(strong / count).toFixed(4)}`,
+  `targets: light ${(light / count).toFixed(4)}, strong ${(strong / count).toFixed(4)} (x ${(unblurred / count).toFixed(4)})`,
 ]);
 rows.push([
   'PSNR(F(x, k_light), F(x, k_strong)): response to the code',

@@ -33,6 +33,8 @@ function loadFixture(): Fixture {
   const index = JSON.parse(
     readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.json'), 'utf8'),
   ) as FixtureIndex;
+  // The fixture is the authors' network, which has no full-resolution skip.
+  index.config = { ...index.config, fullResolutionSkip: false };
   const bin = readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.bin'));
   const state = new Map<string, StateTensor>();
   const arrays = new Map<string, StateTensor>();
@@ -90,6 +92,7 @@ const TINY: KernelWizardConfig = {
   extractorPadding: 'reflect',
   adapterNorm: 'none',
   reconNf: 8,
+  fullResolutionSkip: false,
 };
 
 let fixture: Fixture;
@@ -306,6 +309,41 @@ describe('KernelWizard', () => {
       expect(model.adaptiveBlur(x, code).shape).toEqual([1, 128, 128, 3]);
     });
     model.dispose();
+  });
+
+  it("the full-resolution skip (not in the paper): F's last convs take x too; inferred from the shapes", () => {
+    const config: KernelWizardConfig = { ...TINY, fullResolutionSkip: true };
+    const model = KernelWizard.create(config, 5);
+    const state = model.stateDict();
+    expect(state.get('recon_trunk.7.weight')!.shape).toEqual([8, 8 + 3, 3, 3]);
+    const shapes = new Map([...state].map(([k, t]) => [k, t.shape]));
+    expect(KernelWizard.inferConfig(shapes)).toEqual(config);
+    // With zero weights on x's channels it is exactly the plain network with the other weights.
+    const [out, inputs] = [8, 8 + 3];
+    const taps = 9;
+    const skipWeights = state.get('recon_trunk.7.weight')!;
+    const zeroed = Float32Array.from(skipWeights.data);
+    const narrow = new Float32Array(out * 8 * taps);
+    for (let o = 0; o < out; o++) {
+      narrow.set(skipWeights.data.subarray(o * inputs * taps, (o * inputs + 8) * taps), o * 8 * taps);
+      zeroed.fill(0, (o * inputs + 8) * taps, (o + 1) * inputs * taps);
+    }
+    const plainState = new Map(state);
+    plainState.set('recon_trunk.7.weight', { shape: [out, 8, 3, 3], data: narrow });
+    const plain = KernelWizard.fromStateDict(plainState);
+    expect(plain.config.fullResolutionSkip).toBe(false);
+    const x = pattern(256, 256, 0);
+    const y = pattern(256, 256, 1);
+    const withSkip = model.adaptiveBlur(x, model.extractKernel(x, y));
+    model.loadStateDict(
+      new Map(state).set('recon_trunk.7.weight', { shape: skipWeights.shape, data: zeroed }),
+    );
+    const skipOff = model.adaptiveBlur(x, model.extractKernel(x, y));
+    const plainOut = plain.adaptiveBlur(x, plain.extractKernel(x, y));
+    expect(maxAbsDiff(skipOff, plainOut)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(withSkip, plainOut)).toBeGreaterThan(1e-4);
+    tf.dispose([x, y, withSkip, skipOff, plainOut]);
+    [model, plain].forEach((m) => m.dispose());
   });
 
   it('rejects images that are not multiples of 128, and reflect-padded G below 256', () => {

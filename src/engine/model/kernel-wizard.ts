@@ -39,6 +39,12 @@ export interface KernelWizardConfig {
   adapterNorm: NormType;
   /** Width of the full-resolution reconstruction convs (hard-coded 64 in the authors' trunk). */
   reconNf: number;
+  /**
+   * Not in the paper: the full-resolution reconstruction convs also see x. F's residual otherwise passes
+   * through nf channels at quarter resolution (48 values per 4x4 RGB block); at nf 16 that is too narrow
+   * to remove x's fine detail, and the compact F hardly blurs (docs/NOTES.md, session 6).
+   */
+  fullResolutionSkip: boolean;
 }
 
 /**
@@ -57,6 +63,7 @@ export const OFFICIAL_CONFIG: KernelWizardConfig = {
   extractorPadding: 'reflect',
   adapterNorm: 'none',
   reconNf: 64,
+  fullResolutionSkip: false,
 };
 
 /** One tensor in PyTorch layout: conv weights [out, in, kh, kw], transposed-conv weights [in, out, kh, kw]. */
@@ -131,7 +138,8 @@ function adapterChannels(nf: number, level: number): { outer: number; inner: num
 function describe(config: KernelWizardConfig): string {
   return (
     `nf ${config.nf}, front_RBs ${config.frontRBs}, back_RBs ${config.backRBs}, kernel_dim ${config.kernelDim}, ` +
-    `use_vae ${config.useVAE}, n_blocks ${config.extractorBlocks}, recon width ${config.reconNf}`
+    `use_vae ${config.useVAE}, n_blocks ${config.extractorBlocks}, recon width ${config.reconNf}` +
+    (config.fullResolutionSkip ? ', full-resolution skip' : '')
   );
 }
 
@@ -226,7 +234,7 @@ function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
   specs.push(
     ...convSpec(c0, 4 * nf, nf, 3, true),
     ...convSpec(c1, 4 * r, nf, 3, true),
-    ...convSpec(c2, r, r, 3, true),
+    ...convSpec(c2, r, config.fullResolutionSkip ? r + inputNc : r, 3, true),
     // Small last layer: a fresh F starts close to the identity (its output is x + trunk).
     ...convSpec(c3, inputNc, r, 3, true, 0.1),
   );
@@ -304,7 +312,7 @@ export class KernelWizard {
     const [nf, inputNc] = need('feature_extractor.0.weight') as [number, number];
     const frontRBs = count((i) => `feature_extractor.${FEATURE_RB0 + i}.conv1.weight`);
     const backRBs = count((i) => `recon_trunk.${i}.conv1.weight`);
-    const reconNf = need(`recon_trunk.${backRBs + 6}.weight`)[0]!;
+    const [reconNf, reconIn] = need(`recon_trunk.${backRBs + 6}.weight`) as [number, number];
     const outNc = need(`kernel_extractor.model.${extractorDown(DOWNSAMPLINGS - 1)}.weight`)[0]!;
     const innermostIn = need(`${adapterUpConv(ADAPTER_LEVELS - 1)}.weight`)[0]!;
     const kernelDim = innermostIn - 8 * nf;
@@ -332,6 +340,7 @@ export class KernelWizard {
       extractorPadding,
       adapterNorm: shapes.has(`${adapterDownConv(1)}.bias`) ? 'instance' : 'none',
       reconNf,
+      fullResolutionSkip: reconIn === reconNf + inputNc,
     };
   }
 
@@ -466,7 +475,7 @@ export class KernelWizard {
         `KernelWizard: kernel code must be ${shapeText(grid)} for this image, got ${shapeText(k.shape)}`,
       );
     }
-    return tf.tidy(() => tf.add(this.reconstruct(this.adapter(this.features(x), k)), x));
+    return tf.tidy(() => tf.add(this.reconstruct(this.adapter(this.features(x), k), x), x));
   }
 
   private checkImage(x: tf.Tensor4D, name: string): void {
@@ -551,12 +560,13 @@ export class KernelWizard {
     return tf.tanh(convTranspose2d(tf.relu(h), this.weight(key), this.bias(key), 2, 1));
   }
 
-  private reconstruct(a: tf.Tensor4D): tf.Tensor4D {
+  private reconstruct(a: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D {
     let h = a;
     for (let i = 0; i < this.config.backRBs; i++) h = this.residual(h, `recon_trunk.${i}`);
     const [c0, c1, c2, c3] = reconConvs(this.config) as [string, string, string, string];
     h = leakyRelu(pixelShuffle(this.conv(h, c0, 1, 1), 2), 0.1);
     h = leakyRelu(pixelShuffle(this.conv(h, c1, 1, 1), 2), 0.1);
+    if (this.config.fullResolutionSkip) h = tf.concat([h, x], 3);
     h = leakyRelu(this.conv(h, c2, 1, 1), 0.1);
     return this.conv(h, c3, 1, 1);
   }
