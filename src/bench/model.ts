@@ -12,7 +12,7 @@ import { initBackend } from '../engine/backend';
 import { loadModel } from '../engine/model-store';
 import { makePair, type PairKind } from '../engine/training';
 import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
-import { printTable, psnr } from './report';
+import { bestToneCurve, printTable, psnr } from './report';
 
 const { values } = parseArgs({
   options: {
@@ -48,10 +48,14 @@ function sharpness(data: Float32Array): number {
   return sum / (SIZE * SIZE);
 }
 
-/** Mean PSNR(F(x, G(x, y)), y) of a model over the val pairs of one kind, and of x against y. */
-async function reconstruction(of: typeof model, kind: PairKind): Promise<[number, number]> {
+/**
+ * Mean PSNR(F(x, G(x, y)), y) of a model over the val pairs of one kind, of x against y, and of x through
+ * the best tone curve for each pair (a model of the tone alone, no blur).
+ */
+async function reconstruction(of: typeof model, kind: PairKind): Promise<[number, number, number]> {
   let sum = 0;
   let identity = 0;
+  let tone = 0;
   for (let index = 0; index < count; index++) {
     const pair = await makePair(kind, {
       seed: 7,
@@ -65,17 +69,18 @@ async function reconstruction(of: typeof model, kind: PairKind): Promise<[number
     );
     sum += psnr(y, pair.blurry);
     identity += psnr(pair.sharp, pair.blurry);
+    tone += psnr(bestToneCurve(pair.sharp, pair.blurry), pair.blurry);
   }
-  return [sum / count, identity / count];
+  return [sum / count, identity / count, tone / count];
 }
 
 const rows: string[][] = [];
 for (const kind of ['gopro', 'shake', 'kernel'] as PairKind[]) {
-  const [psnrOf, identity] = await reconstruction(model, kind);
+  const [psnrOf, identity, tone] = await reconstruction(model, kind);
   rows.push([
     `PSNR(F(x, G(x, y)), y), ${kind}`,
     `${psnrOf.toFixed(2)} dB`,
-    `x vs y ${identity.toFixed(2)} dB`,
+    `x vs y ${identity.toFixed(2)} dB, x through the best tone curve ${tone.toFixed(2)} dB`,
   ]);
 }
 

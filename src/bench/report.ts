@@ -10,6 +10,39 @@ export function psnr(a: Float32Array, b: Float32Array): number {
   return 10 * Math.log10(1 / Math.max(sum / a.length, 1e-12));
 }
 
+/**
+ * x mapped by the per-channel cubic curve that brings it closest to y (least squares): what a model that
+ * learned only the capture's tone curve, and none of the blur, could reach at best.
+ */
+export function bestToneCurve(x: Float32Array, y: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let c = 0; c < 3; c++) {
+    // Normal equations of y ≈ sum_j w_j x^j, j = 0..3, as a 4 x 5 augmented matrix.
+    const m = Array.from({ length: 4 }, () => new Array<number>(5).fill(0));
+    for (let i = c; i < x.length; i += 3) {
+      const powers = [1, x[i]!, x[i]! ** 2, x[i]! ** 3];
+      for (let r = 0; r < 4; r++) {
+        m[r]![4]! += powers[r]! * y[i]!;
+        for (let k = 0; k < 4; k++) m[r]![k]! += powers[r]! * powers[k]!;
+      }
+    }
+    for (let r = 0; r < 4; r++) {
+      const pivot = m
+        .slice(r)
+        .reduce((best, row, i) => (Math.abs(row[r]!) > Math.abs(m[best]![r]!) ? r + i : best), r);
+      [m[r], m[pivot]] = [m[pivot]!, m[r]!];
+      for (let other = 0; other < 4; other++) {
+        if (other === r) continue;
+        const f = m[other]![r]! / m[r]![r]!;
+        for (let k = r; k < 5; k++) m[other]![k]! -= f * m[r]![k]!;
+      }
+    }
+    const w = m.map((row, r) => row[4]! / row[r]!);
+    for (let i = c; i < x.length; i += 3) out[i] = w[0]! + x[i]! * (w[1]! + x[i]! * (w[2]! + x[i]! * w[3]!));
+  }
+  return out;
+}
+
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
