@@ -312,10 +312,11 @@ async function loadState(file: string, params: Map<string, tf.Variable>, adam: A
 
 /**
  * The weights of `target` (a freshly initialised model) taken from another checkpoint where they fit: same
- * shapes are copied. A VAE started from a model without one differs only at the end of G, whose channels
- * are doubled (the mean, then the sigma half): there the source fills the mean block, the mean outputs get
- * zero weights from the sigma inputs (so the mean code stays exactly the source's code), and the sigma
- * rows keep their fresh initialisation. Any other difference is refused.
+ * shapes are copied. Where the target has more inputs, the source fills its own and the new inputs get zero
+ * weights, so the target starts as exactly the source network. Two cases: a VAE started from a model without
+ * one (the end of G doubles its channels: the mean, then the sigma half, whose rows keep their fresh
+ * initialisation), and the full-resolution skip started from a model without it (x's 3 extra inputs to one
+ * reconstruction conv). Any other difference is refused.
  */
 export function warmStartWeights(target: StateDict, source: StateDict): StateDict {
   const out: StateDict = new Map();
@@ -332,8 +333,7 @@ export function warmStartWeights(target: StateDict, source: StateDict): StateDic
     const fits =
       t.shape.length === s.shape.length &&
       restT.join() === restS.join() &&
-      outT === 2 * outS &&
-      (inT === inS || inT === 2 * inS);
+      ((outT === 2 * outS && (inT === inS || inT === 2 * inS)) || (outT === outS && inT > inS));
     if (!fits) {
       throw new Error(
         `Cannot start from that checkpoint: "${key}" is ${s.shape.join('x')} there and ${t.shape.join('x')} here.`,
