@@ -34,8 +34,8 @@ function loadFixture(): Fixture {
   const index = JSON.parse(
     readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.json'), 'utf8'),
   ) as FixtureIndex;
-  // The fixture is the authors' network, which has no full-resolution skip.
-  index.config = { ...index.config, fullResolutionSkip: false };
+  // The fixture is the authors' network, which has neither the full-resolution skip nor detail gates.
+  index.config = { ...index.config, fullResolutionSkip: false, detailGates: 0 };
   const bin = readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.bin'));
   const state = new Map<string, StateTensor>();
   const arrays = new Map<string, StateTensor>();
@@ -94,6 +94,7 @@ const TINY: KernelWizardConfig = {
   adapterNorm: 'none',
   reconNf: 8,
   fullResolutionSkip: false,
+  detailGates: 0,
 };
 
 let fixture: Fixture;
@@ -329,6 +330,31 @@ describe('KernelWizard', () => {
     expect(maxAbsDiff(started, plainOut)).toBeLessThan(1e-6);
     expect(maxAbsDiff(ownWeights, plainOut)).toBeGreaterThan(1e-4);
     tf.dispose([x, y, ownWeights, started, plainOut]);
+    [model, plain].forEach((m) => m.dispose());
+  });
+
+  it('detail gates (not in the paper): inferred from the shapes; a plain model seeds them and is unchanged until they open', () => {
+    const config: KernelWizardConfig = { ...TINY, detailGates: 2 };
+    const model = KernelWizard.create(config, 5);
+    const state = model.stateDict();
+    expect(state.get('detail_bank.weight')!.shape).toEqual([6, 3, 7, 7]);
+    expect(state.get('detail_gates.weight')!.shape).toEqual([6, 8, 3, 3]);
+    expect(KernelWizard.inferConfig(new Map([...state].map(([k, t]) => [k, t.shape])))).toEqual(config);
+    const plain = KernelWizard.create(TINY, 6);
+    const seeded = warmStartWeights(state, plain.stateDict());
+    model.loadStateDict(seeded);
+    const x = pattern(256, 256, 0);
+    const y = pattern(256, 256, 1);
+    const closed = model.adaptiveBlur(x, model.extractKernel(x, y));
+    const plainOut = plain.adaptiveBlur(x, plain.extractKernel(x, y));
+    expect(maxAbsDiff(closed, plainOut)).toBeLessThan(1e-6);
+    const gates = seeded.get('detail_gates.weight')!;
+    model.loadStateDict(
+      new Map(seeded).set('detail_gates.weight', { shape: gates.shape, data: gates.data.map(() => 0.01) }),
+    );
+    const open = model.adaptiveBlur(x, model.extractKernel(x, y));
+    expect(maxAbsDiff(open, plainOut)).toBeGreaterThan(1e-4);
+    tf.dispose([x, y, closed, plainOut, open]);
     [model, plain].forEach((m) => m.dispose());
   });
 

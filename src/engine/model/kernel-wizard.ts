@@ -45,6 +45,14 @@ export interface KernelWizardConfig {
    * to remove x's fine detail, and the compact F hardly blurs (docs/NOTES.md, session 6).
    */
   fullResolutionSkip: boolean;
+  /**
+   * Not in the paper (0: off): F also adds sum_c g_c * (f_c conv x) at full resolution, with learned 7x7
+   * filters f_c (`detail_bank`) and per-pixel gates g_c read from its last features (`detail_gates`, zero at
+   * the start: the network is then exactly the one without). The code can thus say how much of x's own
+   * detail to keep and how to smear it, which the quarter-resolution trunk cannot carry (docs/NOTES.md,
+   * session 7). The number of filters per colour channel.
+   */
+  detailGates: number;
 }
 
 /**
@@ -64,6 +72,7 @@ export const OFFICIAL_CONFIG: KernelWizardConfig = {
   adapterNorm: 'none',
   reconNf: 64,
   fullResolutionSkip: false,
+  detailGates: 0,
 };
 
 /** One tensor in PyTorch layout: conv weights [out, in, kh, kw], transposed-conv weights [in, out, kh, kw]. */
@@ -120,6 +129,18 @@ function adapterUpConv(level: number): string {
   return `${adapterPrefix(level)}up.1`;
 }
 
+const DETAIL_BANK = 'detail_bank';
+const DETAIL_GATES = 'detail_gates';
+const DETAIL_BANK_SIZE = 7;
+
+/**
+ * Parameters of optional parts that leave F unchanged at their fresh initialisation (the detail gates start
+ * at zero), so that a checkpoint without them can seed a model with them.
+ */
+export function startsSilent(key: string): boolean {
+  return key.startsWith(`${DETAIL_BANK}.`) || key.startsWith(`${DETAIL_GATES}.`);
+}
+
 function reconConvs(config: KernelWizardConfig): string[] {
   const b = config.backRBs;
   return [b, b + 3, b + 6, b + 8].map((i) => `recon_trunk.${i}`);
@@ -139,7 +160,8 @@ function describe(config: KernelWizardConfig): string {
   return (
     `nf ${config.nf}, front_RBs ${config.frontRBs}, back_RBs ${config.backRBs}, kernel_dim ${config.kernelDim}, ` +
     `use_vae ${config.useVAE}, n_blocks ${config.extractorBlocks}, recon width ${config.reconNf}` +
-    (config.fullResolutionSkip ? ', full-resolution skip' : '')
+    (config.fullResolutionSkip ? ', full-resolution skip' : '') +
+    (config.detailGates > 0 ? `, ${config.detailGates} detail gates` : '')
   );
 }
 
@@ -152,6 +174,7 @@ function validateConfig(config: KernelWizardConfig): void {
     ['kernelDim', config.kernelDim, 1],
     ['extractorBlocks', config.extractorBlocks, 0],
     ['reconNf', config.reconNf, 1],
+    ['detailGates', config.detailGates, 0],
   ];
   for (const [name, value, min] of counts) {
     if (!Number.isInteger(value) || value < min)
@@ -238,6 +261,13 @@ function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
     // Small last layer: a fresh F starts close to the identity (its output is x + trunk).
     ...convSpec(c3, inputNc, r, 3, true, 0.1),
   );
+  if (config.detailGates > 0) {
+    const filters = config.detailGates * inputNc;
+    specs.push(
+      ...convSpec(DETAIL_BANK, filters, inputNc, DETAIL_BANK_SIZE, false),
+      ...convSpec(DETAIL_GATES, filters, r, 3, true, 0),
+    );
+  }
   return specs;
 }
 
@@ -341,6 +371,7 @@ export class KernelWizard {
       adapterNorm: shapes.has(`${adapterDownConv(1)}.bias`) ? 'instance' : 'none',
       reconNf,
       fullResolutionSkip: reconIn === reconNf + inputNc,
+      detailGates: (shapes.get(`${DETAIL_BANK}.weight`)?.[0] ?? 0) / inputNc,
     };
   }
 
@@ -568,6 +599,13 @@ export class KernelWizard {
     h = leakyRelu(pixelShuffle(this.conv(h, c1, 1, 1), 2), 0.1);
     if (this.config.fullResolutionSkip) h = tf.concat([h, x], 3);
     h = leakyRelu(this.conv(h, c2, 1, 1), 0.1);
-    return this.conv(h, c3, 1, 1);
+    const residual = this.conv(h, c3, 1, 1);
+    const gates = this.config.detailGates;
+    if (gates === 0) return residual;
+    // Filter outputs and gates are laid out [filter][colour]: multiply, then sum over the filters.
+    const filtered = this.conv(x, DETAIL_BANK, 1, (DETAIL_BANK_SIZE - 1) / 2);
+    const gated = tf.mul(filtered, this.conv(h, DETAIL_GATES, 1, 1));
+    const [n, height, width] = x.shape;
+    return tf.add(residual, tf.sum(tf.reshape(gated, [n, height, width, gates, x.shape[3]]), 3));
   }
 }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, saveBlurspaceCheckpoint, writeSafetensors, type StateDict } from '../checkpoint';
 import { yieldToEventLoop } from '../jobs/progress';
 import { charbonnier } from '../losses';
-import { KernelWizard, sampleKernel, vaeKlDivergence } from '../model/kernel-wizard';
+import { KernelWizard, sampleKernel, startsSilent, vaeKlDivergence } from '../model/kernel-wizard';
 import { Adam } from './adam';
 import { klWeightAt, learningRateAt, modelConfigOf, type TrainConfig } from './config';
 
@@ -316,12 +316,17 @@ async function loadState(file: string, params: Map<string, tf.Variable>, adam: A
  * weights, so the target starts as exactly the source network. Two cases: a VAE started from a model without
  * one (the end of G doubles its channels: the mean, then the sigma half, whose rows keep their fresh
  * initialisation), and the full-resolution skip started from a model without it (x's 3 extra inputs to one
- * reconstruction conv). Any other difference is refused.
+ * reconstruction conv). Parts the source lacks are kept fresh where they start silent (the detail gates). Any
+ * other difference is refused.
  */
 export function warmStartWeights(target: StateDict, source: StateDict): StateDict {
   const out: StateDict = new Map();
   for (const [key, t] of target) {
     const s = source.get(key);
+    if (!s && startsSilent(key)) {
+      out.set(key, t);
+      continue;
+    }
     if (!s) throw new Error(`Cannot start from that checkpoint: it has no "${key}" (another architecture).`);
     if (t.shape.join() === s.shape.join()) {
       out.set(key, s);
