@@ -1,8 +1,8 @@
-// `blurspace train` and `blurspace pairs`: training F and G, and looking at the pairs they learn from.
+// `blurspace train` and `blurspace pairs`: training F and G (or the restorer), and looking at the pairs they learn from.
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadCheckpointFile } from '../engine/checkpoint';
+import { loadCheckpointFile, loadRestorerCheckpoint } from '../engine/checkpoint';
 import { TrainConfig } from '../engine/training/config';
 import { writePhoto, type Photo } from '../engine/image';
 import { pairPaths } from '../engine/kernels/pair-folder';
@@ -25,7 +25,8 @@ export async function runTrainCommand(options: {
   quiet: boolean;
 }): Promise<number> {
   const config = TrainConfig.parse(JSON.parse(readFileSync(options.configPath, 'utf8')));
-  const initFrom = options.initFrom ? await loadCheckpointFile(path.resolve(options.initFrom)) : null;
+  const loadInit = config.task === 'restorer' ? loadRestorerCheckpoint : loadCheckpointFile;
+  const initFrom = options.initFrom ? await loadInit(path.resolve(options.initFrom)) : null;
   const data = trainingData({
     dataRoot: SHARED_DATA_DIR,
     seed: config.seed,

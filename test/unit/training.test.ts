@@ -7,10 +7,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../../src/engine/checkpoint';
+import { loadCheckpointFile, loadRestorerCheckpoint, readSafetensors } from '../../src/engine/checkpoint';
 import { makeBatch } from '../../src/engine/training';
 import { loadModel } from '../../src/engine/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
+import { Restorer } from '../../src/engine/model/restorer';
 import { klWeightAt, modelConfigOf, TrainConfig } from '../../src/engine/training/config';
 import {
   LOG_FILE,
@@ -33,6 +34,7 @@ function readLog(dir: string): Array<{
   kl?: number | null;
   transfer?: number | null;
   psnr?: Record<string, number>;
+  identityPsnr?: Record<string, number>;
 }> {
   return readFileSync(path.join(dir, LOG_FILE), 'utf8')
     .split('\n')
@@ -197,6 +199,39 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(() => warmStartWeights(wider.stateDict(), plain.stateDict())).toThrow(/is .* there and .* here/);
     tf.dispose([x, y, expected, mean, sigma!]);
     [plain, vae, wider].forEach((m) => m.dispose());
+  });
+
+  it('trains the restorer: its loss goes down, validation compares R(y) with x, the checkpoint is marked as a restorer', async () => {
+    const config = TrainConfig.parse({
+      task: 'restorer',
+      model: { widths: [8, 8, 16, 16] },
+      steps: 30,
+      learningRate: 1e-3,
+      warmupSteps: 5,
+      validateEvery: 30,
+      checkpointEvery: 30,
+      seed: 5,
+    });
+    const data = await fixedBatch(2, 'kernel');
+    const losses: number[] = [];
+    const out = path.join(dir, 'restorer');
+    await train(config, data, { outDir: out, resume: false, onStep: (r) => losses.push(r.charbonnier) });
+    const first = (losses[0]! + losses[1]! + losses[2]!) / 3;
+    const last = (losses.at(-1)! + losses.at(-2)! + losses.at(-3)!) / 3;
+    expect(last).toBeLessThan(first * 0.9);
+    const validation = readLog(out).find((e) => e.type === 'validation')!;
+    // PSNR(R(y), x) against PSNR(y, x): a fresh restorer is the identity, 30 steps move it a little.
+    expect(validation.psnr!.kernel).not.toBe(validation.identityPsnr!.kernel);
+    expect(Math.abs(validation.psnr!.kernel! - validation.identityPsnr!.kernel!)).toBeLessThan(3);
+    const saved = await readSafetensors(path.join(out, MODEL_FILE));
+    expect(saved.metadata.format).toBe('blurspace-restorer');
+    const model = Restorer.fromStateDict(saved.tensors);
+    expect(model.config.widths).toEqual([8, 8, 16, 16]);
+    model.dispose();
+    await expect(loadCheckpointFile(path.join(out, MODEL_FILE))).rejects.toThrow(
+      /holds a learned restorer, not a blur model/,
+    );
+    expect((await loadRestorerCheckpoint(path.join(out, MODEL_FILE))).tensors.size).toBe(saved.tensors.size);
   });
 
   it('resumes after kill -9 to the same weights as an uninterrupted run', async () => {

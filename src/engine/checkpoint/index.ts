@@ -12,6 +12,8 @@ export type { NamedTensor, StateDict } from './types';
 
 export const BLURSPACE_FORMAT = 'blurspace-kernelwizard';
 export const BLURSPACE_FORMAT_VERSION = '1';
+/** The learned restorer's checkpoints: the same file layout, another network, so never loaded as F and G. */
+export const BLURSPACE_RESTORER_FORMAT = 'blurspace-restorer';
 
 export interface LoadedCheckpoint {
   /** 'blurspace': our safetensors with its model config; 'pytorch': the authors' .pth weights. */
@@ -50,13 +52,22 @@ function parseJsonMetadata(metadata: Record<string, string>, key: string): unkno
   }
 }
 
-function parseBlurspace(buffer: Buffer, sha256: string): LoadedCheckpoint {
+/** What each Blurspace format marker holds, for error messages. */
+const NETWORK_OF_FORMAT: Record<string, string> = {
+  [BLURSPACE_FORMAT]: 'a blur model (F and G)',
+  [BLURSPACE_RESTORER_FORMAT]: 'a learned restorer',
+};
+
+function parseBlurspace(buffer: Buffer, sha256: string, expected = BLURSPACE_FORMAT): LoadedCheckpoint {
   const { tensors, metadata } = parseSafetensors(buffer);
-  if (metadata.format !== BLURSPACE_FORMAT) {
+  if (metadata.format !== expected) {
+    const found = NETWORK_OF_FORMAT[metadata.format ?? ''];
     throw new CheckpointError(
       'unsupported',
-      'This safetensors file is not a Blurspace checkpoint (it lacks the Blurspace format marker). ' +
-        'Choose a checkpoint saved by Blurspace or an original KernelWizard .pth file.',
+      found
+        ? `This Blurspace checkpoint holds ${found}, not ${NETWORK_OF_FORMAT[expected]}: choose another file.`
+        : 'This safetensors file is not a Blurspace checkpoint (it lacks the Blurspace format marker). ' +
+            'Choose a checkpoint saved by Blurspace or an original KernelWizard .pth file.',
     );
   }
   if (metadata.format_version !== BLURSPACE_FORMAT_VERSION) {
@@ -94,15 +105,23 @@ export async function loadCheckpointFile(path: string): Promise<LoadedCheckpoint
   return withFileName(path, () => parseCheckpoint(buffer, sha256));
 }
 
+/** Loads a learned restorer's checkpoint (`blurspace train` with task "restorer"); failures are CheckpointErrors. */
+export async function loadRestorerCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const buffer = await readCheckpointBytes(path);
+  const sha256 = createHash('sha256').update(buffer).digest('hex');
+  return withFileName(path, () => parseBlurspace(buffer, sha256, BLURSPACE_RESTORER_FORMAT));
+}
+
 /** Saves weights with their model config (and optional training state) as a Blurspace checkpoint. */
 export async function saveBlurspaceCheckpoint(
   path: string,
   tensors: StateDict,
   config: unknown,
   training?: unknown,
+  format = BLURSPACE_FORMAT,
 ): Promise<void> {
   const metadata: Record<string, string> = {
-    format: BLURSPACE_FORMAT,
+    format,
     format_version: BLURSPACE_FORMAT_VERSION,
     config: JSON.stringify(config),
   };

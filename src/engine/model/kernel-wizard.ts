@@ -10,9 +10,19 @@ import {
   pad2d,
   pixelShuffle,
   residualBlockNoBN,
-  seededNormal,
   type PadMode,
 } from './layers';
+import {
+  convSpec,
+  convTSpec,
+  Parameters,
+  sameShape,
+  shapeText,
+  type ParamSpec,
+  type StateTensor,
+} from './parameters';
+
+export type { StateTensor } from './parameters';
 
 export type NormType = 'none' | 'instance';
 
@@ -75,12 +85,6 @@ export const OFFICIAL_CONFIG: KernelWizardConfig = {
   detailGates: 0,
 };
 
-/** One tensor in PyTorch layout: conv weights [out, in, kh, kw], transposed-conv weights [in, out, kh, kw]. */
-export interface StateTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
 /** G's raw output: for a VAE the second half is used as a standard deviation (not a log-variance). */
 export interface KernelPosterior {
   mean: tf.Tensor4D;
@@ -89,17 +93,6 @@ export interface KernelPosterior {
 
 /** Every downsampling in G and in F's adapter halves the size: the image must be a multiple of this. */
 export const GRID_CELL = 128;
-
-type ParamKind = 'conv' | 'convT' | 'bias';
-
-interface ParamSpec {
-  key: string;
-  /** PyTorch shape. */
-  shape: number[];
-  kind: ParamKind;
-  /** Standard deviation of the initial values (0: zeros). */
-  std: number;
-}
 
 const ADAPTER_LEVELS = 5;
 const DOWNSAMPLINGS = 5;
@@ -189,28 +182,6 @@ function validateConfig(config: KernelWizardConfig): void {
   }
 }
 
-function convSpec(key: string, out: number, inp: number, k: number, bias: boolean, scale = 1): ParamSpec[] {
-  const specs: ParamSpec[] = [
-    {
-      key: `${key}.weight`,
-      shape: [out, inp, k, k],
-      kind: 'conv',
-      std: scale * Math.sqrt(2 / (inp * k * k)),
-    },
-  ];
-  if (bias) specs.push({ key: `${key}.bias`, shape: [out], kind: 'bias', std: 0 });
-  return specs;
-}
-
-function convTSpec(key: string, inp: number, out: number, bias: boolean): ParamSpec[] {
-  // Kernel 4, stride 2: each output pixel sees 2 x 2 taps per input channel.
-  const specs: ParamSpec[] = [
-    { key: `${key}.weight`, shape: [inp, out, 4, 4], kind: 'convT', std: Math.sqrt(2 / (inp * 4)) },
-  ];
-  if (bias) specs.push({ key: `${key}.bias`, shape: [out], kind: 'bias', std: 0 });
-  return specs;
-}
-
 /** Every parameter in the authors' state_dict order, with PyTorch shapes. */
 function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
   const { nf, inputNc } = config;
@@ -271,19 +242,6 @@ function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
   return specs;
 }
 
-// PyTorch [out, in, kh, kw] and ConvTranspose [in, out, kh, kw] both map to tf [kh, kw, in|out, out|in] this way.
-const TORCH_TO_TF = [2, 3, 1, 0];
-const TF_TO_TORCH = [3, 2, 0, 1];
-
-function tfShape(spec: ParamSpec): number[] {
-  return spec.kind === 'bias' ? spec.shape : TORCH_TO_TF.map((axis) => spec.shape[axis]!);
-}
-
-const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
-
-const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
-
 /** Authors' KL term (kl_weight 10 in wVAE.yml): sum(mean^2 + sigma^2 - log(1e-8 + sigma^2) - 1), no 1/2. */
 export function vaeKlDivergence(posterior: KernelPosterior): tf.Scalar {
   const { mean, sigma } = posterior;
@@ -302,29 +260,17 @@ export function sampleKernel(posterior: KernelPosterior, eps: tf.Tensor4D): tf.T
 
 export class KernelWizard {
   readonly config: KernelWizardConfig;
-  private readonly specs: ParamSpec[];
-  private readonly params = new Map<string, tf.Variable>();
-
-  private constructor(config: KernelWizardConfig, values: (spec: ParamSpec) => tf.Tensor) {
-    validateConfig(config);
-    this.config = { ...config };
-    this.specs = paramSpecs(config);
-    for (const spec of this.specs) {
-      const initial = values(spec);
-      this.params.set(spec.key, tf.variable(initial, true));
-      initial.dispose();
-    }
-  }
+  private readonly params: Parameters;
 
   /** Deterministic initialisation: kaiming-normal (fan in), residual branches scaled by 0.1, zero biases. */
+  private constructor(config: KernelWizardConfig, seed: number) {
+    validateConfig(config);
+    this.config = { ...config };
+    this.params = new Parameters(paramSpecs(config), seed);
+  }
+
   static create(config: KernelWizardConfig, seed: number): KernelWizard {
-    const normal = seededNormal(seed);
-    return new KernelWizard(config, (spec) => {
-      const shape = tfShape(spec);
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      if (spec.std > 0) for (let i = 0; i < data.length; i++) data[i] = normal() * spec.std;
-      return tf.tensor(data, shape);
-    });
+    return new KernelWizard(config, seed);
   }
 
   /** Derives the configuration from a state_dict's names and shapes (PyTorch layout). */
@@ -394,69 +340,34 @@ export class KernelWizard {
 
   /** Loads a state_dict in PyTorch layout; checks everything before changing any weight. */
   loadStateDict(tensors: Map<string, StateTensor>): void {
-    const problems: string[] = [];
-    const expected = new Set(this.specs.map((s) => s.key));
-    for (const spec of this.specs) {
-      const t = tensors.get(spec.key);
-      if (!t) {
-        problems.push(`missing key "${spec.key}"`);
-      } else if (!sameShape(t.shape, spec.shape)) {
-        problems.push(
-          `shape mismatch for "${spec.key}": expected ${shapeText(spec.shape)}, got ${shapeText(t.shape)}`,
-        );
-      } else if (t.data.length !== spec.shape.reduce((a, b) => a * b, 1)) {
-        problems.push(
-          `"${spec.key}" holds ${t.data.length} values, not the ${shapeText(t.shape)} it declares`,
-        );
-      }
-    }
-    for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected key "${key}"`);
-    if (problems.length > 0) {
-      const shown = problems.slice(0, 12).join('; ');
-      const more = problems.length > 12 ? ` (and ${problems.length - 12} more)` : '';
-      throw new Error(
-        `KernelWizard.loadStateDict: ${shown}${more}. The checkpoint's architecture differs from the config ` +
-          `(${describe(this.config)}).`,
-      );
-    }
-    for (const spec of this.specs) {
-      const t = tensors.get(spec.key)!;
-      tf.tidy(() => {
-        const value = tf.tensor(t.data, t.shape);
-        this.params.get(spec.key)!.assign(spec.kind === 'bias' ? value : value.transpose(TORCH_TO_TF));
-      });
+    try {
+      this.params.load(tensors, `the config (${describe(this.config)})`);
+    } catch (error) {
+      throw new Error(`KernelWizard.loadStateDict: ${(error as Error).message}`);
     }
   }
 
   /** All parameters in PyTorch layout and order; loadStateDict(stateDict()) is exact. */
   stateDict(): Map<string, StateTensor> {
-    const out = new Map<string, StateTensor>();
-    for (const spec of this.specs) {
-      const v = this.params.get(spec.key)!;
-      const t = spec.kind === 'bias' ? v.clone() : v.transpose(TF_TO_TORCH);
-      out.set(spec.key, { shape: [...spec.shape], data: Float32Array.from(t.dataSync()) });
-      t.dispose();
-    }
-    return out;
+    return this.params.stateDict();
   }
 
   /** The weights keyed by their state_dict names (in TensorFlow layout), e.g. for an optimizer's state. */
   namedVariables(): Map<string, tf.Variable> {
-    return new Map(this.params);
+    return this.params.named();
   }
 
   trainableVariables(): tf.Variable[] {
-    return [...this.params.values()];
+    return [...this.params.named().values()];
   }
 
   /** Number of scalar parameters. */
   parameterCount(): number {
-    return this.specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
+    return this.params.count();
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    this.params.dispose();
   }
 
   /** G: the kernel code grid [n, H/128, W/128, kernelDim] (the mean for a VAE) of the pair (sharp x, blurry y). */
@@ -522,11 +433,11 @@ export class KernelWizard {
   }
 
   private weight(key: string): tf.Tensor4D {
-    return this.params.get(`${key}.weight`)! as tf.Variable<tf.Rank.R4>;
+    return this.params.weight(key);
   }
 
   private bias(key: string): tf.Tensor1D | null {
-    return (this.params.get(`${key}.bias`) as tf.Variable<tf.Rank.R1> | undefined) ?? null;
+    return this.params.bias(key);
   }
 
   private conv(x: tf.Tensor4D, key: string, stride: number, pad: number): tf.Tensor4D {

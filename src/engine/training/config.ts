@@ -1,9 +1,15 @@
 // Training configuration: one JSON file (see resources/training/*.json), validated here.
 import { z } from 'zod';
 import { OFFICIAL_CONFIG, type KernelWizardConfig } from '../model/kernel-wizard';
+import { RESTORER_DEFAULTS, type RestorerConfig } from '../model/restorer';
 
 export const TrainConfig = z.object({
-  /** Overrides of the authors' architecture (nf, frontRBs, backRBs, kernelDim, useVAE, ...). */
+  /** What to train: F and G (the paper's blur model) or the learned restorer (model/restorer.ts). */
+  task: z.enum(['blur-model', 'restorer']).default('blur-model'),
+  /**
+   * Overrides of the architecture: the authors' F and G (nf, frontRBs, backRBs, kernelDim, useVAE, ...) or
+   * the restorer's (widths).
+   */
   model: z.record(z.string(), z.unknown()).default({}),
   data: z
     .object({
@@ -52,6 +58,10 @@ export type TrainConfig = z.infer<typeof TrainConfig>;
 
 export function modelConfigOf(config: TrainConfig): KernelWizardConfig {
   return { ...OFFICIAL_CONFIG, ...(config.model as Partial<KernelWizardConfig>) };
+}
+
+export function restorerConfigOf(config: TrainConfig): RestorerConfig {
+  return { ...RESTORER_DEFAULTS, ...(config.model as Partial<RestorerConfig>) };
 }
 
 /** The KL weight at `step` (1-based), after the linear warm-up. */

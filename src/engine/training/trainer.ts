@@ -1,17 +1,25 @@
 // Trains F and G jointly (the paper's objective): minimise rho(y, F(x, G(x, y))) over sharp/blurry pairs,
-// rho = Charbonnier, plus the KL term for the VAE variant. Resumable after any crash: the weights, the
+// rho = Charbonnier, plus the KL term for the VAE variant; or, with `task: "restorer"`, the learned
+// restorer R: minimise rho(x, R(y)) (model/restorer.ts). Resumable after any crash: the weights, the
 // Adam moments and the step are saved together in one atomically written file, and batch `s` is always
 // generated from (seed, s), so a resumed run sees the same data as an uninterrupted one.
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors, saveBlurspaceCheckpoint, writeSafetensors, type StateDict } from '../checkpoint';
+import {
+  BLURSPACE_RESTORER_FORMAT,
+  readSafetensors,
+  saveBlurspaceCheckpoint,
+  writeSafetensors,
+  type StateDict,
+} from '../checkpoint';
 import { yieldToEventLoop } from '../jobs/progress';
 import { charbonnier } from '../losses';
 import { KernelWizard, sampleKernel, startsSilent, vaeKlDivergence } from '../model/kernel-wizard';
+import { Restorer } from '../model/restorer';
 import { Adam } from './adam';
-import { klWeightAt, learningRateAt, modelConfigOf, type TrainConfig } from './config';
+import { klWeightAt, learningRateAt, modelConfigOf, restorerConfigOf, type TrainConfig } from './config';
 
 /** A batch of pairs, NHWC float32 RGB in [0, 1]. */
 export interface PairBatch {
@@ -45,12 +53,24 @@ export interface StepReport {
 export interface ValidationReport {
   step: number;
   /**
-   * Blur reconstruction PSNR(F(x, G(x, y)), y) in dB, per kind of pair; with partners also
-   * "<kind> transfer": PSNR(F(x_b, G(x_a, y_a)), y_b), the code of one pair applied to its partner.
+   * Per kind of pair, in dB: blur reconstruction PSNR(F(x, G(x, y)), y), with partners also
+   * "<kind> transfer": PSNR(F(x_b, G(x_a, y_a)), y_b), the code of one pair applied to its partner; for the
+   * restorer PSNR(R(y), x).
    */
   psnr: Record<string, number>;
   /** PSNR(x, y): how far apart the pairs are before any modelling. */
   identityPsnr: Record<string, number>;
+}
+
+/** What the trainer needs of a network. */
+type Network = KernelWizard | Restorer;
+
+/** The loss of one batch, its terms kept for the report (computed inside the gradient's scope). */
+interface Objective {
+  total: tf.Scalar;
+  reconstruction: tf.Scalar;
+  kl?: tf.Scalar;
+  transfer?: tf.Scalar;
 }
 
 export interface TrainOptions {
@@ -79,7 +99,10 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
   if (!options.resume && existsSync(statePath)) {
     throw new Error(`${options.outDir} already holds a training run; pass --resume to continue it.`);
   }
-  const model = KernelWizard.create(modelConfigOf(config), config.seed);
+  const model: Network =
+    config.task === 'restorer'
+      ? Restorer.create(restorerConfigOf(config), config.seed)
+      : KernelWizard.create(modelConfigOf(config), config.seed);
   const params = model.namedVariables();
   const adam = new Adam(params);
   let step = 0;
@@ -104,10 +127,13 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
     const save = async (): Promise<void> => {
       await flushLog();
       await saveState(statePath, params, adam, step, config);
-      await saveBlurspaceCheckpoint(path.join(options.outDir, MODEL_FILE), model.stateDict(), model.config, {
-        step,
-        seed: config.seed,
-      });
+      await saveBlurspaceCheckpoint(
+        path.join(options.outDir, MODEL_FILE),
+        model.stateDict(),
+        model.config,
+        { step, seed: config.seed },
+        model instanceof Restorer ? BLURSPACE_RESTORER_FORMAT : undefined,
+      );
       options.onCheckpoint?.(step);
     };
 
@@ -130,7 +156,10 @@ export async function train(config: TrainConfig, data: TrainingData, options: Tr
       pendingLog.push({ type: 'step', ...report });
       options.onStep?.(report);
       if (step % config.validateEvery === 0 || step === config.steps) {
-        const result = validate(model, validation, step);
+        const result =
+          model instanceof Restorer
+            ? validateRestorer(model, validation, step)
+            : validate(model, validation, step);
         pendingLog.push({ type: 'validation', ...result });
         options.onValidation?.(result);
       }
@@ -150,7 +179,7 @@ function toTensor(data: Float32Array, batch: PairBatch, count = batch.count): tf
 }
 
 function trainStep(
-  model: KernelWizard,
+  model: Network,
   params: Map<string, tf.Variable>,
   adam: Adam,
   batch: PairBatch,
@@ -159,41 +188,20 @@ function trainStep(
   learningRate: number,
 ): { loss: number; charbonnier: number; kl: number | null; transfer: number | null } {
   const names = [...params.keys()];
-  const partners = config.transferWeight > 0 && batch.partners?.of.length ? batch.partners : null;
   // The individual terms are kept out of the gradient's scope so they can be reported.
-  const terms: { reconstruction?: tf.Scalar; kl?: tf.Scalar; transfer?: tf.Scalar } = {};
+  let terms: Omit<Objective, 'total'> | undefined;
   const loss = tf.tidy(() => {
-    const x = toTensor(batch.sharp, batch);
-    const y = toTensor(batch.blurry, batch);
     const { value, grads } = tf.variableGrads(() => {
-      const posterior = model.extractKernelPosterior(x, y);
-      const eps = posterior.sigma
-        ? tf.randomNormal<tf.Rank.R4>(posterior.mean.shape, 0, 1, 'float32', config.seed * 1_000_003 + step)
-        : null;
-      const k = eps ? sampleKernel(posterior, eps) : posterior.mean;
-      const reconstruction = charbonnier(model.adaptiveBlur(x, k), y, config.charbonnierEpsilon);
-      terms.reconstruction = tf.keep(reconstruction);
-      let total: tf.Scalar = reconstruction;
-      if (posterior.sigma) {
-        // The authors sum the KL over all code entries; normalise per pixel like the data term.
-        const kl = tf.div(vaeKlDivergence(posterior), x.size) as tf.Scalar;
-        terms.kl = tf.keep(kl);
-        total = tf.add(total, tf.mul(kl, klWeightAt(config, step)));
-      }
-      if (partners) {
-        const count = partners.of.length;
-        // Slices, not tf.gather: gather's gradient (UnsortedSegmentSum) has no wasm kernel.
-        const codes = tf.concat(partners.of.map((i) => tf.slice(k, [i, 0, 0, 0], [1, -1, -1, -1])));
-        const moved = model.adaptiveBlur(toTensor(partners.sharp, batch, count), codes);
-        const transfer = charbonnier(
-          moved,
-          toTensor(partners.blurry, batch, count),
-          config.charbonnierEpsilon,
-        );
-        terms.transfer = tf.keep(transfer);
-        total = tf.add(total, tf.mul(transfer, config.transferWeight));
-      }
-      return total;
+      const objective =
+        model instanceof Restorer
+          ? restorerObjective(model, batch, config)
+          : blurModelObjective(model, batch, config, step);
+      terms = {
+        reconstruction: tf.keep(objective.reconstruction),
+        ...(objective.kl && { kl: tf.keep(objective.kl) }),
+        ...(objective.transfer && { transfer: tf.keep(objective.transfer) }),
+      };
+      return objective.total;
     }, [...params.values()]);
     let gradients = new Map(names.map((name) => [name, grads[params.get(name)!.name]!]));
     if (config.gradientClip > 0) gradients = clipByGlobalNorm(gradients, config.gradientClip);
@@ -203,14 +211,56 @@ function trainStep(
   });
   const result = {
     loss: loss.dataSync()[0]!,
-    charbonnier: terms.reconstruction?.dataSync()[0] ?? NaN,
-    kl: terms.kl?.dataSync()[0] ?? null,
-    transfer: terms.transfer?.dataSync()[0] ?? null,
+    charbonnier: terms?.reconstruction.dataSync()[0] ?? NaN,
+    kl: terms?.kl?.dataSync()[0] ?? null,
+    transfer: terms?.transfer?.dataSync()[0] ?? null,
   };
-  tf.dispose(
-    [loss, terms.reconstruction, terms.kl, terms.transfer].filter((t): t is tf.Scalar => t !== undefined),
-  );
+  tf.dispose([loss, ...Object.values(terms ?? {})]);
   return result;
+}
+
+/** F and G: rho(y, F(x, G(x, y))), the KL term for a VAE, and the optional kernel-transfer term. */
+function blurModelObjective(
+  model: KernelWizard,
+  batch: PairBatch,
+  config: TrainConfig,
+  step: number,
+): Objective {
+  const partners = config.transferWeight > 0 && batch.partners?.of.length ? batch.partners : null;
+  const x = toTensor(batch.sharp, batch);
+  const y = toTensor(batch.blurry, batch);
+  const posterior = model.extractKernelPosterior(x, y);
+  const eps = posterior.sigma
+    ? tf.randomNormal<tf.Rank.R4>(posterior.mean.shape, 0, 1, 'float32', config.seed * 1_000_003 + step)
+    : null;
+  const k = eps ? sampleKernel(posterior, eps) : posterior.mean;
+  const reconstruction = charbonnier(model.adaptiveBlur(x, k), y, config.charbonnierEpsilon);
+  const objective: Objective = { total: reconstruction, reconstruction };
+  if (posterior.sigma) {
+    // The authors sum the KL over all code entries; normalise per pixel like the data term.
+    objective.kl = tf.div(vaeKlDivergence(posterior), x.size) as tf.Scalar;
+    objective.total = tf.add(objective.total, tf.mul(objective.kl, klWeightAt(config, step)));
+  }
+  if (partners) {
+    const count = partners.of.length;
+    // Slices, not tf.gather: gather's gradient (UnsortedSegmentSum) has no wasm kernel.
+    const codes = tf.concat(partners.of.map((i) => tf.slice(k, [i, 0, 0, 0], [1, -1, -1, -1])));
+    const moved = model.adaptiveBlur(toTensor(partners.sharp, batch, count), codes);
+    objective.transfer = charbonnier(
+      moved,
+      toTensor(partners.blurry, batch, count),
+      config.charbonnierEpsilon,
+    );
+    objective.total = tf.add(objective.total, tf.mul(objective.transfer, config.transferWeight));
+  }
+  return objective;
+}
+
+/** The restorer: rho(x, R(y)). */
+function restorerObjective(model: Restorer, batch: PairBatch, config: TrainConfig): Objective {
+  const restored = model.restore(toTensor(batch.blurry, batch));
+  const reconstruction = charbonnier(restored, toTensor(batch.sharp, batch), config.charbonnierEpsilon);
+  return { total: reconstruction, reconstruction };
 }
 
 function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Map<string, tf.Tensor> {
@@ -224,6 +274,12 @@ export function psnr(a: tf.Tensor, b: tf.Tensor): number {
   return 10 * Math.log10(1 / Math.max(mse, 1e-12));
 }
 
+/** Pair `i` of a batch buffer as a batch of one. */
+function pairTensor(data: Float32Array, batch: PairBatch, i: number): tf.Tensor4D {
+  const pixels = batch.size * batch.size * 3;
+  return tf.tensor4d(data.subarray(i * pixels, (i + 1) * pixels), [1, batch.size, batch.size, 3]);
+}
+
 /** Mean blur-reconstruction PSNR per kind, one pair at a time to bound memory. */
 export function validate(
   model: KernelWizard,
@@ -232,9 +288,7 @@ export function validate(
 ): ValidationReport {
   const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
   for (const [kind, batch] of validation) {
-    const pixels = batch.size * batch.size * 3;
-    const one = (data: Float32Array, i: number): tf.Tensor4D =>
-      tf.tensor4d(data.subarray(i * pixels, (i + 1) * pixels), [1, batch.size, batch.size, 3]);
+    const one = (data: Float32Array, i: number): tf.Tensor4D => pairTensor(data, batch, i);
     let total = 0;
     let identity = 0;
     for (let i = 0; i < batch.count; i++) {
@@ -261,6 +315,30 @@ export function validate(
     });
     report.psnr[`${kind} transfer`] = moved / partners.of.length;
     report.identityPsnr[`${kind} transfer`] = partnerIdentity / partners.of.length;
+  }
+  return report;
+}
+
+/** Mean restoration PSNR(R(y), x) per kind, one pair at a time. */
+export function validateRestorer(
+  model: Restorer,
+  validation: Map<string, PairBatch>,
+  step: number,
+): ValidationReport {
+  const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
+  for (const [kind, batch] of validation) {
+    let total = 0;
+    let identity = 0;
+    for (let i = 0; i < batch.count; i++) {
+      tf.tidy(() => {
+        const x = pairTensor(batch.sharp, batch, i);
+        const y = pairTensor(batch.blurry, batch, i);
+        total += psnr(model.restore(y), x);
+        identity += psnr(y, x);
+      });
+    }
+    report.psnr[kind] = total / batch.count;
+    report.identityPsnr[kind] = identity / batch.count;
   }
   return report;
 }
