@@ -343,7 +343,7 @@ export class KernelWizard {
     try {
       this.params.load(tensors, `the config (${describe(this.config)})`);
     } catch (error) {
-      throw new Error(`KernelWizard.loadStateDict: ${(error as Error).message}`);
+      throw new Error(`KernelWizard.loadStateDict: ${(error as Error).message}`, { cause: error });
     }
   }
 
