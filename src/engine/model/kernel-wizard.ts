@@ -18,6 +18,7 @@ import {
   Parameters,
   sameShape,
   shapeText,
+  withStateDict,
   type ParamSpec,
   type StateTensor,
 } from './parameters';
@@ -328,14 +329,7 @@ export class KernelWizard {
    */
   static fromStateDict(tensors: Map<string, StateTensor>, config?: KernelWizardConfig): KernelWizard {
     const shapes = new Map([...tensors].map(([key, t]) => [key, t.shape]));
-    const model = KernelWizard.create(config ?? KernelWizard.inferConfig(shapes), 0);
-    try {
-      model.loadStateDict(tensors);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    return withStateDict(KernelWizard.create(config ?? KernelWizard.inferConfig(shapes), 0), tensors);
   }
 
   /** Loads a state_dict in PyTorch layout; checks everything before changing any weight. */

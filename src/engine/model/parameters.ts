@@ -152,3 +152,16 @@ export class Parameters {
     this.variables.clear();
   }
 }
+
+/** Loads `tensors` into a freshly built model, which is disposed of if they do not fit. */
+export function withStateDict<
+  M extends { loadStateDict(t: Map<string, StateTensor>): void; dispose(): void },
+>(model: M, tensors: Map<string, StateTensor>): M {
+  try {
+    model.loadStateDict(tensors);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}

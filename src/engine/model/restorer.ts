@@ -5,7 +5,7 @@
 // kernel estimate and a deconvolution cannot reach on the validation pairs (docs/NOTES.md, session 8).
 import * as tf from '@tensorflow/tfjs';
 import { conv2d, pixelShuffle } from './layers';
-import { convSpec, Parameters, type ParamSpec, type StateTensor } from './parameters';
+import { convSpec, Parameters, withStateDict, type ParamSpec, type StateTensor } from './parameters';
 
 export interface RestorerConfig {
   /** Feature widths at full, 1/2, 1/4 and 1/8 resolution. */
@@ -70,14 +70,8 @@ export class Restorer {
       if (!shape) throw new Error(`Not a restorer state_dict: key "${key}.weight" is missing`);
       return shape[0]!;
     };
-    const model = new Restorer({ widths: [out('head'), out('down1'), out('down2'), out('down3')] }, 0);
-    try {
-      model.loadStateDict(tensors);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    const widths: RestorerConfig['widths'] = [out('head'), out('down1'), out('down2'), out('down3')];
+    return withStateDict(new Restorer({ widths }, 0), tensors);
   }
 
   loadStateDict(tensors: Map<string, StateTensor>): void {

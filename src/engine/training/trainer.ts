@@ -280,29 +280,46 @@ function pairTensor(data: Float32Array, batch: PairBatch, i: number): tf.Tensor4
   return tf.tensor4d(data.subarray(i * pixels, (i + 1) * pixels), [1, batch.size, batch.size, 3]);
 }
 
-/** Mean blur-reconstruction PSNR per kind, one pair at a time to bound memory. */
-export function validate(
-  model: KernelWizard,
+/**
+ * Mean PSNR per kind of `score(x, y)` (one pair at a time, to bound memory), and of x against y. The
+ * callback runs inside a tidy scope.
+ */
+function validatePairs(
   validation: Map<string, PairBatch>,
   step: number,
+  score: (x: tf.Tensor4D, y: tf.Tensor4D) => number,
 ): ValidationReport {
   const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
   for (const [kind, batch] of validation) {
-    const one = (data: Float32Array, i: number): tf.Tensor4D => pairTensor(data, batch, i);
     let total = 0;
     let identity = 0;
     for (let i = 0; i < batch.count; i++) {
       tf.tidy(() => {
-        const x = one(batch.sharp, i);
-        const y = one(batch.blurry, i);
-        total += psnr(model.adaptiveBlur(x, model.extractKernel(x, y)), y);
+        const x = pairTensor(batch.sharp, batch, i);
+        const y = pairTensor(batch.blurry, batch, i);
+        total += score(x, y);
         identity += psnr(x, y);
       });
     }
     report.psnr[kind] = total / batch.count;
     report.identityPsnr[kind] = identity / batch.count;
+  }
+  return report;
+}
+
+/** Blur reconstruction PSNR(F(x, G(x, y)), y) per kind, and kernel transfer where the pairs have partners. */
+export function validate(
+  model: KernelWizard,
+  validation: Map<string, PairBatch>,
+  step: number,
+): ValidationReport {
+  const report = validatePairs(validation, step, (x, y) =>
+    psnr(model.adaptiveBlur(x, model.extractKernel(x, y)), y),
+  );
+  for (const [kind, batch] of validation) {
     const partners = batch.partners;
     if (!partners?.of.length) continue;
+    const one = (data: Float32Array, i: number): tf.Tensor4D => pairTensor(data, batch, i);
     let moved = 0;
     let partnerIdentity = 0;
     partners.of.forEach((of, i) => {
@@ -319,28 +336,13 @@ export function validate(
   return report;
 }
 
-/** Mean restoration PSNR(R(y), x) per kind, one pair at a time. */
+/** Restoration PSNR(R(y), x) per kind. */
 export function validateRestorer(
   model: Restorer,
   validation: Map<string, PairBatch>,
   step: number,
 ): ValidationReport {
-  const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
-  for (const [kind, batch] of validation) {
-    let total = 0;
-    let identity = 0;
-    for (let i = 0; i < batch.count; i++) {
-      tf.tidy(() => {
-        const x = pairTensor(batch.sharp, batch, i);
-        const y = pairTensor(batch.blurry, batch, i);
-        total += psnr(model.restore(y), x);
-        identity += psnr(y, x);
-      });
-    }
-    report.psnr[kind] = total / batch.count;
-    report.identityPsnr[kind] = identity / batch.count;
-  }
-  return report;
+  return validatePairs(validation, step, (x, y) => psnr(model.restore(y), x));
 }
 
 const MOMENT_PREFIX = { m: 'adam.m.', v: 'adam.v.' } as const;
