@@ -1,10 +1,12 @@
 // `npm run bench:deblur`: restoration quality and speed on the validation split — blurry input, fast mode
 // (blind kernel estimation, then deconvolution), paper mode on 256x256 crops, and a non-blind
-// deconvolution with the true kernel as a reference — plus a contact sheet of ../shared/data/real-blurry.
+// deconvolution with the true kernel as a reference (and, with --restorer, a learned restorer's R(y)) — plus a
+// contact sheet of ../shared/data/real-blurry.
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { JobSpec } from '../common/api';
 import { initBackend } from '../engine/backend';
@@ -18,6 +20,8 @@ import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/jobs/progress';
 import type { Psf } from '../engine/kernels/psf';
 import { loadModel } from '../engine/model-store';
+import { loadRestorerCheckpoint } from '../engine/checkpoint';
+import { Restorer } from '../engine/model/restorer';
 import {
   kernelCentre,
   loadKernels,
@@ -45,6 +49,8 @@ const { values } = parseArgs({
     /** Side lengths of the full-size timing photo; 0 skips it. */
     'full-size': { type: 'string', default: '6000x4000' },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
+    /** A learned restorer's checkpoint (`train` with task "restorer"): also scores R(y) on the pairs. */
+    restorer: { type: 'string' },
   },
 });
 
@@ -60,6 +66,18 @@ const fastOptions = {
 await initBackend('auto');
 const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
 console.log(`checkpoint: ${loaded.description}\n`);
+const restorer = values.restorer
+  ? Restorer.fromStateDict((await loadRestorerCheckpoint(path.resolve(values.restorer))).tensors)
+  : null;
+/** R(y) clipped to [0, 1]; the bench's pairs have sides that are multiples of 8. */
+function restoreWhole(model: Restorer, image: FloatImage): FloatImage {
+  const data = tf.tidy(() =>
+    tf
+      .clipByValue(model.restore(tf.tensor4d(image.data, [1, image.height, image.width, 3])), 0, 1)
+      .dataSync(),
+  ) as Float32Array;
+  return { ...image, data };
+}
 const kernels = await loadKernels(SHARED_DATA_DIR);
 const size = Number(values.size);
 
@@ -146,6 +164,7 @@ async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
 const trust: Record<Reliability, number> = { reliable: 0, uncertain: 0, failed: 0 };
 // Fast mode's change over the blurry input, pair by pair (aligned PSNR): the mean hides losses.
 const gains: { pair: string; gain: number; reliability: Reliability }[] = [];
+const restorerGains: { pair: string; gain: number }[] = [];
 for (const kind of values.kinds.split(',') as PairKind[]) {
   for (let index = 0; index < Number(values.pairs); index++) {
     const pair = await makePair(kind, { seed: 2021, index, size, split: 'val', dataRoot: SHARED_DATA_DIR });
@@ -160,6 +179,14 @@ for (const kind of values.kinds.split(',') as PairKind[]) {
       gain: alignedPsnr(fast.image, sharp) - alignedPsnr(blurry, sharp),
       reliability: fast.reliability,
     });
+    if (restorer) {
+      const [restored, seconds] = await timed(async () => restoreWhole(restorer, blurry));
+      record('learned restorer', kind, restored, sharp, seconds);
+      restorerGains.push({
+        pair: `${kind} ${index}`,
+        gain: alignedPsnr(restored, sharp) - alignedPsnr(blurry, sharp),
+      });
+    }
     if (pair.info.kernel) {
       const psf = truePsf(pair.info.kernel.id, pair.info.kernel.symmetry);
       const [restored, seconds] = await timed(() => deconvolve(blurry, psf));
@@ -201,15 +228,19 @@ console.log(
   `\nfast-mode kernel estimates: ${trust.reliable} reliable, ${trust.uncertain} uncertain (half strength), ` +
     `${trust.failed} failed (photo left unchanged)`,
 );
-if (gains.length) {
-  const sorted = gains.map((g) => g.gain).sort((a, b) => a - b);
+/** One method's change over the blurry input, pair by pair: the mean hides losses. */
+function printGains(method: string, list: { pair: string; gain: number }[]): void {
+  if (!list.length) return;
+  const sorted = list.map((g) => g.gain).sort((a, b) => a - b);
   console.log(
-    `fast mode vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
+    `${method} vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
       `mean ${(sorted.reduce((a, b) => a + b, 0) / sorted.length).toFixed(2)} dB, ` +
       `worst ${sorted[0]!.toFixed(2)}, best ${sorted.at(-1)!.toFixed(2)}; ` +
-      gains.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
+      list.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
   );
 }
+printGains('fast mode', gains);
+printGains('learned restorer', restorerGains);
 
 // Paper mode against fast mode on the same 256x256 crops: time ratio and PSNR.
 const paperScore = [...scores].filter(([key]) => key.endsWith('\tpaper (256 crop)')).map(([, s]) => s);
