@@ -35,7 +35,7 @@ function loadFixture(): Fixture {
     readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.json'), 'utf8'),
   ) as FixtureIndex;
   // The fixture is the authors' network, which has neither the full-resolution skip nor detail gates.
-  index.config = { ...index.config, fullResolutionSkip: false, detailGates: 0 };
+  index.config = { ...index.config, fullResolutionSkip: false, detailGates: 0, codeModulation: false };
   const bin = readFileSync(path.join(FIXTURE, 'kernel-wizard-tiny.bin'));
   const state = new Map<string, StateTensor>();
   const arrays = new Map<string, StateTensor>();
@@ -95,6 +95,7 @@ const TINY: KernelWizardConfig = {
   reconNf: 8,
   fullResolutionSkip: false,
   detailGates: 0,
+  codeModulation: false,
 };
 
 let fixture: Fixture;
@@ -355,6 +356,46 @@ describe('KernelWizard', () => {
     const open = model.adaptiveBlur(x, model.extractKernel(x, y));
     expect(maxAbsDiff(open, plainOut)).toBeGreaterThan(1e-4);
     tf.dispose([x, y, closed, plainOut, open]);
+    [model, plain].forEach((m) => m.dispose());
+  });
+
+  it('code modulation (not in the paper): inferred from the shapes; starts silent; then the code steers the skip path', () => {
+    const config: KernelWizardConfig = { ...TINY, fullResolutionSkip: true, codeModulation: true };
+    const model = KernelWizard.create(config, 5);
+    const state = model.stateDict();
+    expect(state.get('code_film.weight')!.shape).toEqual([16, 8, 1, 1]);
+    expect(KernelWizard.inferConfig(new Map([...state].map(([k, t]) => [k, t.shape])))).toEqual(config);
+    const plain = KernelWizard.create({ ...config, codeModulation: false }, 6);
+    const seeded = warmStartWeights(state, plain.stateDict());
+    model.loadStateDict(seeded);
+    // Two images of two cells each, so the repeated cells are checked across the grid and the batch.
+    const x = tf.concat([pattern(128, 256, 0), pattern(128, 256, 2)]) as tf.Tensor4D;
+    const codeA = tf.randomUniform([2, 1, 2, 8], -1, 1, 'float32', 3) as tf.Tensor4D;
+    const codeB = tf.randomUniform([2, 1, 2, 8], -1, 1, 'float32', 4) as tf.Tensor4D;
+    expect(maxAbsDiff(model.adaptiveBlur(x, codeA), plain.adaptiveBlur(x, codeA))).toBeLessThan(1e-6);
+    const film = seeded.get('code_film.weight')!;
+    model.loadStateDict(
+      new Map(seeded).set('code_film.weight', {
+        shape: film.shape,
+        data: film.data.map((_, i) => ((i % 7) - 3) / 10),
+      }),
+    );
+    const steeredA = model.adaptiveBlur(x, codeA);
+    expect(maxAbsDiff(steeredA, plain.adaptiveBlur(x, codeA))).toBeGreaterThan(1e-4);
+    // Another code for the second image only: the first image stays exactly as it was.
+    const codeC = tf.concat([
+      codeA.slice([0, 0, 0, 0], [1, 1, 2, 8]),
+      codeB.slice([1, 0, 0, 0], [1, 1, 2, 8]),
+    ]) as tf.Tensor4D;
+    const steeredC = model.adaptiveBlur(x, codeC);
+    expect(
+      maxAbsDiff(
+        steeredC.slice([0, 0, 0, 0], [1, -1, -1, -1]),
+        steeredA.slice([0, 0, 0, 0], [1, -1, -1, -1]),
+      ),
+    ).toBe(0);
+    expect(maxAbsDiff(steeredC, steeredA)).toBeGreaterThan(1e-4);
+    tf.dispose([x, codeA, codeB, codeC, steeredA, steeredC]);
     [model, plain].forEach((m) => m.dispose());
   });
 

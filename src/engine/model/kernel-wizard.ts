@@ -64,6 +64,12 @@ export interface KernelWizardConfig {
    * session 7). The number of filters per colour channel.
    */
   detailGates: number;
+  /**
+   * Not in the paper: the code also scales and shifts F's last full-resolution features, per channel and per
+   * 128x128 cell (FiLM; `code_film`, zero at the start). With the full-resolution skip, F otherwise learns one
+   * average blur whatever the code says (docs/NOTES.md, session 8); this gives the code a say on that path.
+   */
+  codeModulation: boolean;
 }
 
 /**
@@ -84,6 +90,7 @@ export const OFFICIAL_CONFIG: KernelWizardConfig = {
   reconNf: 64,
   fullResolutionSkip: false,
   detailGates: 0,
+  codeModulation: false,
 };
 
 /** G's raw output: for a VAE the second half is used as a standard deviation (not a log-variance). */
@@ -126,13 +133,14 @@ function adapterUpConv(level: number): string {
 const DETAIL_BANK = 'detail_bank';
 const DETAIL_GATES = 'detail_gates';
 const DETAIL_BANK_SIZE = 7;
+const CODE_FILM = 'code_film';
 
 /**
  * Parameters of optional parts that leave F unchanged at their fresh initialisation (the detail gates start
  * at zero), so that a checkpoint without them can seed a model with them.
  */
 export function startsSilent(key: string): boolean {
-  return key.startsWith(`${DETAIL_BANK}.`) || key.startsWith(`${DETAIL_GATES}.`);
+  return [DETAIL_BANK, DETAIL_GATES, CODE_FILM].some((part) => key.startsWith(`${part}.`));
 }
 
 function reconConvs(config: KernelWizardConfig): string[] {
@@ -155,7 +163,8 @@ function describe(config: KernelWizardConfig): string {
     `nf ${config.nf}, front_RBs ${config.frontRBs}, back_RBs ${config.backRBs}, kernel_dim ${config.kernelDim}, ` +
     `use_vae ${config.useVAE}, n_blocks ${config.extractorBlocks}, recon width ${config.reconNf}` +
     (config.fullResolutionSkip ? ', full-resolution skip' : '') +
-    (config.detailGates > 0 ? `, ${config.detailGates} detail gates` : '')
+    (config.detailGates > 0 ? `, ${config.detailGates} detail gates` : '') +
+    (config.codeModulation ? ', code modulation' : '')
   );
 }
 
@@ -240,6 +249,7 @@ function paramSpecs(config: KernelWizardConfig): ParamSpec[] {
       ...convSpec(DETAIL_GATES, filters, r, 3, true, 0),
     );
   }
+  if (config.codeModulation) specs.push(...convSpec(CODE_FILM, 2 * r, config.kernelDim, 1, true, 0));
   return specs;
 }
 
@@ -257,6 +267,17 @@ export function vaeKlDivergence(posterior: KernelPosterior): tf.Scalar {
 export function sampleKernel(posterior: KernelPosterior, eps: tf.Tensor4D): tf.Tensor4D {
   const { mean, sigma } = posterior;
   return sigma ? tf.tidy(() => tf.add(mean, tf.mul(sigma, eps))) : tf.clone(mean);
+}
+
+/**
+ * Repeats each cell of a code grid [n, gh, gw, c] over GRID_CELL x GRID_CELL pixels: rank-4 broadcasts,
+ * whose gradient is a sum (tf.tile's gradient slices every repeat and is several times slower).
+ */
+function upsampleCells(grid: tf.Tensor4D): tf.Tensor4D {
+  const [n, gh, gw, c] = grid.shape;
+  const rows = tf.mul(tf.reshape(grid, [n * gh, 1, gw, c]), tf.ones([1, GRID_CELL, 1, 1]));
+  const cols = tf.mul(tf.reshape(rows, [n * gh * GRID_CELL, gw, 1, c]), tf.ones([1, 1, GRID_CELL, 1]));
+  return tf.reshape(cols, [n, gh * GRID_CELL, gw * GRID_CELL, c]);
 }
 
 export class KernelWizard {
@@ -319,6 +340,7 @@ export class KernelWizard {
       reconNf,
       fullResolutionSkip: reconIn === reconNf + inputNc,
       detailGates: (shapes.get(`${DETAIL_BANK}.weight`)?.[0] ?? 0) / inputNc,
+      codeModulation: shapes.has(`${CODE_FILM}.weight`),
     };
   }
 
@@ -411,7 +433,7 @@ export class KernelWizard {
         `KernelWizard: kernel code must be ${shapeText(grid)} for this image, got ${shapeText(k.shape)}`,
       );
     }
-    return tf.tidy(() => tf.add(this.reconstruct(this.adapter(this.features(x), k), x), x));
+    return tf.tidy(() => tf.add(this.reconstruct(this.adapter(this.features(x), k), x, k), x));
   }
 
   private checkImage(x: tf.Tensor4D, name: string): void {
@@ -496,7 +518,7 @@ export class KernelWizard {
     return tf.tanh(convTranspose2d(tf.relu(h), this.weight(key), this.bias(key), 2, 1));
   }
 
-  private reconstruct(a: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D {
+  private reconstruct(a: tf.Tensor4D, x: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D {
     let h = a;
     for (let i = 0; i < this.config.backRBs; i++) h = this.residual(h, `recon_trunk.${i}`);
     const [c0, c1, c2, c3] = reconConvs(this.config) as [string, string, string, string];
@@ -504,6 +526,12 @@ export class KernelWizard {
     h = leakyRelu(pixelShuffle(this.conv(h, c1, 1, 1), 2), 0.1);
     if (this.config.fullResolutionSkip) h = tf.concat([h, x], 3);
     h = leakyRelu(this.conv(h, c2, 1, 1), 0.1);
+    if (this.config.codeModulation) {
+      // Per cell: h * (1 + scale) + shift, the code's cells repeated over their 128x128 pixels.
+      const film = upsampleCells(this.conv(k, CODE_FILM, 1, 0));
+      const [scale, shift] = tf.split(film, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+      h = tf.add(tf.mul(h, tf.add(scale, 1)), shift);
+    }
     const residual = this.conv(h, c3, 1, 1);
     const gates = this.config.detailGates;
     if (gates === 0) return residual;
