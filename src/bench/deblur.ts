@@ -1,12 +1,11 @@
 // `npm run bench:deblur`: restoration quality and speed on the validation split — blurry input, fast mode
-// (blind kernel estimation, then deconvolution), paper mode on 256x256 crops, and a non-blind
-// deconvolution with the true kernel as a reference (and, with --restorer, a learned restorer's R(y)) — plus a
-// contact sheet of ../shared/data/real-blurry.
+// (blind kernel estimation, then deconvolution), fast mode with the learned restorer, paper mode on 256x256
+// crops, and a non-blind deconvolution with the true kernel as a reference — plus a contact sheet of
+// ../shared/data/real-blurry.
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { JobSpec } from '../common/api';
 import { initBackend } from '../engine/backend';
@@ -19,9 +18,7 @@ import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/pap
 import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/jobs/progress';
 import type { Psf } from '../engine/kernels/psf';
-import { loadModel } from '../engine/model-store';
-import { loadRestorerCheckpoint } from '../engine/checkpoint';
-import { Restorer } from '../engine/model/restorer';
+import { loadModel, loadRestorer } from '../engine/model-store';
 import {
   kernelCentre,
   loadKernels,
@@ -31,7 +28,7 @@ import {
   type PairKind,
 } from '../engine/training';
 import { crop, type FloatImage } from '../engine/tiling';
-import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
+import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../main/paths';
 import { printTable, psnr, ssim } from './report';
 
 const { values } = parseArgs({
@@ -49,8 +46,8 @@ const { values } = parseArgs({
     /** Side lengths of the full-size timing photo; 0 skips it. */
     'full-size': { type: 'string', default: '6000x4000' },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
-    /** A learned restorer's checkpoint (`train` with task "restorer"): also scores R(y) on the pairs. */
-    restorer: { type: 'string' },
+    /** The learned restorer's checkpoint (`train` with task "restorer"); '' leaves fast + learned out. */
+    restorer: { type: 'string', default: DEFAULT_RESTORER },
   },
 });
 
@@ -66,18 +63,9 @@ const fastOptions = {
 await initBackend('auto');
 const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
 console.log(`checkpoint: ${loaded.description}\n`);
-const restorer = values.restorer
-  ? Restorer.fromStateDict((await loadRestorerCheckpoint(path.resolve(values.restorer))).tensors)
-  : null;
-/** R(y) clipped to [0, 1]; the bench's pairs have sides that are multiples of 8. */
-function restoreWhole(model: Restorer, image: FloatImage): FloatImage {
-  const data = tf.tidy(() =>
-    tf
-      .clipByValue(model.restore(tf.tensor4d(image.data, [1, image.height, image.width, 3])), 0, 1)
-      .dataSync(),
-  ) as Float32Array;
-  return { ...image, data };
-}
+const restorerPath = values.restorer ? path.resolve(values.restorer) : null;
+const restorer = restorerPath ? await loadRestorer(restorerPath) : null;
+const learnedOptions = restorer && { ...fastOptions, restorer };
 const kernels = await loadKernels(SHARED_DATA_DIR);
 const size = Number(values.size);
 
@@ -179,12 +167,12 @@ for (const kind of values.kinds.split(',') as PairKind[]) {
       gain: alignedPsnr(fast.image, sharp) - alignedPsnr(blurry, sharp),
       reliability: fast.reliability,
     });
-    if (restorer) {
-      const [restored, seconds] = await timed(async () => restoreWhole(restorer, blurry));
-      record('learned restorer', kind, restored, sharp, seconds);
+    if (learnedOptions) {
+      const [learned, seconds] = await timed(() => fastDeblur(blurry, learnedOptions, ctx));
+      record('fast + learned restorer', kind, learned.image, sharp, seconds);
       restorerGains.push({
         pair: `${kind} ${index}`,
-        gain: alignedPsnr(restored, sharp) - alignedPsnr(blurry, sharp),
+        gain: alignedPsnr(learned.image, sharp) - alignedPsnr(blurry, sharp),
       });
     }
     if (pair.info.kernel) {
@@ -240,7 +228,7 @@ function printGains(method: string, list: { pair: string; gain: number }[]): voi
   );
 }
 printGains('fast mode', gains);
-printGains('learned restorer', restorerGains);
+printGains('fast + learned restorer', restorerGains);
 
 // Paper mode against fast mode on the same 256x256 crops: time ratio and PSNR.
 const paperScore = [...scores].filter(([key]) => key.endsWith('\tpaper (256 crop)')).map(([, s]) => s);
@@ -271,20 +259,25 @@ if (values['full-size'] !== '0') {
       backend: 'auto',
       checkpointPath: null,
       defaultCheckpointPath: DEFAULT_CHECKPOINT,
+      ...(restorerPath && { restorerPath }),
       ...(values['tile-size'] && { tileSize: Number(values['tile-size']) as 512 | 1024 | 2048 }),
     });
-    const spec = JobSpec.parse({ kind: 'deblur', photoPath, outputPath: path.join(dir, 'out.jpg') });
-    const [result, seconds] = await timed(() => engine.runJob(spec, ctx.signal, () => undefined));
-    const estimate = result.kind === 'deblur' ? result.estimate?.reliability : undefined;
     console.log(
       `machine speed: a 1024x1024 real FFT takes ${fftMilliseconds().toFixed(1)} ms here (compare timings ` +
         `between machines with it)`,
     );
-    console.log(
-      `full size: the fast deblur job on a ${width}x${height} JPEG (${((width * height) / 1e6).toFixed(1)} MP) ` +
-        `took ${seconds.toFixed(1)} s (read to written file, ${tileThreads()} threads, estimate ${estimate}); ` +
-        `peak RSS of this process so far ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
-    );
+    for (const learned of restorerPath ? [false, true] : [false]) {
+      const outputPath = path.join(dir, 'out.jpg');
+      const spec = JobSpec.parse({ kind: 'deblur', photoPath, outputPath, learned });
+      const [result, seconds] = await timed(() => engine.runJob(spec, ctx.signal, () => undefined));
+      const estimate = result.kind === 'deblur' ? result.estimate?.reliability : undefined;
+      console.log(
+        `full size: the fast deblur job${learned ? ' with the learned restorer' : ''} on a ${width}x${height} ` +
+          `JPEG (${((width * height) / 1e6).toFixed(1)} MP) took ${seconds.toFixed(1)} s (read to written file, ` +
+          `${tileThreads()} threads, estimate ${estimate}); peak RSS of this process so far ` +
+          `${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+      );
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -292,13 +285,20 @@ if (values['full-size'] !== '0') {
 
 // --sheet '' skips the real-blurry contact sheet.
 if (values.sheet) {
-  // Real blurry photos (no ground truth): input | fast mode, for looking at.
+  // Real blurry photos (no ground truth): input | fast mode (| fast + learned restorer), for looking at.
   const sheet = [];
   for (const name of ['blur1.png', 'blur2.png', 'face01.png']) {
     const photo = await readPhoto(path.join(SHARED_DATA_DIR, 'real-blurry', name));
     const { image } = await fastDeblur(photo, fastOptions, ctx);
     sheet.push({ sharp: photo.data, blurry: image.data, width: photo.width, height: photo.height });
+    if (learnedOptions) {
+      const learned = await fastDeblur(photo, learnedOptions, ctx);
+      sheet.push({ sharp: photo.data, blurry: learned.image.data, width: photo.width, height: photo.height });
+    }
   }
-  await writeContactSheet(sheet, values.sheet, { labels: false, columns: 3 });
-  console.log(`\nreal-blurry contact sheet (input | fast mode): ${values.sheet}`);
+  await writeContactSheet(sheet, values.sheet, { labels: false, columns: learnedOptions ? 2 : 3 });
+  const layout = learnedOptions
+    ? 'a row a photo: input | fast mode, input | fast + learned restorer'
+    : 'input | fast mode';
+  console.log(`\nreal-blurry contact sheet (${layout}): ${values.sheet}`);
 }

@@ -127,6 +127,8 @@ export const BatchPreset = z.discriminatedUnion('kind', [
     kind: z.literal('deblur'),
     /** 0 leaves each photo as it is, 1 removes the estimated blur fully (as the deblur job's). */
     strength: z.number().min(0).max(1).default(1),
+    /** Also run the learned restorer (as the deblur job's `learned`). */
+    learned: z.boolean().default(false),
   }),
 ]);
 export type BatchPreset = z.infer<typeof BatchPreset>;
@@ -175,6 +177,11 @@ export const JobSpec = z.discriminatedUnion('kind', [
     iterations: z.number().int().min(1).max(20_000).optional(),
     /** 0 leaves the photo as it is, 1 removes the estimated blur fully. */
     strength: z.number().min(0).max(1).default(1),
+    /**
+     * Fast mode: after the deconvolution, run the learned restorer (a network trained on blurred photos,
+     * not in the paper) over the photo; it also sharpens blur that one kernel cannot describe.
+     */
+    learned: z.boolean().default(false),
     seed: z.number().int().default(0),
     output: OutputOptions.default({}),
   }),
@@ -225,6 +232,8 @@ export const JobResult = z.discriminatedUnion('kind', [
       .object({
         reliability: z.enum(['reliable', 'uncertain', 'failed']),
         note: z.string(),
+        /** False when the photo was written unchanged (the estimate failed and nothing else ran). */
+        changed: z.boolean(),
         window: Region,
         /** The estimated kernel drawn as a blur trace (PNG data URL). */
         traceDataUrl: z.string(),

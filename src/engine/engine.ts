@@ -29,7 +29,8 @@ import { loadKernelFile } from './kernels/kernel-file';
 import { runDeblur } from './jobs/deblur-job';
 import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
-import { loadModel, type LoadedModel } from './model-store';
+import { loadModel, loadRestorer, type LoadedModel } from './model-store';
+import type { Restorer } from './model/restorer';
 import { renderRegion, type RegionRequest } from './preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
@@ -40,12 +41,15 @@ export interface EngineOptions {
   checkpointPath: string | null;
   /** The checkpoint that ships with the app (resources/checkpoints). */
   defaultCheckpointPath: string;
+  /** The shipped learned restorer (fast mode's `learned`); absent in a build without one. */
+  restorerPath?: string;
   /** Tile side for the tiled operations (Settings); 'auto' or absent lets each pick its own. */
   tileSize?: TileSize;
 }
 
 export class Engine {
   private model: Promise<LoadedModel> | null = null;
+  private restorer: Promise<Restorer> | null = null;
 
   private constructor(
     private readonly status: BackendStatus,
@@ -91,6 +95,15 @@ export class Engine {
     // A failed load is retried next time (the user may fix the file).
     this.model.catch(() => (this.model = null));
     return this.model;
+  }
+
+  /** The learned restorer, loaded on first use and kept. */
+  loadRestorer(): Promise<Restorer> {
+    const file = this.options.restorerPath;
+    if (!file) return Promise.reject(new Error('This build of Blurspace has no learned restorer.'));
+    this.restorer ??= loadRestorer(file);
+    this.restorer.catch(() => (this.restorer = null));
+    return this.restorer;
   }
 
   async openPhoto(photoPath: string): Promise<PhotoPreview> {
@@ -141,8 +154,11 @@ export class Engine {
       case 'exportPhoto':
         return runExportPhoto(spec, ctx);
       case 'deblur':
-        // Fast mode needs no network: the model is loaded for paper mode only.
-        return runDeblur(spec, ctx, () => this.loadModel());
+        // Each network is loaded only when the job uses it: F and G for paper mode, the restorer for `learned`.
+        return runDeblur(spec, ctx, {
+          model: () => this.loadModel(),
+          restorer: () => this.loadRestorer(),
+        });
       case 'batch':
         // Each item goes through runJob again: the same code as a single export, kernel or deblur job.
         return runBatchJob(spec, ctx, this);

@@ -1,7 +1,8 @@
-// Turns a checkpoint file (ours or the authors' .pth) into a ready KernelWizard, once per engine.
+// Turns a checkpoint file into a ready network: F and G (ours or the authors' .pth) or the learned restorer.
 import path from 'node:path';
-import { CheckpointError, loadCheckpointFile } from './checkpoint';
+import { CheckpointError, loadCheckpointFile, loadRestorerCheckpoint } from './checkpoint';
 import { KernelWizard, OFFICIAL_CONFIG, type KernelWizardConfig } from './model/kernel-wizard';
+import { Restorer } from './model/restorer';
 
 export interface LoadedModel {
   model: KernelWizard;
@@ -37,4 +38,16 @@ export async function loadModel(checkpointPath: string): Promise<LoadedModel> {
       `${path.basename(checkpointPath)} (${origin}; nf ${nf}, ${frontRBs}+${backRBs} blocks, ` +
       `kernel ${kernelDim}${useVAE ? ', VAE' : ''})`,
   };
+}
+
+export async function loadRestorer(checkpointPath: string): Promise<Restorer> {
+  const checkpoint = await loadRestorerCheckpoint(checkpointPath);
+  try {
+    return Restorer.fromStateDict(checkpoint.tensors);
+  } catch (error) {
+    throw new CheckpointError(
+      'unsupported',
+      `${path.basename(checkpointPath)} does not fit Blurspace's restorer: ${(error as Error).message}`,
+    );
+  }
 }

@@ -11,6 +11,13 @@ export interface FloatImage {
   data: Float32Array;
 }
 
+/** How a network is run over a photo: tile side and overlap, both multiples of GRID_CELL. */
+export interface TileOptions {
+  /** Smaller tiles use less memory; overlap is work done twice. */
+  tileSize: number;
+  overlap: number;
+}
+
 export interface Tile {
   /** Top-left corner in the padded image; always a multiple of GRID_CELL. */
   x: number;
@@ -163,4 +170,32 @@ export class TileBlender {
     }
     return { width, height, channels, data: this.sum };
   }
+}
+
+/**
+ * Runs `run` on each grid-aligned tile of `photo` (padded by reflection to the grid) and blends the
+ * tile-sized results into an image of the photo's size; `onTile` reports progress and may throw to cancel.
+ */
+export async function mapTiles(
+  photo: FloatImage,
+  tiles: TileOptions,
+  run: (pixels: FloatImage, tile: Tile) => Promise<Float32Array>,
+  onTile: (done: number, total: number) => Promise<void>,
+): Promise<FloatImage> {
+  const width = roundUpToGrid(photo.width);
+  const height = roundUpToGrid(photo.height);
+  const blender = new TileBlender(
+    photo.width,
+    photo.height,
+    photo.channels,
+    tiles.overlap / 2,
+    width,
+    height,
+  );
+  const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
+  for (const [index, tile] of plan.entries()) {
+    blender.add(tile, await run(crop(photo, tile.x, tile.y, tile.width, tile.height), tile));
+    await onTile(index + 1, plan.length);
+  }
+  return blender.result();
 }

@@ -17,7 +17,7 @@ import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/bl
 import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/jobs/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
-import { DEFAULT_CHECKPOINT, DEFAULT_VAE_CHECKPOINT } from './paths';
+import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, DEFAULT_VAE_CHECKPOINT } from './paths';
 import { createProgressBar } from './progress-bar';
 import { SettingsStore, defaultConfigDir } from './settings';
 import { runTrainCommand, runPairsCommand } from './train-command';
@@ -32,21 +32,24 @@ Commands:
                                          Put a saved blur onto another photo (spatial by default)
   show-kernel K -o trace.png             Draw a kernel file's blur trace
   deblur PHOTO -o OUT [--mode fast|paper] [--roi x,y,w,h] [--iterations N] [--strength S]
-         [--seed N] [--loss-log FILE] [--trace KERNEL.png]
+         [--learned] [--seed N] [--loss-log FILE] [--trace KERNEL.png]
                                          Blind deblurring. fast (default): the blur is estimated on
                                          the most textured part (or --roi), then removed from the
-                                         whole photo; --trace draws the kernel it found. paper: the
-                                         paper's Algorithm 1 on --roi (up to 1 MP), --iterations
+                                         whole photo; --learned then runs the learned restorer
+                                         (slower; also for blur one kernel cannot describe);
+                                         --trace draws the kernel it found. paper: the paper's
+                                         Algorithm 1 on --roi (up to 1 MP), --iterations
   batch IN... -o OUTDIR [--recursive] [--preset export|apply-kernel|deblur] [--kernel K] [--uniform]
-        [--strength S] [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE]
+        [--strength S] [--learned] [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE]
         [--strip-metadata] [--on-conflict skip|rename|overwrite] [--jobs N]
                                          Export, blur (apply-kernel --kernel K) or deblur (fast mode,
-                                         --strength 0..1, default 1) many photos and folders into
-                                         OUTDIR, the folder tree mirrored; names from TEMPLATE
-                                         ({name}, {preset}, {date}, {n}; default {name}-{preset});
-                                         existing files are renamed around by default. Run it again
-                                         to resume after a crash or Ctrl-C; a report is written to
-                                         OUTDIR (deblur: which photos were left unchanged)
+                                         --strength 0..1, default 1, --learned) many photos and
+                                         folders into OUTDIR, the folder tree mirrored; names from
+                                         TEMPLATE ({name}, {preset}, {date}, {n}; default
+                                         {name}-{preset}); existing files are renamed around by
+                                         default. Run it again to resume after a crash or Ctrl-C; a
+                                         report is written to OUTDIR (deblur: which photos were left
+                                         unchanged)
   train --config C --out DIR [--resume] [--init-from CHECKPOINT]
                                          Train F and G (see resources/training/); --init-from starts
                                          a new run from another run's weights (e.g. a VAE from the
@@ -98,6 +101,7 @@ const OPTIONS = {
   roi: { type: 'string' },
   iterations: { type: 'string' },
   strength: { type: 'string' },
+  learned: { type: 'boolean', default: false },
   'loss-log': { type: 'string' },
   trace: { type: 'string' },
   recursive: { type: 'boolean', short: 'r', default: false },
@@ -150,6 +154,7 @@ async function createEngine(values: Values): Promise<Engine> {
     backend: backendPreference(values),
     checkpointPath: values.checkpoint ? path.resolve(values.checkpoint) : savedSettings().checkpointPath,
     defaultCheckpointPath: DEFAULT_CHECKPOINT,
+    restorerPath: DEFAULT_RESTORER,
   });
 }
 
@@ -243,7 +248,7 @@ async function runBatchCommand(values: Values, inputs: string[]): Promise<number
       presetName === 'export'
         ? { kind: 'export' }
         : presetName === 'deblur'
-          ? { kind: 'deblur', strength: optionalNumber(values.strength) }
+          ? { kind: 'deblur', strength: optionalNumber(values.strength), learned: values.learned }
           : {
               kind: 'apply-kernel',
               kernelPath: required(values.kernel, '--kernel KERNEL'),
@@ -336,6 +341,7 @@ async function main(argv: string[]): Promise<number> {
         roi: parseRegion(values.roi),
         iterations: values.iterations ? Number(values.iterations) : undefined,
         strength: values.strength ? Number(values.strength) : undefined,
+        learned: values.learned,
         seed: values.seed ? Number(values.seed) : undefined,
       };
       const lossLog = values['loss-log'] ? path.resolve(values['loss-log']) : undefined;

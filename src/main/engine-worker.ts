@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CallParams } from '../common/api';
 import { Engine } from '../engine/engine';
 import { JobCancelledError } from '../engine/jobs/progress';
-import { DEFAULT_CHECKPOINT } from './paths';
+import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER } from './paths';
 import type {
   HostToWorker,
   WorkerCallName,
@@ -79,6 +79,7 @@ try {
   const engine = await Engine.create({
     ...(workerData as WorkerData),
     defaultCheckpointPath: DEFAULT_CHECKPOINT,
+    restorerPath: DEFAULT_RESTORER,
   });
   port.on('message', (message: HostToWorker) => void handle(engine, message));
   post({ type: 'ready', info: engine.info() });

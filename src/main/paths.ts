@@ -19,5 +19,8 @@ export const DEFAULT_CHECKPOINT = path.join(CHECKPOINT_DIR, 'blurspace-default.s
 /** The same network with the VAE prior, for sampling new blurs (generate-blur). */
 export const DEFAULT_VAE_CHECKPOINT = path.join(CHECKPOINT_DIR, 'blurspace-vae.safetensors');
 
+/** The learned restorer fast mode runs when asked (`learned`). */
+export const DEFAULT_RESTORER = path.join(CHECKPOINT_DIR, 'blurspace-restorer.safetensors');
+
 /** Training and benchmark data: ../shared/data beside the checkout, or BLURSPACE_DATA. */
 export const SHARED_DATA_DIR = process.env.BLURSPACE_DATA ?? path.join(APP_ROOT, '..', 'shared', 'data');

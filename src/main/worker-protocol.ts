@@ -23,5 +23,5 @@ export type WorkerToHost =
   | { type: 'result'; id: number; ok: false; error: string }
   | { type: 'event'; event: EngineEvent };
 
-/** The worker adds the shipped checkpoint's location itself. */
-export type WorkerData = Omit<EngineOptions, 'defaultCheckpointPath'>;
+/** The worker adds the shipped checkpoints' locations itself. */
+export type WorkerData = Omit<EngineOptions, 'defaultCheckpointPath' | 'restorerPath'>;

@@ -128,6 +128,15 @@ test.describe('with photos', () => {
     if (!unchanged) await page.getByTestId('undo-version').click();
     await expect(page.getByTestId('versions').locator('label')).toHaveCount(1);
 
+    // With the learned restorer the photo always changes: a new version, labelled so.
+    await page.getByTestId('deblur-learned').check();
+    await page.getByTestId('run-deblur').click();
+    await expect(page.getByTestId('deblur-job')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+    await expect(page.getByTestId('versions').locator('label')).toHaveCount(2);
+    await expect(page.getByTestId('versions')).toContainText('fast + learned');
+    await page.getByTestId('undo-version').click();
+    await page.getByTestId('deblur-learned').uncheck();
+
     // Paper mode, a few iterations: the live loss chart draws one series per term.
     await page.getByLabel('Paper').check();
     await page.locator('summary', { hasText: 'Advanced' }).click();

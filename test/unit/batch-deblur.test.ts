@@ -103,12 +103,16 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch deblur preset ${HAS_SHARED_DATA ? '' : 
     if (unchanged.length) expect(text).toContain(`3 done (${unchanged.length} written unchanged`);
   });
 
-  it('the contract refuses a strength outside 0..1 (and defaults it to 1)', () => {
+  it('the contract refuses a strength outside 0..1 (and defaults it to 1, the learned restorer to off)', () => {
     for (const strength of [-0.1, 1.5, Number.NaN, '0.5', null]) {
       expect(BatchPreset.safeParse({ kind: 'deblur', strength }).success, String(strength)).toBe(false);
     }
-    expect(BatchPreset.parse({ kind: 'deblur', strength: 0.25 })).toEqual({ kind: 'deblur', strength: 0.25 });
-    expect(BatchPreset.parse({ kind: 'deblur' })).toEqual({ kind: 'deblur', strength: 1 });
+    expect(BatchPreset.parse({ kind: 'deblur', strength: 0.25 })).toEqual({
+      kind: 'deblur',
+      strength: 0.25,
+      learned: false,
+    });
+    expect(BatchPreset.parse({ kind: 'deblur' })).toEqual({ kind: 'deblur', strength: 1, learned: false });
     expect(
       JobSpec.safeParse({
         kind: 'batch',

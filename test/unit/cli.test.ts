@@ -117,7 +117,7 @@ describe('blurspace CLI', () => {
     },
   );
   it.skipIf(!HAS_SHARED_DATA)(
-    `fast deblur draws its kernel; tiles on worker threads give the same file as one thread ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
+    `fast deblur draws its kernel; tiles on worker threads give the same file as one thread; --learned ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
     async () => {
       // 1100x600: two deconvolution tiles side by side, so two threads really share the work.
       const photo = path.join(dir, 'wide.png');
@@ -139,6 +139,10 @@ describe('blurspace CLI', () => {
       const [a, b] = await Promise.all(outputs.map((file) => sharp(file).raw().toBuffer()));
       expect(a!.equals(b!)).toBe(true);
       expect((await sharp(outputs[0]!).metadata()).width).toBe(1100);
+      // --learned finds the shipped restorer beside the built CLI and runs it after the deconvolution.
+      const learned = path.join(dir, 'learned.png');
+      await deblur(learned, '2', '--learned');
+      expect((await sharp(learned).raw().toBuffer()).equals(a!)).toBe(false);
     },
   );
 });

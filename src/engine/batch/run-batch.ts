@@ -80,7 +80,7 @@ function settingsKey(options: BatchOptions, template: string): string {
   return JSON.stringify({
     preset: preset.kind,
     ...(preset.kind === 'apply-kernel' && { kernel: path.resolve(preset.kernelPath), mode: preset.mode }),
-    ...(preset.kind === 'deblur' && { strength: preset.strength }),
+    ...(preset.kind === 'deblur' && { strength: preset.strength, learned: preset.learned }),
     output: {
       format: output.format ?? null,
       bitDepth: output.bitDepth ?? null,
@@ -106,6 +106,7 @@ function jobFor(preset: BatchPreset, input: string, outputPath: string, output: 
         photoPath: input,
         outputPath,
         strength: preset.strength,
+        learned: preset.learned,
         seed: 0,
         output,
       };
@@ -132,9 +133,9 @@ async function runItemJob(
 ): Promise<ItemOutcome> {
   const result = await ctx.engine.runJob(spec, ctx.signal, progress);
   if (result.kind !== 'deblur' || !result.estimate) return {};
-  // A photo whose blur could not be estimated is still written (unchanged): the item is done, with its note.
-  const { note, reliability } = result.estimate;
-  return { note, ...(reliability === 'failed' && { unchanged: true }) };
+  // A photo whose blur could not be estimated is still written (maybe unchanged): the item is done, with its note.
+  const { note, changed } = result.estimate;
+  return { note, ...(!changed && { unchanged: true }) };
 }
 
 async function realOrResolved(file: string): Promise<string> {

@@ -2,14 +2,17 @@
 // textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
 // gradient-domain kernel fit, Pan et al. 2014 / Xu et al. 2013), then the whole photo is deconvolved with it
 // tile by tile. A kernel that fills its support or changes shape between the two finest scales is a failed
-// estimate: the restoration is then weakened or skipped, so that the photo is not made worse.
+// estimate: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
+// restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
 import { checkpoint, type JobContext } from '../jobs/progress';
 import { luma, type Psf } from '../kernels/psf';
+import type { Restorer } from '../model/restorer';
 import { crop, type FloatImage } from '../tiling';
 import { BLIND_KERNEL_DEFAULTS, estimateBlurKernel, type BlurEstimate } from './blind-kernel';
 import { deconvolve } from './deconvolution';
 import { mostTexturedWindow } from './image-ops';
+import { restoreLearned } from './learned-restore';
 
 export interface FastModeOptions {
   /** The longest blur to look for, in full-resolution pixels. */
@@ -17,6 +20,8 @@ export interface FastModeOptions {
   /** Where to estimate the blur; the most textured window when absent. */
   roi?: Region;
   strength: number;
+  /** Run after the deconvolution (also when the blur estimate failed), at the same strength. */
+  restorer?: Restorer;
   /** Called with the accepted kernel and strength before the full-size restoration (for a quick preview). */
   onKernel?: (psf: Psf, strength: number) => Promise<void>;
 }
@@ -120,28 +125,43 @@ export async function fastDeblur(
     },
   );
   const trust = reliability(estimate);
+  const { restorer } = options;
+  // Progress: estimation 0-0.3, deconvolution up to 1 (or 0.65 before the learned restorer).
+  const deconvolved = restorer ? 0.65 : 1;
+  let image = photo;
   if (trust === 'failed') {
     ctx.progress({
-      stage: 'the blur could not be estimated reliably: the photo is left unchanged',
-      progress: 1,
+      stage: restorer
+        ? 'the blur could not be estimated reliably: only the learned restorer is applied'
+        : 'the blur could not be estimated reliably: the photo is left unchanged',
+      progress: deconvolved,
     });
     await checkpoint(ctx.signal);
-    return { image: photo, psf: estimate.psf, window, reliability: trust };
+  } else {
+    const strength = trust === 'uncertain' ? options.strength / 2 : options.strength;
+    const stage =
+      trust === 'uncertain'
+        ? 'restoring the photo at half strength (the blur estimate is uncertain)'
+        : 'restoring the photo';
+    await options.onKernel?.(estimate.psf, strength);
+    image = await deconvolve(
+      photo,
+      estimate.psf,
+      { strength, lambda: DATA_WEIGHT, ...(ctx.tileSize && { tileSize: ctx.tileSize }) },
+      {
+        signal: ctx.signal,
+        onProgress: (tile, total) =>
+          ctx.progress({ stage, progress: 0.3 + ((deconvolved - 0.3) * tile) / total }),
+      },
+    );
   }
-  const strength = trust === 'uncertain' ? options.strength / 2 : options.strength;
-  const stage =
-    trust === 'uncertain'
-      ? 'restoring the photo at half strength (the blur estimate is uncertain)'
-      : 'restoring the photo';
-  await options.onKernel?.(estimate.psf, strength);
-  const image = await deconvolve(
-    photo,
-    estimate.psf,
-    { strength, lambda: DATA_WEIGHT, ...(ctx.tileSize && { tileSize: ctx.tileSize }) },
-    {
-      signal: ctx.signal,
-      onProgress: (tile, total) => ctx.progress({ stage, progress: 0.3 + (0.7 * tile) / total }),
-    },
-  );
+  if (restorer) {
+    image = await restoreLearned(restorer, image, options.strength, ctx, (fraction) =>
+      ctx.progress({
+        stage: 'running the learned restorer',
+        progress: deconvolved + (1 - deconvolved) * fraction,
+      }),
+    );
+  }
   return { image, psf: estimate.psf, window, reliability: trust };
 }

@@ -38,3 +38,34 @@ export function mostTexturedWindow(image: FloatImage, size: number, step = 32): 
   }
   return best;
 }
+
+/**
+ * A smooth low-pass of `image`: a box filter of `radius` run three times along each axis (close to a
+ * Gaussian of sigma ~radius), edges clamped. Returns a new image.
+ */
+export function smooth(image: FloatImage, radius: number): FloatImage {
+  const { width, height, channels } = image;
+  let data = Float32Array.from(image.data);
+  let scratch = new Float32Array(data.length);
+  const line = new Float64Array(Math.max(width, height));
+  const pass = (length: number, lines: number, index: (l: number, i: number) => number): void => {
+    for (let l = 0; l < lines; l++) {
+      for (let c = 0; c < channels; c++) {
+        for (let i = 0; i < length; i++) line[i] = data[index(l, i) + c];
+        const at = (i: number): number => line[Math.min(length - 1, Math.max(0, i))];
+        let sum = 0;
+        for (let i = -radius; i <= radius; i++) sum += at(i);
+        for (let i = 0; i < length; i++) {
+          scratch[index(l, i) + c] = sum / (2 * radius + 1);
+          sum += at(i + radius + 1) - at(i - radius);
+        }
+      }
+    }
+    [data, scratch] = [scratch, data];
+  };
+  for (let round = 0; round < 3; round++) {
+    pass(width, height, (row, x) => (row * width + x) * channels);
+    pass(height, width, (column, y) => (y * width + column) * channels);
+  }
+  return { width, height, channels, data };
+}

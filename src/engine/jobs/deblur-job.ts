@@ -10,6 +10,7 @@ import { readPhoto, type Photo } from '../image';
 import { shrinkPsf, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
+import type { Restorer } from '../model/restorer';
 import { crop, type FloatImage } from '../tiling';
 import { quantise8 } from '../training/colour';
 import { writeResult } from './output';
@@ -56,6 +57,11 @@ export const RELIABILITY_NOTES: Record<Reliability, string> = {
     'evenly blurred part of the photo may help.',
 };
 
+/** The note when the estimate failed but the learned restorer still ran. */
+export const LEARNED_ONLY_NOTE =
+  'The blur could not be estimated reliably: only the learned restorer was applied. A region drawn over a ' +
+  'detailed, evenly blurred part of the photo may help.';
+
 function checkRegion(region: Region, photo: FloatImage): void {
   if (region.x + region.width > photo.width || region.y + region.height > photo.height) {
     throw new Error(
@@ -75,14 +81,27 @@ function paste(image: FloatImage, patch: FloatImage, x: number, y: number): Floa
   return { ...image, data };
 }
 
+/** What the job needs from the engine, loaded only when used. */
+export interface DeblurNetworks {
+  /** F and G, for paper mode. */
+  model: () => Promise<LoadedModel>;
+  /** The learned restorer, for fast mode with `learned`. */
+  restorer: () => Promise<Restorer>;
+}
+
 export async function runDeblur(
   spec: Extract<JobSpec, { kind: 'deblur' }>,
   ctx: JobContext,
-  model: () => Promise<LoadedModel>,
+  networks: DeblurNetworks,
 ): Promise<JobResult> {
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
-  if (spec.mode === 'fast') return runFast(spec, photo, ctx);
+  if (spec.mode === 'fast') {
+    return runFast(spec, photo, ctx, spec.learned ? await networks.restorer() : undefined);
+  }
+  if (spec.learned) {
+    throw new Error('The learned restorer is part of fast mode; paper mode does not use it.');
+  }
   const region = spec.roi ?? { x: 0, y: 0, width: photo.width, height: photo.height };
   checkRegion(region, photo);
   if (region.width * region.height > PAPER_MAX_PIXELS) {
@@ -94,7 +113,7 @@ export async function runDeblur(
   }
   const blurry = crop(photo, region.x, region.y, region.width, region.height);
   const restored = await paperDeblur(
-    (await model()).model,
+    (await networks.model()).model,
     blurry,
     {
       ...PAPER_DEFAULTS,
@@ -117,6 +136,7 @@ async function runFast(
   spec: Extract<JobSpec, { kind: 'deblur' }>,
   photo: Photo,
   ctx: JobContext,
+  restorer: Restorer | undefined,
 ): Promise<JobResult> {
   if (spec.roi) checkRegion(spec.roi, photo);
   const fast = await fastDeblur(
@@ -125,6 +145,7 @@ async function runFast(
       ...FAST_DEFAULTS,
       roi: spec.roi,
       strength: spec.strength,
+      restorer,
       onKernel: async (psf, strength) =>
         ctx.progress({ stage: 'preview', progress: 0.3, preview: await fastPreview(photo, psf, strength) }),
     },
@@ -138,7 +159,9 @@ async function runFast(
     outputPath: spec.outputPath,
     estimate: {
       reliability: fast.reliability,
-      note: RELIABILITY_NOTES[fast.reliability],
+      note:
+        restorer && fast.reliability === 'failed' ? LEARNED_ONLY_NOTE : RELIABILITY_NOTES[fast.reliability],
+      changed: Boolean(restorer) || fast.reliability !== 'failed',
       window: fast.window,
       traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
     },

@@ -22,10 +22,10 @@ import {
   extractCodes,
   gridFor,
   resampleCodes,
-  type TileOptions,
 } from '../kernels/operations';
 import { displayRegions, renderGlyphSpritePng, renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
+import type { TileOptions } from '../tiling';
 import { writeResult } from './output';
 import type { JobContext } from './progress';
 

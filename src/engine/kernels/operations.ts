@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../jobs/progress';
 import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
-import { TileBlender, crop, planTiles, roundUpToGrid, type FloatImage } from '../tiling';
+import { crop, mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
 import { fitPsf, luma, type Psf } from './psf';
 
 /** A grid of kernel codes, row-major, `kernelDim` values per cell. */
@@ -12,12 +12,6 @@ export interface CodeGrid {
   cols: number;
   kernelDim: number;
   codes: Float32Array;
-}
-
-export interface TileOptions {
-  /** Tile side in pixels (a multiple of 128); smaller tiles use less memory. */
-  tileSize: number;
-  overlap: number;
 }
 
 export const DEFAULT_TILES: TileOptions = { tileSize: 512, overlap: 128 };
@@ -160,23 +154,28 @@ export async function applyCodes(
   if (grid.rows !== height / GRID_CELL || grid.cols !== width / GRID_CELL) {
     throw new Error(`code grid ${grid.rows}x${grid.cols} does not match a ${width}x${height} padded photo`);
   }
-  const blender = new TileBlender(photo.width, photo.height, 3, tiles.overlap / 2, width, height);
-  const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
-  for (const [index, tile] of plan.entries()) {
-    const out = tf.tidy(() => {
-      const r0 = tile.y / GRID_CELL;
-      const c0 = tile.x / GRID_CELL;
-      const k = tf
-        .tensor4d(grid.codes, [1, grid.rows, grid.cols, grid.kernelDim])
-        .slice([0, r0, c0, 0], [1, tile.height / GRID_CELL, tile.width / GRID_CELL, grid.kernelDim]);
-      return model.adaptiveBlur(imageTensor(crop(photo, tile.x, tile.y, tile.width, tile.height)), k);
-    });
-    blender.add(tile, (await out.data()) as Float32Array);
-    out.dispose();
-    ctx.progress({ stage: 'applying the blur', progress: (index + 1) / plan.length });
-    await checkpoint(ctx.signal);
-  }
-  return blender.result();
+  return mapTiles(
+    photo,
+    tiles,
+    async (pixels, tile) => {
+      const out = tf.tidy(() => {
+        const k = tf
+          .tensor4d(grid.codes, [1, grid.rows, grid.cols, grid.kernelDim])
+          .slice(
+            [0, tile.y / GRID_CELL, tile.x / GRID_CELL, 0],
+            [1, tile.height / GRID_CELL, tile.width / GRID_CELL, grid.kernelDim],
+          );
+        return model.adaptiveBlur(imageTensor(pixels), k);
+      });
+      const data = (await out.data()) as Float32Array;
+      out.dispose();
+      return data;
+    },
+    async (done, total) => {
+      ctx.progress({ stage: 'applying the blur', progress: done / total });
+      await checkpoint(ctx.signal);
+    },
+  );
 }
 
 /** The code grid a photo of this size needs. */
