@@ -27,6 +27,8 @@ export default defineConfig({
           'engine-worker': resolve(__dirname, 'src/main/engine-worker.ts'),
           // Deconvolution tiles on the other cores (src/engine/deblur/tile-workers.ts finds it beside the engine).
           'deconvolution-worker': resolve(__dirname, 'src/engine/deblur/deconvolution-worker.ts'),
+          // The learned restorer's tiles, likewise (src/engine/deblur/learned-restore.ts).
+          'restorer-worker': resolve(__dirname, 'src/engine/deblur/restorer-worker.ts'),
           serve: resolve(__dirname, 'src/main/serve.ts'),
           cli: resolve(__dirname, 'src/main/cli.ts'),
           'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),

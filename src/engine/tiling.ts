@@ -173,29 +173,31 @@ export class TileBlender {
 }
 
 /**
- * Runs `run` on each grid-aligned tile of `photo` (padded by reflection to the grid) and blends the
- * tile-sized results into an image of the photo's size; `onTile` reports progress and may throw to cancel.
+ * Runs `run` on each grid-aligned tile of `photo` (padded by reflection to the grid), `lanes` tiles at a
+ * time, and blends the tile-sized results into an image of the photo's size; `onTile` reports progress and
+ * may throw to cancel.
  */
 export async function mapTiles(
   photo: FloatImage,
   tiles: TileOptions,
   run: (pixels: FloatImage, tile: Tile) => Promise<Float32Array>,
   onTile: (done: number, total: number) => Promise<void>,
+  lanes = 1,
 ): Promise<FloatImage> {
   const width = roundUpToGrid(photo.width);
   const height = roundUpToGrid(photo.height);
-  const blender = new TileBlender(
-    photo.width,
-    photo.height,
-    photo.channels,
-    tiles.overlap / 2,
-    width,
-    height,
-  );
+  const { channels } = photo;
+  const blender = new TileBlender(photo.width, photo.height, channels, tiles.overlap / 2, width, height);
   const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
-  for (const [index, tile] of plan.entries()) {
-    blender.add(tile, await run(crop(photo, tile.x, tile.y, tile.width, tile.height), tile));
-    await onTile(index + 1, plan.length);
-  }
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < plan.length) {
+      const tile = plan[next++]!;
+      blender.add(tile, await run(crop(photo, tile.x, tile.y, tile.width, tile.height), tile));
+      await onTile(++done, plan.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, plan.length) }, lane));
   return blender.result();
 }

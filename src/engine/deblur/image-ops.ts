@@ -41,9 +41,36 @@ export function mostTexturedWindow(image: FloatImage, size: number, step = 32): 
 
 /**
  * A smooth low-pass of `image`: a box filter of `radius` run three times along each axis (close to a
- * Gaussian of sigma ~radius), edges clamped. Returns a new image.
+ * Gaussian of sigma ~radius), edges clamped. It runs on block means `radius / 4` pixels wide and is
+ * interpolated back bilinearly: a low-pass this wide loses nothing to that, and 24 MP take a second
+ * instead of 15. Returns a new image.
  */
 export function smooth(image: FloatImage, radius: number): FloatImage {
+  const factor = Math.max(1, Math.floor(radius / 4));
+  const small = boxBlur(blockMeans(image, factor), Math.max(1, Math.round(radius / factor)));
+  return upsample(small, image.width, image.height, factor);
+}
+
+function blockMeans(image: FloatImage, factor: number): FloatImage {
+  const { width, height, channels } = image;
+  const w = Math.ceil(width / factor);
+  const h = Math.ceil(height / factor);
+  const sum = new Float64Array(w * h * channels);
+  const count = new Float64Array(w * h);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const cell = Math.floor(y / factor) * w + Math.floor(x / factor);
+      count[cell]++;
+      for (let c = 0; c < channels; c++)
+        sum[cell * channels + c] += image.data[(y * width + x) * channels + c];
+    }
+  }
+  const data = Float32Array.from(sum, (v, i) => v / count[Math.floor(i / channels)]);
+  return { width: w, height: h, channels, data };
+}
+
+/** Three box filters of `radius` along each axis, edges clamped. */
+function boxBlur(image: FloatImage, radius: number): FloatImage {
   const { width, height, channels } = image;
   let data = Float32Array.from(image.data);
   let scratch = new Float32Array(data.length);
@@ -66,6 +93,31 @@ export function smooth(image: FloatImage, radius: number): FloatImage {
   for (let round = 0; round < 3; round++) {
     pass(width, height, (row, x) => (row * width + x) * channels);
     pass(height, width, (column, y) => (y * width + column) * channels);
+  }
+  return { width, height, channels, data };
+}
+
+/** Bilinear from block means (each at its block's centre) back to `width` x `height`. */
+function upsample(small: FloatImage, width: number, height: number, factor: number): FloatImage {
+  const { channels } = small;
+  const data = new Float32Array(width * height * channels);
+  const axis = (position: number, size: number): [number, number, number] => {
+    const s = Math.min(size - 1, Math.max(0, (position + 0.5) / factor - 0.5));
+    const i0 = Math.floor(s);
+    return [i0, Math.min(size - 1, i0 + 1), s - i0];
+  };
+  const columns = Array.from({ length: width }, (_, x) => axis(x, small.width));
+  for (let y = 0; y < height; y++) {
+    const [y0, y1, fy] = axis(y, small.height);
+    for (let x = 0; x < width; x++) {
+      const [x0, x1, fx] = columns[x]!;
+      for (let c = 0; c < channels; c++) {
+        const at = (yy: number, xx: number): number => small.data[(yy * small.width + xx) * channels + c];
+        const top = at(y0, x0) + fx * (at(y0, x1) - at(y0, x0));
+        const bottom = at(y1, x0) + fx * (at(y1, x1) - at(y1, x0));
+        data[(y * width + x) * channels + c] = top + fy * (bottom - top);
+      }
+    }
   }
   return { width, height, channels, data };
 }

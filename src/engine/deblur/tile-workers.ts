@@ -1,83 +1,130 @@
-// Deconvolution tiles on worker threads, one per core, each restoring whole tiles
-// (deconvolution-worker.ts) while the calling thread cuts out the extents and blends the results. Run from
-// source (the unit tests) the built worker file is not there, and the tiles run in the calling thread.
+// Tiles on worker threads, one per core: the deconvolution's (deconvolution-worker.ts) and the learned
+// restorer's (restorer-worker.ts). Each thread handles whole tiles while the calling thread cuts them out
+// and blends the results. Run from source (the unit tests) the built worker files are not there, and the
+// tiles run in the calling thread.
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { JobCancelledError } from '../jobs/progress';
-import type { ExtentJob } from './deconvolution';
 
-/** Bundled beside the engine in out/main (electron.vite.config.ts). */
-const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'deconvolution-worker.js');
+/** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
+export function builtWorker(name: 'deconvolution-worker' | 'restorer-worker'): string | null {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+  return existsSync(file) ? file : null;
+}
 
 /** Threads for tiles: BLURSPACE_THREADS if set, else one per core; 1 when the worker is not built. */
 export function tileThreads(): number {
-  if (!existsSync(WORKER_FILE)) return 1;
+  if (!builtWorker('deconvolution-worker')) return 1;
   return Math.max(1, Math.floor(Number(process.env.BLURSPACE_THREADS)) || os.availableParallelism());
 }
 
+/** A tile's work as a thread gets it: its pixels move to the thread (no copy). */
+export interface TileMessage {
+  pixels: Float32Array;
+}
+
 /**
- * Restores every job (made on demand, so only the extents in flight are in memory) and hands each result
- * to `onTile` in the calling thread. A cancel stops the threads at once.
+ * Threads that each take one tile at a time: at most `count` calls of `run` at once (one per lane). A cancel
+ * (`signal`) stops the threads at once and the pending calls reject with JobCancelledError. Call `close`
+ * when done.
  */
-export async function runTiles(
-  jobs: Array<() => ExtentJob>,
-  restoreHere: (job: ExtentJob) => Float32Array,
-  onTile: (job: ExtentJob, pixels: Float32Array) => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  const threads = Math.min(jobs.length, tileThreads());
-  if (threads <= 1) {
-    for (const make of jobs) {
-      const job = make();
-      await onTile(job, restoreHere(job));
-    }
-    return;
+export class TileThreads {
+  private readonly workers: Worker[];
+  private readonly idle: Worker[];
+  private readonly onAbort = (): void => void this.close();
+
+  constructor(
+    file: string,
+    count: number,
+    private readonly signal?: AbortSignal,
+    workerData?: unknown,
+  ) {
+    this.workers = Array.from({ length: count }, () => new Worker(file, { workerData }));
+    this.idle = [...this.workers];
+    signal?.addEventListener('abort', this.onAbort, { once: true });
   }
-  const workers = Array.from({ length: threads }, () => new Worker(WORKER_FILE));
-  let next = 0;
-  const lanes = workers.map(async (worker) => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!();
-      await onTile(job, await restoreOn(worker, job));
+
+  async run<Message extends TileMessage>(message: Message): Promise<Float32Array> {
+    if (this.signal?.aborted) throw new JobCancelledError();
+    const worker = this.idle.pop();
+    if (!worker) throw new Error('more tiles in flight than threads');
+    try {
+      return await this.runOn(worker, message);
+    } finally {
+      this.idle.push(worker);
     }
-  });
-  const cancelled = new Promise<never>((_, reject) => {
-    if (signal?.aborted) reject(new JobCancelledError());
-    signal?.addEventListener('abort', () => reject(new JobCancelledError()), { once: true });
-  });
-  try {
-    await Promise.race([Promise.all(lanes), cancelled]);
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  close(): Promise<number[]> {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    return Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private runOn(worker: Worker, message: TileMessage): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (pixels: Float32Array): void => {
+        stop();
+        resolve(pixels);
+      };
+      const onError = (error: Error): void => {
+        stop();
+        reject(error);
+      };
+      const onExit = (code: number): void => {
+        stop();
+        reject(
+          this.signal?.aborted ? new JobCancelledError() : new Error(`a tile thread stopped (code ${code})`),
+        );
+      };
+      const stop = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage(message, [message.pixels.buffer as ArrayBuffer]);
+    });
   }
 }
 
-function restoreOn(worker: Worker, job: ExtentJob): Promise<Float32Array> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (pixels: Float32Array): void => {
-      stop();
-      resolve(pixels);
-    };
-    const onError = (error: Error): void => {
-      stop();
-      reject(error);
-    };
-    const onExit = (code: number): void => {
-      stop();
-      reject(new Error(`a deconvolution thread stopped (code ${code})`));
-    };
-    const stop = (): void => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-    // The extent's pixels move to the thread (no copy); the job keeps only its small fields.
-    worker.postMessage(job, [job.pixels.buffer as ArrayBuffer]);
-  });
+/**
+ * Runs every job (made on demand, so only the tiles in flight are in memory) on `threads` threads of
+ * `file` and hands each result to `onTile` in the calling thread; with one thread or no built worker, the
+ * jobs run here with `here`.
+ */
+export async function runTiles<Job extends TileMessage>(
+  file: string | null,
+  threads: number,
+  jobs: Array<() => Job>,
+  here: (job: Job) => Float32Array | Promise<Float32Array>,
+  onTile: (job: Job, pixels: Float32Array) => Promise<void>,
+  signal?: AbortSignal,
+  workerData?: unknown,
+): Promise<void> {
+  const count = Math.min(jobs.length, threads);
+  if (!file || count <= 1) {
+    for (const make of jobs) {
+      const job = make();
+      await onTile(job, await here(job));
+    }
+    return;
+  }
+  const pool = new TileThreads(file, count, signal, workerData);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!();
+      await onTile(job, await pool.run(job));
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: count }, lane));
+  } finally {
+    await pool.close();
+  }
 }
