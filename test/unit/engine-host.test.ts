@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
 import type { EngineHost } from '../../src/main/engine-host';
 import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
+import { HAS_SHARED_DATA, SHARED_DATA } from '../helpers/paths';
 
 describe('engine host', () => {
   let engine: EngineHost;
@@ -154,6 +155,30 @@ describe('engine host', () => {
     const end = await ended;
     expect(end).toMatchObject({ type: 'jobFailed', cancelled: true });
   });
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    'cancels the learned restorer while its threads run, then runs the next job',
+    async () => {
+      const { jobId } = await engine.invoke('startJob', {
+        kind: 'deblur',
+        photoPath: path.join(SHARED_DATA, 'photos', 'enlightenment-data', 'Bamboo.jpg'),
+        outputPath: path.join(TEST_WORKSPACE, 'bamboo-learned.png'),
+        learned: true,
+      });
+      await nextEvent(
+        engine,
+        (e): e is EngineEvent =>
+          e.type === 'jobProgress' && e.jobId === jobId && e.stage === 'running the learned restorer',
+      );
+      const ended = nextEvent(engine, jobEnded(jobId));
+      expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
+      expect(await ended).toMatchObject({ type: 'jobFailed', cancelled: true });
+      expect(existsSync(path.join(TEST_WORKSPACE, 'bamboo-learned.png'))).toBe(false);
+      const next = await engine.invoke('startJob', { kind: 'speedTest', iterations: 2, size: 32 });
+      expect((await nextEvent(engine, jobEnded(next.jobId))).type).toBe('jobDone');
+    },
+    120_000,
+  );
 
   it('survives the worker dying mid-job: the job fails clearly and the next job succeeds', async () => {
     const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });
