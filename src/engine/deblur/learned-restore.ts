@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../jobs/progress';
 import type { Restorer } from '../model/restorer';
-import { mapTiles, type FloatImage, type TileOptions } from '../tiling';
+import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
 import { smooth } from './image-ops';
 import { builtWorker, TileThreads, tileThreads, type TileMessage } from './tile-workers';
 
@@ -59,7 +59,9 @@ export async function restoreLearned(
   const tiles = { ...RESTORER_TILES, tileSize };
   // Threads only help the wasm backend; libtensorflow spreads each op over the cores (or the GPU) itself.
   const file = tf.getBackend() === 'wasm' ? builtWorker('restorer-worker') : null;
-  const threads = file ? tileThreads() : 1;
+  // No more threads than tiles: each one starts its own wasm backend and copy of the weights.
+  const plan = planTiles(roundUpToGrid(photo.width), roundUpToGrid(photo.height), tileSize, tiles.overlap);
+  const threads = file ? Math.min(tileThreads(), plan.length) : 1;
   const pool = file && threads > 1 ? new TileThreads(file, threads, ctx.signal, restorer.stateDict()) : null;
   let change: FloatImage;
   try {
