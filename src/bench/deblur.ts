@@ -27,6 +27,7 @@ import {
   writeContactSheet,
   type PairKind,
 } from '../engine/training';
+import { bestShift } from '../engine/deblur/image-ops';
 import { crop, type FloatImage } from '../engine/tiling';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../main/paths';
 import { printTable, psnr, ssim } from './report';
@@ -104,29 +105,12 @@ function record(method: string, kind: string, result: FloatImage, sharp: FloatIm
   scores.set(key, score);
 }
 /**
- * PSNR after the best whole-pixel shift of up to `reach` pixels, on the interior: a blind estimate cannot
- * know where the sharp frame sat within the exposure, and centres its kernel on its centroid (as is usual
- * when benchmarking blind deblurring, e.g. Köhler et al. 2012).
+ * PSNR after the best whole-pixel shift of up to 4 pixels, on the interior: a blind estimate cannot know where
+ * the sharp frame sat within the exposure, and centres its kernel on its centroid (as is usual when
+ * benchmarking blind deblurring, e.g. Köhler et al. 2012).
  */
-function alignedPsnr(result: FloatImage, sharp: FloatImage, reach = 4): number {
-  const { width, height, channels } = sharp;
-  let best = -Infinity;
-  for (let dy = -reach; dy <= reach; dy++) {
-    for (let dx = -reach; dx <= reach; dx++) {
-      let error = 0;
-      let count = 0;
-      for (let y = reach; y < height - reach; y++) {
-        for (let x = reach; x < width - reach; x++) {
-          const i = (y * width + x) * channels;
-          const j = ((y + dy) * width + x + dx) * channels;
-          for (let c = 0; c < channels; c++) error += (result.data[j + c]! - sharp.data[i + c]!) ** 2;
-          count += channels;
-        }
-      }
-      best = Math.max(best, 10 * Math.log10(count / Math.max(error, 1e-12)));
-    }
-  }
-  return best;
+function alignedPsnr(result: FloatImage, sharp: FloatImage): number {
+  return 10 * Math.log10(1 / Math.max(bestShift(result, sharp).meanSquaredError, 1e-12));
 }
 /**
  * Mean time of a 1024x1024 forward FFT, the deconvolution's main cost: machines of the same kind here have

@@ -13,6 +13,7 @@ import {
   type PairKind,
   type TrainingPair,
 } from '../engine/training';
+import { withFastModeInputs } from '../engine/training/fast-mode-inputs';
 import { train } from '../engine/training/trainer';
 import { formatDuration, createProgressBar } from './progress-bar';
 import { SHARED_DATA_DIR } from './paths';
@@ -27,7 +28,7 @@ export async function runTrainCommand(options: {
   const config = TrainConfig.parse(JSON.parse(readFileSync(options.configPath, 'utf8')));
   const loadInit = config.task === 'restorer' ? loadRestorerCheckpoint : loadCheckpointFile;
   const initFrom = options.initFrom ? await loadInit(path.resolve(options.initFrom)) : null;
-  const data = trainingData({
+  const pairs = trainingData({
     dataRoot: SHARED_DATA_DIR,
     seed: config.seed,
     size: config.data.cropSize,
@@ -37,6 +38,7 @@ export async function runTrainCommand(options: {
     validationPairs: config.validationPairs,
     partners: config.transferWeight > 0,
   });
+  const data = config.data.restorerInput === 'fast-mode' ? withFastModeInputs(pairs) : pairs;
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step and saves; a second one quits at once.
   process.once('SIGINT', () => {

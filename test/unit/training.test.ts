@@ -12,7 +12,9 @@ import { makeBatch } from '../../src/engine/training';
 import { loadModel } from '../../src/engine/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
 import { Restorer } from '../../src/engine/model/restorer';
+import { bestShift, shiftImage } from '../../src/engine/deblur/image-ops';
 import { klWeightAt, modelConfigOf, TrainConfig } from '../../src/engine/training/config';
+import { withFastModeInputs } from '../../src/engine/training/fast-mode-inputs';
 import {
   LOG_FILE,
   MODEL_FILE,
@@ -232,6 +234,44 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
       /holds a learned restorer, not a blur model/,
     );
     expect((await loadRestorerCheckpoint(path.join(out, MODEL_FILE))).tensors.size).toBe(saved.tensors.size);
+  });
+
+  it('restorerInput "fast-mode": the restorer learns from the result of fast mode, moved onto the sharp frame', async () => {
+    const pairs = await fixedBatch(2, 'kernel'); // measured: 19.67 -> 20.18 and 22.71 -> 24.42 dB
+    const original = await pairs.batch(1);
+    const data = withFastModeInputs(pairs);
+    const batch = await data.batch(1);
+    expect(batch.sharp).toBe(original.sharp);
+    const pixels = batch.size * batch.size * 3;
+    const image = (buffer: Float32Array, i: number) => ({
+      width: batch.size,
+      height: batch.size,
+      channels: 3,
+      data: buffer.subarray(i * pixels, (i + 1) * pixels),
+    });
+    const meanSquared = (a: Float32Array, b: Float32Array) =>
+      a.reduce((sum, v, i) => sum + (v - b[i]!) ** 2, 0) / a.length;
+    for (let i = 0; i < batch.count; i++) {
+      const sharp = image(batch.sharp, i);
+      // The input is fast mode's result: no longer the blurry photo, closer to the sharp one, and aligned.
+      expect(
+        meanSquared(
+          batch.blurry.subarray(i * pixels, (i + 1) * pixels),
+          original.blurry.subarray(i * pixels, (i + 1) * pixels),
+        ),
+      ).toBeGreaterThan(0);
+      expect(meanSquared(image(batch.blurry, i).data, sharp.data)).toBeLessThan(
+        meanSquared(image(original.blurry, i).data, sharp.data),
+      );
+      expect(bestShift(image(batch.blurry, i), sharp)).toMatchObject({ dx: 0, dy: 0 });
+    }
+    expect((await data.validation()).get('kernel')!.blurry).toEqual(batch.blurry);
+    // bestShift finds a known move.
+    const moved = shiftImage(image(batch.sharp, 0), 3, -2);
+    expect(bestShift(moved, image(batch.sharp, 0))).toMatchObject({ dx: -3, dy: 2 });
+    expect(() => TrainConfig.parse({ steps: 1, data: { restorerInput: 'fast-mode' } })).toThrow(
+      /restorerInput is for task/,
+    );
   });
 
   it('resumes after kill -9 to the same weights as an uninterrupted run', async () => {

@@ -121,3 +121,48 @@ function upsample(small: FloatImage, width: number, height: number, factor: numb
   }
   return { width, height, channels, data };
 }
+
+/**
+ * The whole-pixel shift (dx, dy), each within `reach`, that brings `image` closest to `reference` (same size):
+ * image(x + dx, y + dy) ~ reference(x, y), compared on the interior that every shift covers. A blind estimate
+ * centres its kernel on its centroid, so its result may sit a few pixels off the sharp frame.
+ */
+export function bestShift(
+  image: FloatImage,
+  reference: FloatImage,
+  reach = 4,
+): { dx: number; dy: number; meanSquaredError: number } {
+  const { width, height, channels } = reference;
+  let best = { dx: 0, dy: 0, meanSquaredError: Infinity };
+  for (let dy = -reach; dy <= reach; dy++) {
+    for (let dx = -reach; dx <= reach; dx++) {
+      let error = 0;
+      let count = 0;
+      for (let y = reach; y < height - reach; y++) {
+        for (let x = reach; x < width - reach; x++) {
+          const i = (y * width + x) * channels;
+          const j = ((y + dy) * width + x + dx) * channels;
+          for (let c = 0; c < channels; c++) error += (image.data[j + c]! - reference.data[i + c]!) ** 2;
+          count += channels;
+        }
+      }
+      if (error / count < best.meanSquaredError) best = { dx, dy, meanSquaredError: error / count };
+    }
+  }
+  return best;
+}
+
+/** `image` moved so that pixel (x + dx, y + dy) lands on (x, y), the edges repeated. */
+export function shiftImage(image: FloatImage, dx: number, dy: number): FloatImage {
+  const { width, height, channels } = image;
+  const data = new Float32Array(image.data.length);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(height - 1, Math.max(0, y + dy));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(width - 1, Math.max(0, x + dx));
+      const from = (sy * width + sx) * channels;
+      data.set(image.data.subarray(from, from + channels), (y * width + x) * channels);
+    }
+  }
+  return { width, height, channels, data };
+}
