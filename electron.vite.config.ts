@@ -29,6 +29,8 @@ export default defineConfig({
           'deconvolution-worker': resolve(__dirname, 'src/engine/deblur/deconvolution-worker.ts'),
           // The learned restorer's tiles, likewise (src/engine/deblur/learned-restore.ts).
           'restorer-worker': resolve(__dirname, 'src/engine/deblur/restorer-worker.ts'),
+          // Fast mode's results as the restorer's training inputs (src/engine/training/fast-mode-inputs.ts).
+          'fast-mode-worker': resolve(__dirname, 'src/engine/training/fast-mode-worker.ts'),
           serve: resolve(__dirname, 'src/main/serve.ts'),
           cli: resolve(__dirname, 'src/main/cli.ts'),
           'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),

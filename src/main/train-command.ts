@@ -38,7 +38,7 @@ export async function runTrainCommand(options: {
     validationPairs: config.validationPairs,
     partners: config.transferWeight > 0,
   });
-  const data = config.data.restorerInput === 'fast-mode' ? withFastModeInputs(pairs) : pairs;
+  const fastModeInputs = config.data.restorerInput === 'fast-mode' ? withFastModeInputs(pairs) : null;
   const controller = new AbortController();
   // The first Ctrl-C stops after the current step and saves; a second one quits at once.
   process.once('SIGINT', () => {
@@ -47,7 +47,7 @@ export async function runTrainCommand(options: {
     process.once('SIGINT', () => process.exit(130));
   });
   const bar = createProgressBar(options.quiet);
-  const step = await train(config, data, {
+  const step = await train(config, fastModeInputs ?? pairs, {
     outDir: options.outDir,
     resume: options.resume,
     ...(initFrom && {
@@ -70,7 +70,7 @@ export async function runTrainCommand(options: {
         .join(', ');
       console.error(`\nvalidation at step ${r.step}: ${kinds}`);
     },
-  });
+  }).finally(() => fastModeInputs?.close());
   bar.done();
   console.log(`stopped at step ${step} of ${config.steps}; checkpoint in ${path.join(options.outDir)}`);
   return 0;

@@ -10,7 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { JobCancelledError } from '../jobs/progress';
 
 /** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
-export function builtWorker(name: 'deconvolution-worker' | 'restorer-worker'): string | null {
+export function builtWorker(
+  name: 'deconvolution-worker' | 'restorer-worker' | 'fast-mode-worker',
+): string | null {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
   return existsSync(file) ? file : null;
 }
