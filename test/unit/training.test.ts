@@ -1,14 +1,14 @@
 // The trainer on real training pairs: it learns, and a run killed with SIGKILL resumes to the same result.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpointFile, loadRestorerCheckpoint, readSafetensors } from '../../src/engine/checkpoint';
-import { makeBatch } from '../../src/engine/training';
+import { makeBatch, trainingData } from '../../src/engine/training';
 import { loadModel } from '../../src/engine/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
 import { Restorer } from '../../src/engine/model/restorer';
@@ -18,6 +18,7 @@ import { withFastModeInputs } from '../../src/engine/training/fast-mode-inputs';
 import {
   LOG_FILE,
   MODEL_FILE,
+  psnr,
   STATE_FILE,
   train,
   warmStartWeights,
@@ -272,6 +273,38 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(() => TrainConfig.parse({ steps: 1, data: { restorerInput: 'fast-mode' } })).toThrow(
       /restorerInput is for task/,
     );
+  });
+
+  it('the built trainer makes the fast-mode inputs on a thread of its own, the same as in-process', async () => {
+    const config = {
+      task: 'restorer',
+      model: { widths: [8, 8, 16, 16] },
+      data: { restorerInput: 'fast-mode', mix: { gopro: 0, shake: 0, kernel: 1 } },
+      batchSize: 1,
+      steps: 3,
+      validateEvery: 3,
+      validationPairs: 1,
+      checkpointEvery: 3,
+      seed: 3,
+    };
+    const file = path.join(dir, 'fast-mode.json');
+    await writeFile(file, JSON.stringify(config));
+    const out = path.join(dir, 'fast-mode');
+    expect(await runCli(['train', '--config', file, '--out', out, '-q']).done).toBe(0);
+    const logged = readLog(out).find((e) => e.type === 'validation')!;
+    const pairs = trainingData({
+      dataRoot: SHARED_DATA,
+      seed: 3,
+      size: 256,
+      batchSize: 1,
+      validationPairs: 1,
+      mix: config.data.mix,
+    });
+    const kernel = (await withFastModeInputs(pairs).validation()).get('kernel')!;
+    const expected = tf.tidy(() =>
+      psnr(tf.tensor4d(kernel.sharp, [1, 256, 256, 3]), tf.tensor4d(kernel.blurry, [1, 256, 256, 3])),
+    );
+    expect(logged.identityPsnr!.kernel).toBeCloseTo(expected, 6);
   });
 
   it('resumes after kill -9 to the same weights as an uninterrupted run', async () => {

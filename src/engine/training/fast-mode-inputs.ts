@@ -1,27 +1,40 @@
 // The restorer's training inputs as the app hands them to it: fast mode's result on the blurry photo (its
 // deconvolution, or the photo itself where the blur estimate fails), moved onto the sharp frame so that the
 // restorer learns to remove what the deconvolution leaves (residual blur, ringing, amplified noise) and not to
-// guess a shift it cannot see. Built, the next batch's inputs are made on a thread of their own while the
-// trainer works on the current one.
+// guess a shift it cannot see. Built, the inputs are made on a thread of their own, two batches ahead of the
+// trainer (whose steps block the calling thread).
 import { bestShift, shiftImage } from '../deblur/image-ops';
 import { FAST_DEFAULTS, fastDeblur } from '../deblur/fast-mode';
 import { builtWorker, TileThreads, type TileMessage } from '../deblur/tile-workers';
 import type { PairBatch, TrainingData } from './trainer';
 
-/** One pair for fast mode: the blurry pixels (moved to the thread) and the sharp ones to align to. */
-export interface FastModePair extends TileMessage {
+/** A batch for fast mode: the blurry pixels (moved to the thread) and the sharp ones to align to. */
+export interface FastModeBatch extends TileMessage {
   sharp: Float32Array;
   size: number;
+  count: number;
 }
 
 const quiet = { signal: new AbortController().signal, progress: () => undefined };
+/** Batches made ahead of the one the trainer asks for. */
+const AHEAD = 2;
 
-/** Fast mode's result on a pair's blurry image, moved onto its sharp frame. */
-export async function fastModeInput({ pixels, sharp, size }: FastModePair): Promise<Float32Array> {
-  const image = (data: Float32Array) => ({ width: size, height: size, channels: 3, data });
-  const result = (await fastDeblur(image(pixels), FAST_DEFAULTS, quiet)).image;
-  const { dx, dy } = bestShift(result, image(sharp));
-  return shiftImage(result, dx, dy).data;
+/** Fast mode's result on each blurry image of a batch, moved onto its sharp frame. */
+export async function fastModeInputs({ pixels, sharp, size, count }: FastModeBatch): Promise<Float32Array> {
+  const per = size * size * 3;
+  const image = (data: Float32Array, i: number) => ({
+    width: size,
+    height: size,
+    channels: 3,
+    data: data.subarray(i * per, (i + 1) * per),
+  });
+  const inputs = new Float32Array(pixels.length);
+  for (let i = 0; i < count; i++) {
+    const result = (await fastDeblur(image(pixels, i), FAST_DEFAULTS, quiet)).image;
+    const { dx, dy } = bestShift(result, image(sharp, i));
+    inputs.set(shiftImage(result, dx, dy).data, i * per);
+  }
+  return inputs;
 }
 
 /**
@@ -31,31 +44,27 @@ export async function fastModeInput({ pixels, sharp, size }: FastModePair): Prom
 export function withFastModeInputs(data: TrainingData): TrainingData & { close(): Promise<void> } {
   const file = builtWorker('fast-mode-worker');
   const thread = file ? new TileThreads(file, 1) : null;
-  // The thread takes one pair at a time: pairs of the prefetched batch wait for the current batch's.
+  // The thread takes one batch at a time: later ones wait their turn.
   let queue: Promise<unknown> = Promise.resolve();
-  const run = (pair: FastModePair): Promise<Float32Array> => {
-    if (!thread) return fastModeInput(pair);
-    const result = queue.then(() => thread.run(pair));
+  const run = (batch: FastModeBatch): Promise<Float32Array> => {
+    if (!thread) return fastModeInputs(batch);
+    const result = queue.then(() => thread.run(batch));
     queue = result.catch(() => undefined);
     return result;
   };
-
-  async function fastModeBatch(batch: PairBatch): Promise<PairBatch> {
-    const pixels = batch.size * batch.size * 3;
-    const blurry = new Float32Array(batch.blurry.length);
-    for (let i = 0; i < batch.count; i++) {
-      const pair = (buffer: Float32Array) => buffer.slice(i * pixels, (i + 1) * pixels);
-      blurry.set(
-        await run({ pixels: pair(batch.blurry), sharp: pair(batch.sharp), size: batch.size }),
-        i * pixels,
-      );
-    }
-    return { ...batch, blurry };
-  }
+  const withInputs = async (batch: PairBatch): Promise<PairBatch> => ({
+    ...batch,
+    blurry: await run({
+      pixels: batch.blurry.slice(),
+      sharp: batch.sharp,
+      size: batch.size,
+      count: batch.count,
+    }),
+  });
 
   const pending = new Map<number, Promise<PairBatch>>();
   const start = (step: number) => {
-    const made = pending.get(step) ?? data.batch(step).then(fastModeBatch);
+    const made = pending.get(step) ?? data.batch(step).then(withInputs);
     pending.set(step, made);
     return made;
   };
@@ -64,14 +73,14 @@ export function withFastModeInputs(data: TrainingData): TrainingData & { close()
     batch: async (step) => {
       const batch = start(step);
       pending.delete(step);
-      // The next step's pairs are made while this one trains.
-      if (thread) void start(step + 1).catch(() => undefined);
+      if (thread)
+        for (let next = step + 1; next <= step + AHEAD; next++) void start(next).catch(() => undefined);
       return batch;
     },
     validation: () =>
       (validation ??= (async () => {
         const sets = new Map<string, PairBatch>();
-        for (const [kind, batch] of await data.validation()) sets.set(kind, await fastModeBatch(batch));
+        for (const [kind, batch] of await data.validation()) sets.set(kind, await withInputs(batch));
         return sets;
       })()),
     close: async () => {

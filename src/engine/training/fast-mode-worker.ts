@@ -1,8 +1,8 @@
-// A thread that makes the restorer's fast-mode training inputs (fast-mode-inputs.ts), one pair at a time.
+// A thread that makes the restorer's fast-mode training inputs (fast-mode-inputs.ts), one batch at a time.
 import { parentPort } from 'node:worker_threads';
-import { fastModeInput, type FastModePair } from './fast-mode-inputs';
+import { fastModeInputs, type FastModeBatch } from './fast-mode-inputs';
 
-parentPort!.on('message', async (pair: FastModePair) => {
-  const pixels = await fastModeInput(pair);
-  parentPort!.postMessage(pixels, [pixels.buffer as ArrayBuffer]);
+parentPort!.on('message', async (batch: FastModeBatch) => {
+  const inputs = await fastModeInputs(batch);
+  parentPort!.postMessage(inputs, [inputs.buffer as ArrayBuffer]);
 });
