@@ -41,8 +41,8 @@ export interface Message {
 /** What fast mode's learned restorer is, for the Deblur and Batch panels. */
 export const LEARNED_HINT =
   'After the deconvolution, a network trained on blurred photos (not in the paper) restores detail; it also ' +
-  'helps where one blur kernel cannot describe the blur (moving subjects). Experimental: it can darken fine ' +
-  'dark detail. Adds about a minute per 24 MP on a 2-core laptop CPU.';
+  'helps where one blur kernel cannot describe the blur (moving subjects), and calms ringing. It can darken ' +
+  'fine dark detail slightly. Adds about a minute per 24 MP on a 2-core laptop CPU.';
 
 export const KERNEL_EXTENSION = '.blurkernel';
 const NOTICE_SECONDS = 12;
