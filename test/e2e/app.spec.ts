@@ -368,7 +368,10 @@ test.describe('with photos', () => {
     );
     console.log(`observer calibration: an 80 ms task was seen as ${calibration.toFixed(0)} ms`);
     expect(calibration).toBeGreaterThanOrEqual(80);
-    expect(longest).toBeLessThan(50);
+    // Blocking work on this thread (decoding or drawing the 24 MP photo) takes hundreds of ms; a busy 2-core
+    // machine sometimes stretches one ordinary frame just past the 50 ms long-task line (58 ms seen in CI on
+    // 2026-12-03), so the bar is the 100 ms a click may take before it feels slow.
+    expect(longest).toBeLessThan(100);
   });
 });
 
