@@ -29,13 +29,14 @@ export interface TileMessage {
 }
 
 /**
- * Threads that each take one tile at a time: at most `count` calls of `run` at once (one per lane). A cancel
- * (`signal`) stops the threads at once and the pending calls reject with JobCancelledError. Call `close`
- * when done.
+ * Threads that each take one tile at a time; a call of `run` while all are busy waits for the first free one
+ * (first come, first served). A cancel (`signal`) stops the threads at once and the pending calls reject
+ * with JobCancelledError. Call `close` when done.
  */
 export class TileThreads {
   private readonly workers: Worker[];
   private readonly idle: Worker[];
+  private readonly waiting: Array<{ resolve(worker: Worker): void; reject(error: Error): void }> = [];
   private readonly onAbort = (): void => void this.close();
 
   constructor(
@@ -51,17 +52,22 @@ export class TileThreads {
 
   async run<Message extends TileMessage>(message: Message): Promise<Float32Array> {
     if (this.signal?.aborted) throw new JobCancelledError();
-    const worker = this.idle.pop();
-    if (!worker) throw new Error('more tiles in flight than threads');
+    const worker =
+      this.idle.pop() ??
+      (await new Promise<Worker>((resolve, reject) => this.waiting.push({ resolve, reject })));
     try {
       return await this.runOn(worker, message);
     } finally {
-      this.idle.push(worker);
+      const next = this.waiting.shift();
+      if (next) next.resolve(worker);
+      else this.idle.push(worker);
     }
   }
 
   close(): Promise<number[]> {
     this.signal?.removeEventListener('abort', this.onAbort);
+    const error = this.signal?.aborted ? new JobCancelledError() : new Error('the tile threads were closed');
+    for (const call of this.waiting.splice(0)) call.reject(error);
     return Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 

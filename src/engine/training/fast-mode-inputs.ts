@@ -38,22 +38,19 @@ export async function fastModeInputs({ pixels, sharp, size, count }: FastModeBat
 }
 
 /**
- * `data` with every blurry image (training and validation) replaced by fast mode's result on it. Call
+ * `data` with every blurry image (training and validation) replaced by fast mode's result on it, the blurry
+ * photo kept beside it as `photo`. Call
  * `close` when done with it (it may hold a thread).
  */
 export function withFastModeInputs(data: TrainingData): TrainingData & { close(): Promise<void> } {
   const file = builtWorker('fast-mode-worker');
+  // One batch at a time on the thread: later ones wait their turn.
   const thread = file ? new TileThreads(file, 1) : null;
-  // The thread takes one batch at a time: later ones wait their turn.
-  let queue: Promise<unknown> = Promise.resolve();
-  const run = (batch: FastModeBatch): Promise<Float32Array> => {
-    if (!thread) return fastModeInputs(batch);
-    const result = queue.then(() => thread.run(batch));
-    queue = result.catch(() => undefined);
-    return result;
-  };
+  const run = (batch: FastModeBatch): Promise<Float32Array> =>
+    thread ? thread.run(batch) : fastModeInputs(batch);
   const withInputs = async (batch: PairBatch): Promise<PairBatch> => ({
     ...batch,
+    photo: batch.blurry,
     blurry: await run({
       pixels: batch.blurry.slice(),
       sharp: batch.sharp,

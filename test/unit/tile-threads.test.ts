@@ -1,0 +1,46 @@
+// TileThreads, the pool behind every tiled job on the wasm backend, with a real worker thread: calls beyond
+// the number of threads wait their turn, and closing or cancelling the pool fails the waiting ones.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TileThreads } from '../../src/engine/deblur/tile-workers';
+import { JobCancelledError } from '../../src/engine/jobs/progress';
+import { REPO_ROOT } from '../helpers/paths';
+
+const SLOW_ECHO = path.join(REPO_ROOT, 'test', 'fixtures', 'workers', 'slow-echo.mjs');
+const tile = (value: number) => ({ pixels: new Float32Array([value, value]) });
+
+describe('TileThreads', () => {
+  it('runs more calls than threads, each on its own tile, first come first served', async () => {
+    const pool = new TileThreads(SLOW_ECHO, 1);
+    const finished: number[] = [];
+    const calls = [1, 2, 3].map((value) =>
+      pool.run(tile(value)).then((pixels) => {
+        finished.push(value);
+        return Array.from(pixels);
+      }),
+    );
+    expect(await Promise.all(calls)).toEqual([
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ]);
+    expect(finished).toEqual([1, 2, 3]);
+    await pool.close();
+  });
+
+  it('fails the waiting calls when closed, and as cancelled when its job is cancelled', async () => {
+    const pool = new TileThreads(SLOW_ECHO, 1);
+    const running = expect(pool.run(tile(1))).rejects.toThrow(/stopped/);
+    const waiting = expect(pool.run(tile(2))).rejects.toThrow(/closed/);
+    await pool.close();
+    await Promise.all([running, waiting]);
+
+    const controller = new AbortController();
+    const cancelled = new TileThreads(SLOW_ECHO, 1, controller.signal);
+    const first = expect(cancelled.run(tile(1))).rejects.toBeInstanceOf(JobCancelledError);
+    const second = expect(cancelled.run(tile(2))).rejects.toBeInstanceOf(JobCancelledError);
+    controller.abort();
+    await Promise.all([first, second]);
+    await expect(cancelled.run(tile(3))).rejects.toBeInstanceOf(JobCancelledError);
+  });
+});
