@@ -98,7 +98,10 @@ describe.skipIf(!HAS_SHARED_DATA)(`learned restorer ${HAS_SHARED_DATA ? '' : SHA
     for (let o = 0; o < head.shape[0]!; o++) {
       for (let i = 0; i < 3; i++) {
         const from = (o * 6 + i) * taps;
-        data.set(data.subarray(from, from + taps).map((v) => v / 2), from + 3 * taps);
+        data.set(
+          data.subarray(from, from + taps).map((v) => v / 2),
+          from + 3 * taps,
+        );
       }
     }
     weights.set('head.weight', { shape: head.shape, data });

@@ -65,7 +65,8 @@ export const TrainConfig = z
     path: ['data', 'restorerInput'],
   })
   .refine((config) => config.data.restorerInput === 'fast-mode' || config.model['withPhoto'] !== true, {
-    message: 'model.withPhoto needs data.restorerInput "fast-mode" (the photo is what fast mode started from)',
+    message:
+      'model.withPhoto needs data.restorerInput "fast-mode" (the photo is what fast mode started from)',
     path: ['model', 'withPhoto'],
   });
 export type TrainConfig = z.infer<typeof TrainConfig>;
