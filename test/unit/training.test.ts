@@ -243,8 +243,6 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     const data = withFastModeInputs(pairs);
     const batch = await data.batch(1);
     expect(batch.sharp).toBe(original.sharp);
-    // The blurry photo stays beside it, for a restorer that reads both (model.withPhoto).
-    expect(batch.photo).toEqual(original.blurry);
     const pixels = batch.size * batch.size * 3;
     const image = (buffer: Float32Array, i: number) => ({
       width: batch.size,
@@ -274,9 +272,6 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
     expect(bestShift(moved, image(batch.sharp, 0))).toMatchObject({ dx: -3, dy: 2 });
     expect(() => TrainConfig.parse({ steps: 1, data: { restorerInput: 'fast-mode' } })).toThrow(
       /restorerInput is for task/,
-    );
-    expect(() => TrainConfig.parse({ task: 'restorer', steps: 1, model: { withPhoto: true } })).toThrow(
-      /withPhoto needs data.restorerInput/,
     );
   });
 

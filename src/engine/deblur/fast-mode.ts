@@ -156,7 +156,7 @@ export async function fastDeblur(
     );
   }
   if (restorer) {
-    image = await restoreLearned(restorer, image, photo, options.strength, ctx, (fraction) =>
+    image = await restoreLearned(restorer, image, options.strength, ctx, (fraction) =>
       ctx.progress({
         stage: 'running the learned restorer',
         progress: deconvolved + (1 - deconvolved) * fraction,

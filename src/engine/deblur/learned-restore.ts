@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../jobs/progress';
 import type { Restorer } from '../model/restorer';
-import { crop, mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
+import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
 import { smooth } from './image-ops';
 import { builtWorker, TileThreads, tileThreads, type TileMessage } from './tile-workers';
 
@@ -24,19 +24,17 @@ export const RESTORER_TILES: TileOptions = { tileSize: 768, overlap: 128 };
  */
 const LOW_PASS_RADIUS = 32;
 
-/** A tile for R: RGB pixels, sides multiples of the grid, and the blurry photo's for a restorer `withPhoto`. */
+/** A tile for R: RGB pixels, sides multiples of the grid. */
 export interface RestorerTile extends TileMessage {
   width: number;
   height: number;
-  photo?: Float32Array;
 }
 
 /** R's change to a tile, R(y) - y (in whichever thread runs it). */
 export async function restorerChange(restorer: Restorer, tile: RestorerTile): Promise<Float32Array> {
   const change = tf.tidy(() => {
-    const shape: [number, number, number, number] = [1, tile.height, tile.width, 3];
-    const y = tf.tensor4d(tile.pixels, shape);
-    return tf.sub(restorer.restore(y, tile.photo && tf.tensor4d(tile.photo, shape)), y);
+    const y = tf.tensor4d(tile.pixels, [1, tile.height, tile.width, 3]);
+    return tf.sub(restorer.restore(y), y);
   });
   // Read outside tidy: dataSync() inside it made a 1024 tile take 5 s instead of 2 on wasm.
   const data = (await change.data()) as Float32Array;
@@ -45,13 +43,12 @@ export async function restorerChange(restorer: Restorer, tile: RestorerTile): Pr
 }
 
 /**
- * R over `image` (fast mode's deconvolution of the blurry `photo`, or the photo itself) of any size, its
- * change's low frequencies removed, blended with the image by `strength` (0 keeps it, 1 takes all of R's
- * change) and clipped to [0, 1]. `onProgress` gets the fraction of tiles done.
+ * R over a photo of any size, its change's low frequencies removed, blended with the input by `strength`
+ * (0 keeps the photo, 1 takes all of R's change) and clipped to [0, 1]. `onProgress` gets the fraction of
+ * tiles done.
  */
 export async function restoreLearned(
   restorer: Restorer,
-  image: FloatImage,
   photo: FloatImage,
   strength: number,
   ctx: JobContext,
@@ -63,23 +60,16 @@ export async function restoreLearned(
   // Threads only help the wasm backend; libtensorflow spreads each op over the cores (or the GPU) itself.
   const file = tf.getBackend() === 'wasm' ? builtWorker('restorer-worker') : null;
   // No more threads than tiles: each one starts its own wasm backend and copy of the weights.
-  const plan = planTiles(roundUpToGrid(image.width), roundUpToGrid(image.height), tileSize, tiles.overlap);
+  const plan = planTiles(roundUpToGrid(photo.width), roundUpToGrid(photo.height), tileSize, tiles.overlap);
   const threads = file ? Math.min(tileThreads(), plan.length) : 1;
   const pool = file && threads > 1 ? new TileThreads(file, threads, ctx.signal, restorer.stateDict()) : null;
   let change: FloatImage;
   try {
     change = await mapTiles(
-      image,
+      photo,
       tiles,
-      async ({ data: pixels, width, height }, { x, y }) => {
-        const tile: RestorerTile = {
-          pixels,
-          width,
-          height,
-          ...(restorer.config.withPhoto && { photo: crop(photo, x, y, width, height).data }),
-        };
-        return pool ? pool.run(tile) : restorerChange(restorer, tile);
-      },
+      async ({ data: pixels, width, height }) =>
+        pool ? pool.run({ pixels, width, height }) : restorerChange(restorer, { pixels, width, height }),
       async (done, total) => {
         onProgress(done / total);
         await checkpoint(ctx.signal);
@@ -90,6 +80,6 @@ export async function restoreLearned(
     await pool?.close();
   }
   const low = smooth(change, LOW_PASS_RADIUS).data;
-  const data = change.data.map((v, i) => Math.min(1, Math.max(0, image.data[i] + strength * (v - low[i]))));
-  return { ...image, data };
+  const data = change.data.map((v, i) => Math.min(1, Math.max(0, photo.data[i] + strength * (v - low[i]))));
+  return { ...photo, data };
 }

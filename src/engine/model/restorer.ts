@@ -10,19 +10,14 @@ import { convSpec, Parameters, withStateDict, type ParamSpec, type StateTensor }
 export interface RestorerConfig {
   /** Feature widths at full, 1/2, 1/4 and 1/8 resolution. */
   widths: [number, number, number, number];
-  /**
-   * Whether R also sees the blurry photo beside the image it restores (fast mode's deconvolution of that
-   * photo): 6 input channels instead of 3, so it can fall back on the photo where the deconvolution hurts.
-   */
-  withPhoto: boolean;
 }
 
-export const RESTORER_DEFAULTS: RestorerConfig = { widths: [16, 32, 64, 96], withPhoto: false };
+export const RESTORER_DEFAULTS: RestorerConfig = { widths: [16, 32, 64, 96] };
 
 /** The three stride-2 levels: sides must be multiples of this. */
 export const RESTORER_CELL = 8;
 
-function paramSpecs({ widths, withPhoto }: RestorerConfig): ParamSpec[] {
+function paramSpecs({ widths }: RestorerConfig): ParamSpec[] {
   const [a, b, c, d] = widths;
   // A residual block [conv, relu, conv]; its branch starts small (as in F and G).
   const block = (name: string, width: number): ParamSpec[] => [
@@ -30,7 +25,7 @@ function paramSpecs({ widths, withPhoto }: RestorerConfig): ParamSpec[] {
     ...convSpec(`${name}.conv2`, width, width, 3, true, 0.1),
   ];
   return [
-    ...convSpec('head', a, withPhoto ? 6 : 3, 3, true),
+    ...convSpec('head', a, 3, 3, true),
     ...convSpec('down1', b, a, 3, true),
     ...block('enc1', b),
     ...convSpec('down2', c, b, 3, true),
@@ -59,7 +54,7 @@ export class Restorer {
         `Restorer: widths must be four positive integers, got ${JSON.stringify(config.widths)}`,
       );
     }
-    this.config = { widths: [...config.widths], withPhoto: config.withPhoto };
+    this.config = { widths: [...config.widths] };
     this.params = new Parameters(paramSpecs(this.config), seed);
   }
 
@@ -68,16 +63,15 @@ export class Restorer {
     return new Restorer(config, seed);
   }
 
-  /** Builds a restorer from a state_dict in PyTorch layout, its config read from the shapes. */
+  /** Builds a restorer from a state_dict in PyTorch layout, its widths read from the shapes. */
   static fromStateDict(tensors: Map<string, StateTensor>): Restorer {
-    const shape = (key: string): number[] => {
-      const found = tensors.get(`${key}.weight`)?.shape;
-      if (!found) throw new Error(`Not a restorer state_dict: key "${key}.weight" is missing`);
-      return found;
+    const out = (key: string): number => {
+      const shape = tensors.get(`${key}.weight`)?.shape;
+      if (!shape) throw new Error(`Not a restorer state_dict: key "${key}.weight" is missing`);
+      return shape[0]!;
     };
-    const out = (key: string): number => shape(key)[0]!;
     const widths: RestorerConfig['widths'] = [out('head'), out('down1'), out('down2'), out('down3')];
-    return withStateDict(new Restorer({ widths, withPhoto: shape('head')[1] === 6 }, 0), tensors);
+    return withStateDict(new Restorer({ widths }, 0), tensors);
   }
 
   loadStateDict(tensors: Map<string, StateTensor>): void {
@@ -96,22 +90,12 @@ export class Restorer {
     this.params.dispose();
   }
 
-  /**
-   * The sharp estimate of y ([n, h, w, 3], sRGB in [0, 1], sides multiples of RESTORER_CELL); not clipped.
-   * A restorer `withPhoto` also takes the blurry photo that y was made from, the same shape.
-   */
-  restore(y: tf.Tensor4D, photo?: tf.Tensor4D): tf.Tensor4D {
+  /** The sharp estimate of y ([n, h, w, 3], sRGB in [0, 1], sides multiples of RESTORER_CELL); not clipped. */
+  restore(y: tf.Tensor4D): tf.Tensor4D {
     const [, h, w, channels] = y.shape;
     if (h % RESTORER_CELL || w % RESTORER_CELL || channels !== 3) {
       throw new Error(
         `Restorer: the image is ${h}x${w}x${channels}; it takes RGB with sides that are multiples of ${RESTORER_CELL}`,
-      );
-    }
-    if (this.config.withPhoto !== Boolean(photo) || (photo && photo.shape.join() !== y.shape.join())) {
-      throw new Error(
-        this.config.withPhoto
-          ? `Restorer: this one also takes the blurry photo, ${y.shape.join('x')} like the image`
-          : 'Restorer: this one takes the image alone',
       );
     }
     return tf.tidy(() => {
@@ -123,7 +107,7 @@ export class Restorer {
         tf.add(x, conv(tf.relu(conv(x, `${name}.conv1`)), `${name}.conv2`));
       const up = (x: tf.Tensor4D, key: string, skip: tf.Tensor4D): tf.Tensor4D =>
         tf.add(skip, pixelShuffle(conv(x, key), 2));
-      const full = tf.relu(conv(photo ? tf.concat([y, photo], 3) : y, 'head'));
+      const full = tf.relu(conv(y, 'head'));
       const half = block(tf.relu(conv(full, 'down1', 2)), 'enc1');
       const quarter = block(tf.relu(conv(half, 'down2', 2)), 'enc2');
       const eighth = block(block(tf.relu(conv(quarter, 'down3', 2)), 'mid0'), 'mid1');

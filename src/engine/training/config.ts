@@ -9,7 +9,7 @@ export const TrainConfig = z
     task: z.enum(['blur-model', 'restorer']).default('blur-model'),
     /**
      * Overrides of the architecture: the authors' F and G (nf, frontRBs, backRBs, kernelDim, useVAE, ...) or
-     * the restorer's (widths, withPhoto).
+     * the restorer's (widths).
      */
     model: z.record(z.string(), z.unknown()).default({}),
     data: z
@@ -63,11 +63,6 @@ export const TrainConfig = z
   .refine((config) => config.task === 'restorer' || config.data.restorerInput === 'blurry', {
     message: 'data.restorerInput is for task "restorer" only',
     path: ['data', 'restorerInput'],
-  })
-  .refine((config) => config.data.restorerInput === 'fast-mode' || config.model['withPhoto'] !== true, {
-    message:
-      'model.withPhoto needs data.restorerInput "fast-mode" (the photo is what fast mode started from)',
-    path: ['model', 'withPhoto'],
   });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 

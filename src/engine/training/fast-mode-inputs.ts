@@ -38,8 +38,7 @@ export async function fastModeInputs({ pixels, sharp, size, count }: FastModeBat
 }
 
 /**
- * `data` with every blurry image (training and validation) replaced by fast mode's result on it, the blurry
- * photo kept beside it as `photo`. Call
+ * `data` with every blurry image (training and validation) replaced by fast mode's result on it. Call
  * `close` when done with it (it may hold a thread).
  */
 export function withFastModeInputs(data: TrainingData): TrainingData & { close(): Promise<void> } {
@@ -50,7 +49,6 @@ export function withFastModeInputs(data: TrainingData): TrainingData & { close()
     thread ? thread.run(batch) : fastModeInputs(batch);
   const withInputs = async (batch: PairBatch): Promise<PairBatch> => ({
     ...batch,
-    photo: batch.blurry,
     blurry: await run({
       pixels: batch.blurry.slice(),
       sharp: batch.sharp,

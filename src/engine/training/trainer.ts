@@ -25,8 +25,6 @@ import { klWeightAt, learningRateAt, modelConfigOf, restorerConfigOf, type Train
 export interface PairBatch {
   sharp: Float32Array;
   blurry: Float32Array;
-  /** The blurry photo itself where `blurry` holds fast mode's result on it (training/fast-mode-inputs.ts). */
-  photo?: Float32Array;
   count: number;
   size: number;
   /** The same blur and capture as pair `of[i]` on another scene, for the kernel-transfer loss. */
@@ -260,7 +258,7 @@ function blurModelObjective(
 
 /** The restorer: rho(x, R(y)). */
 function restorerObjective(model: Restorer, batch: PairBatch, config: TrainConfig): Objective {
-  const restored = model.restore(toTensor(batch.blurry, batch), restorerPhoto(model, batch.photo, batch));
+  const restored = model.restore(toTensor(batch.blurry, batch));
   const reconstruction = charbonnier(restored, toTensor(batch.sharp, batch), config.charbonnierEpsilon);
   return { total: reconstruction, reconstruction };
 }
@@ -276,18 +274,6 @@ export function psnr(a: tf.Tensor, b: tf.Tensor): number {
   return 10 * Math.log10(1 / Math.max(mse, 1e-12));
 }
 
-/** The blurry photo for a restorer that takes it (`i`: one pair of the batch); undefined for one that doesn't. */
-function restorerPhoto(
-  model: Restorer,
-  photo: Float32Array | undefined,
-  batch: PairBatch,
-  i?: number,
-): tf.Tensor4D | undefined {
-  if (!model.config.withPhoto) return undefined;
-  if (!photo) throw new Error('This restorer also takes the blurry photo: train it on fast-mode inputs');
-  return i === undefined ? toTensor(photo, batch) : pairTensor(photo, batch, i);
-}
-
 /** Pair `i` of a batch buffer as a batch of one. */
 function pairTensor(data: Float32Array, batch: PairBatch, i: number): tf.Tensor4D {
   const pixels = batch.size * batch.size * 3;
@@ -301,7 +287,7 @@ function pairTensor(data: Float32Array, batch: PairBatch, i: number): tf.Tensor4
 function validatePairs(
   validation: Map<string, PairBatch>,
   step: number,
-  score: (x: tf.Tensor4D, y: tf.Tensor4D, batch: PairBatch, i: number) => number,
+  score: (x: tf.Tensor4D, y: tf.Tensor4D) => number,
 ): ValidationReport {
   const report: ValidationReport = { step, psnr: {}, identityPsnr: {} };
   for (const [kind, batch] of validation) {
@@ -311,7 +297,7 @@ function validatePairs(
       tf.tidy(() => {
         const x = pairTensor(batch.sharp, batch, i);
         const y = pairTensor(batch.blurry, batch, i);
-        total += score(x, y, batch, i);
+        total += score(x, y);
         identity += psnr(x, y);
       });
     }
@@ -356,9 +342,7 @@ export function validateRestorer(
   validation: Map<string, PairBatch>,
   step: number,
 ): ValidationReport {
-  return validatePairs(validation, step, (x, y, batch, i) =>
-    psnr(model.restore(y, restorerPhoto(model, batch.photo, batch, i)), x),
-  );
+  return validatePairs(validation, step, (x, y) => psnr(model.restore(y), x));
 }
 
 const MOMENT_PREFIX = { m: 'adam.m.', v: 'adam.v.' } as const;
