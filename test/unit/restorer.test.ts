@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Restorer } from '../../src/engine/model/restorer';
+import { warmStartWeights } from '../../src/engine/training/trainer';
 
 describe('Restorer', () => {
   beforeAll(async () => {
@@ -41,5 +42,24 @@ describe('Restorer', () => {
     missing.delete('tail.bias');
     expect(() => Restorer.fromStateDict(missing)).toThrow(/missing key "tail.bias"/);
     for (const m of [model, copy, other]) m.dispose();
+  });
+
+  it('widened (every width doubled), starts as the narrower restorer it was started from', () => {
+    const narrow = Restorer.create({ widths: [4, 8, 8, 12] }, 5);
+    // A nonzero output layer, so that the comparison below means something.
+    const weights = narrow.stateDict();
+    const out = weights.get('out.weight')!;
+    weights.set('out.weight', { shape: out.shape, data: out.data.map((_, i) => Math.sin(i) * 0.05) });
+    narrow.loadStateDict(weights);
+    const wide = Restorer.create({ widths: [8, 16, 16, 24] }, 6);
+    // New channels start fresh; the old ones ignore them (PyTorch's pixel-shuffle order keeps theirs in place).
+    wide.loadStateDict(warmStartWeights(wide.stateDict(), narrow.stateDict()));
+    tf.tidy(() => {
+      const y = tf.randomUniform([1, 32, 24, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const expected = narrow.restore(y);
+      expect(tf.max(tf.abs(tf.sub(expected, y))).dataSync()[0]).toBeGreaterThan(1e-3);
+      expect(tf.max(tf.abs(tf.sub(wide.restore(y), expected))).dataSync()[0]).toBeLessThan(1e-5);
+    });
+    for (const m of [narrow, wide]) m.dispose();
   });
 });
