@@ -393,12 +393,12 @@ async function loadState(file: string, params: Map<string, tf.Variable>, adam: A
 /**
  * The weights of `target` (a freshly initialised model) taken from another checkpoint where they fit: same
  * shapes are copied. Where the target has more inputs, the source fills its own and the new inputs get zero
- * weights, so the target starts as exactly the source network. Two cases: a VAE started from a model without
- * one (the end of G doubles its channels: the mean, then the sigma half, whose rows keep their fresh
+ * weights, so the target starts as exactly the source network. Three cases: a VAE started from a model
+ * without one (the end of G doubles its channels: the mean, then the sigma half, whose rows keep their fresh
  * initialisation), the full-resolution skip started from a model without it (x's 3 extra inputs to one
  * reconstruction conv), and a restorer with every width doubled started from the narrower one (the new
- * channels start fresh and the old ones ignore them). Parts the source lacks are kept fresh where they start silent (the detail gates). Any
- * other difference is refused.
+ * channels start fresh and the old ones ignore them). Parts the source lacks are kept fresh where they start
+ * silent (the detail gates). Any other difference is refused.
  */
 export function warmStartWeights(target: StateDict, source: StateDict): StateDict {
   const out: StateDict = new Map();
