@@ -190,6 +190,8 @@ export const JobSpec = z.discriminatedUnion('kind', [
     sourcePath: FilePath,
     outputPath: FilePath,
     output: OutputOptions.default({}),
+    /** A file already at outputPath: replace it, or keep it and write nothing (the result says so). */
+    ifExists: z.enum(['replace', 'keep']).default('replace'),
   }),
   z.object({
     kind: z.literal('extractKernel'),
@@ -235,12 +237,19 @@ export const JobResult = z.discriminatedUnion('kind', [
         /** False when the photo was written unchanged (the estimate failed and nothing else ran). */
         changed: z.boolean(),
         window: Region,
+        /** The blur's size in pixels: the box of the kernel's taps of at least 2 % of its peak. */
+        extent: z.object({ width: z.number().int(), height: z.number().int() }),
         /** The estimated kernel drawn as a blur trace (PNG data URL). */
         traceDataUrl: z.string(),
       })
       .optional(),
   }),
-  z.object({ kind: z.literal('exportPhoto'), outputPath: FilePath }),
+  z.object({
+    kind: z.literal('exportPhoto'),
+    outputPath: FilePath,
+    /** False when a file was already there and the job was asked to keep it. */
+    written: z.boolean(),
+  }),
   z.object({
     kind: z.literal('batch'),
     outDir: FilePath,

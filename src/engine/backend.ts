@@ -16,7 +16,16 @@ export interface BackendStatus {
 const TFJS_NODE_GPU = '@tensorflow/tfjs-node-gpu';
 
 async function loadTensorflowBackend(): Promise<boolean> {
-  await import(/* @vite-ignore */ TFJS_NODE_GPU);
+  try {
+    await import(/* @vite-ignore */ TFJS_NODE_GPU);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+      throw new Error(`not installed (${TFJS_NODE_GPU}; it needs internet access at install time)`, {
+        cause: error,
+      });
+    throw error;
+  }
   return tf.setBackend('tensorflow');
 }
 

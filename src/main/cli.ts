@@ -347,9 +347,10 @@ async function main(argv: string[]): Promise<number> {
       const lossLog = values['loss-log'] ? path.resolve(values['loss-log']) : undefined;
       const result = await runJob(await createEngine(values), spec, values.quiet, lossLog);
       if (result.kind === 'deblur' && result.estimate) {
-        const { note, window, traceDataUrl } = result.estimate;
+        const { note, window, extent, traceDataUrl } = result.estimate;
         console.log(
-          `${note} (blur estimated on ${window.width}x${window.height} at ${window.x},${window.y})`,
+          `${note} (blur about ${extent.width}x${extent.height} px, estimated on ${window.width}x${window.height} ` +
+            `at ${window.x},${window.y})`,
         );
         if (values.trace) {
           await writeFileAtomic(values.trace, Buffer.from(traceDataUrl.split(',')[1]!, 'base64'));

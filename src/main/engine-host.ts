@@ -18,6 +18,7 @@ import {
 } from '../common/api';
 import { OutputFolders, type OutputHint } from './output-folders';
 import { isInside } from '../engine/fs-atomic';
+import { loadCheckpointFile } from '../engine/checkpoint';
 import type { SettingsStore } from './settings';
 import type {
   HostToWorker,
@@ -94,7 +95,14 @@ export class EngineHost {
         return this.options.settings.get();
       case 'setSettings': {
         const before = this.options.settings.get();
-        const after = await this.options.settings.update(parsed.params as CallParams<'setSettings'>);
+        const patch = parsed.params as CallParams<'setSettings'>;
+        if (patch.checkpointPath && patch.checkpointPath !== before.checkpointPath) {
+          // The engine loads the model only when a job needs it: refuse a file it could not load now.
+          await loadCheckpointFile(patch.checkpointPath).catch((error: Error) => {
+            throw new ApiError(error.message);
+          });
+        }
+        const after = await this.options.settings.update(patch);
         if (
           before.backend !== after.backend ||
           before.checkpointPath !== after.checkpointPath ||

@@ -1,5 +1,5 @@
 // Test photos, a tiny model, and the photographer's core flow, shared by the browser and Electron specs.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, type Page, type TestInfo } from '@playwright/test';
@@ -129,6 +129,15 @@ export async function kernelFlow(page: Page, info: TestInfo, files: Fixtures): P
   await page.getByTestId('export').click();
   await expect(page.getByTestId('export-done')).toContainText(suggested, { timeout: 60_000 });
   expect((await sharp(suggested).metadata()).depth).toBe('ushort');
+
+  // Exporting to the same path again keeps the file until the user says to replace it.
+  const firstWrite = (await stat(suggested)).mtimeMs;
+  await page.getByTestId('export').click();
+  await expect(page.getByTestId('export-exists')).toContainText(`${suggested} already exists`);
+  expect((await stat(suggested)).mtimeMs).toBe(firstWrite);
+  await page.getByTestId('export-replace').click();
+  await expect(page.getByTestId('export-done')).toContainText(suggested, { timeout: 60_000 });
+  expect((await stat(suggested)).mtimeMs).toBeGreaterThan(firstWrite);
 
   const exported = path.join(files.dir, 'exported result.png');
   await page.getByTestId('export-path').fill(exported);

@@ -27,7 +27,7 @@ describe('blurspace CLI', () => {
     const info = JSON.parse(stdout);
     expect(info.backend).toBe('wasm');
     expect(info.versions).toMatchObject({ tfjs: '4.22.0' });
-    expect(info.backendNote).toMatch(/tensorflow unavailable/);
+    expect(info.backendNote).toMatch(/tensorflow unavailable: not installed/);
     expect((await blurspace('info')).stdout).toMatch(/^backend {5}wasm/m);
   });
 

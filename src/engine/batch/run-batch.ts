@@ -98,7 +98,8 @@ function settingsKey(options: BatchOptions, template: string): string {
 function jobFor(preset: BatchPreset, input: string, outputPath: string, output: OutputOptions): JobSpec {
   switch (preset.kind) {
     case 'export':
-      return { kind: 'exportPhoto', sourcePath: input, outputPath, output };
+      // The batch settled conflicts with existing files by its own policy before this.
+      return { kind: 'exportPhoto', sourcePath: input, outputPath, output, ifExists: 'replace' };
     case 'deblur':
       return {
         kind: 'deblur',

@@ -6,10 +6,11 @@
 // (4 MP photo: 36.0 -> 34.5 s, peak memory of a 24 MP job 1.31 -> 1.15 GB; true-kernel PSNR unchanged).
 import { checkpoint } from '../jobs/progress';
 import { builtWorker, runTiles, tileThreads } from './tile-workers';
-import type { Psf } from '../kernels/psf';
+import { psfBounds, type Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../tiling';
 import { linearToSrgb, srgbToLinear } from '../training/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
+import { localRange } from './image-ops';
 import { RealTileFft, tileFftSize, type Samples } from './tile-fft';
 
 /** Spatially varying PSFs: cells[row * cols + col] applies around the centre of that cell of the image. */
@@ -50,6 +51,14 @@ export interface DeconvolutionOptions {
   cgIterations?: number;
   /** Largest FFT side of a tile (a power of two). Default 1024. */
   tileSize?: number;
+  /**
+   * Keeps each restored pixel within its channel's range in the blurry photo over the PSF's reach around it:
+   * a step edge's sides lie in that range, the dark and coloured fringes of ringing do not. Default true
+   * (fast mode on the 18 bench:deblur pairs: +0.43 dB mean against +0.39 without, worst -0.11 against -0.18;
+   * fringes along edges next to bright sky visibly gone). It also caps the contrast recovered in details
+   * finer than the blur.
+   */
+  limitOvershoot?: boolean;
 }
 
 export interface DeconvolutionContext {
@@ -69,6 +78,7 @@ const DEFAULTS = {
   saturationThreshold: 0.98,
   cgIterations: 3,
   tileSize: 1024,
+  limitOvershoot: true,
 };
 
 /** One axis of the tiling: blended spans, each processed within a larger extent and an FFT of `fft` samples. */
@@ -484,6 +494,13 @@ export function restoreExtent(job: ExtentJob): Float32Array {
       if (observed[c][i] >= threshold) planes[c][i] = Math.max(planes[c][i], observed[c][i]);
   }
   const strength = Math.min(1, Math.max(0, opts.strength));
+  const bounds = opts.limitOvershoot && psfBounds(job.kernel, job.psfSize);
+  const range =
+    bounds &&
+    localRange(
+      { width: ew, height: eh, channels, data: pixels },
+      Math.max(1, -bounds.left, bounds.right, -bounds.top, bounds.bottom),
+    );
   const out = new Float32Array(tile.width * tile.height * channels);
   for (let y = 0; y < tile.height; y++) {
     const row = (y + job.tileY) * fftW + job.tileX;
@@ -491,7 +508,9 @@ export function restoreExtent(job: ExtentJob): Float32Array {
       const src = ((y + job.tileY) * ew + x + job.tileX) * channels;
       for (let c = 0; c < channels; c++) {
         const input = pixels[src + c];
-        out[(y * tile.width + x) * channels + c] = input + strength * (decode(planes[c][row + x]) - input);
+        let restored = decode(planes[c][row + x]);
+        if (range) restored = Math.min(range.high[src + c], Math.max(range.low[src + c], restored));
+        out[(y * tile.width + x) * channels + c] = input + strength * (restored - input);
       }
     }
   }

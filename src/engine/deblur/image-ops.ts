@@ -166,3 +166,42 @@ export function shiftImage(image: FloatImage, dx: number, dy: number): FloatImag
   }
   return { width, height, channels, data };
 }
+
+/**
+ * Per channel, the minimum and maximum of `image` over the (2 radius + 1)^2 square around each pixel (the
+ * square cut at the image's edges). Van Herk / Gil-Werman: a few comparisons per pixel whatever the radius.
+ */
+export function localRange(image: FloatImage, radius: number): { low: Float32Array; high: Float32Array } {
+  const { width, height, channels } = image;
+  const low = Float32Array.from(image.data);
+  const high = Float32Array.from(image.data);
+  if (radius <= 0) return { low, high };
+  const span = 2 * radius + 1;
+  // A line (row or column) of one channel, padded by `radius` on both sides with the extreme's identity.
+  const padded = Math.max(width, height) + 2 * radius;
+  const line = new Float32Array(padded);
+  const prefix = new Float32Array(padded);
+  const suffix = new Float32Array(padded);
+  const pass = (data: Float32Array, pick: (a: number, b: number) => number, identity: number) => {
+    const lines = (count: number, length: number, index: (l: number, i: number) => number) => {
+      const total = length + 2 * radius;
+      line.fill(identity, 0, total);
+      for (let l = 0; l < count; l++) {
+        for (let i = 0; i < length; i++) line[radius + i] = data[index(l, i)];
+        // Running extremes within blocks of `span`: from each block's start, and to each block's end.
+        for (let i = 0; i < total; i++) prefix[i] = i % span === 0 ? line[i] : pick(prefix[i - 1], line[i]);
+        for (let i = total - 1; i >= 0; i--)
+          suffix[i] = i === total - 1 || (i + 1) % span === 0 ? line[i] : pick(suffix[i + 1], line[i]);
+        // The window of output i is padded [i, i + 2 radius]: the end of one block and the start of the next.
+        for (let i = 0; i < length; i++) data[index(l, i)] = pick(suffix[i], prefix[i + 2 * radius]);
+      }
+    };
+    for (let c = 0; c < channels; c++) {
+      lines(height, width, (y, x) => (y * width + x) * channels + c);
+      lines(width, height, (x, y) => (y * width + x) * channels + c);
+    }
+  };
+  pass(low, Math.min, Infinity);
+  pass(high, Math.max, -Infinity);
+  return { low, high };
+}

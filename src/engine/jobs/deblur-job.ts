@@ -7,7 +7,7 @@ import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../deblur/fast-mode
 import { deconvolve } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { readPhoto, type Photo } from '../image';
-import { shrinkPsf, type Psf } from '../kernels/psf';
+import { psfBounds, shrinkPsf, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model-store';
 import type { Restorer } from '../model/restorer';
@@ -146,14 +146,15 @@ async function runFast(
       roi: spec.roi,
       strength: spec.strength,
       restorer,
-      onKernel: async (psf, strength) =>
-        ctx.progress({ stage: 'preview', progress: 0.3, preview: await fastPreview(photo, psf, strength) }),
+      onKernel: async (psf, strength, progress) =>
+        ctx.progress({ stage: 'preview', progress, preview: await fastPreview(photo, psf, strength) }),
     },
     ctx,
   );
   ctx.progress({ stage: 'saving', progress: 1 });
   await writeResult(spec.outputPath, photo, fast.image.data, spec.output);
   const trace = await renderTracePng({ rows: 1, cols: 1, cells: [fast.psf] }, 4 * fast.psf.size);
+  const bounds = psfBounds(fast.psf.weights, fast.psf.size);
   return {
     kind: 'deblur',
     outputPath: spec.outputPath,
@@ -163,6 +164,7 @@ async function runFast(
         restorer && fast.reliability === 'failed' ? LEARNED_ONLY_NOTE : RELIABILITY_NOTES[fast.reliability],
       changed: Boolean(restorer) || fast.reliability !== 'failed',
       window: fast.window,
+      extent: { width: bounds.right - bounds.left + 1, height: bounds.bottom - bounds.top + 1 },
       traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
     },
   };

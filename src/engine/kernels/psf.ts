@@ -146,3 +146,24 @@ export function shrinkPsf(psf: Psf, factor: number): Psf {
   const total = weights.reduce((a, b) => a + b, 0);
   return { size, weights: weights.map((w) => w / total) };
 }
+
+/**
+ * The box holding a PSF's taps of at least 2 % of its peak (fainter ones are estimation noise), as offsets
+ * from its centre: left/top negative, right/bottom positive.
+ */
+export function psfBounds(weights: ArrayLike<number>, size: number) {
+  const centre = size >> 1;
+  let peak = 0;
+  for (let i = 0; i < weights.length; i++) peak = Math.max(peak, weights[i]);
+  const bounds = { left: 0, right: 0, top: 0, bottom: 0 };
+  for (let j = 0; j < size; j++) {
+    for (let i = 0; i < size; i++) {
+      if (weights[j * size + i] < 0.02 * peak) continue;
+      bounds.left = Math.min(bounds.left, i - centre);
+      bounds.right = Math.max(bounds.right, i - centre);
+      bounds.top = Math.min(bounds.top, j - centre);
+      bounds.bottom = Math.max(bounds.bottom, j - centre);
+    }
+  }
+  return bounds;
+}

@@ -3,6 +3,7 @@
 import type {
   EngineEvent,
   EngineInfo,
+  JobResult,
   KernelSummary,
   PhotoPreview,
   Region,
@@ -11,10 +12,15 @@ import type {
 import { api } from './api';
 import type { OutputFolders } from './paths';
 
+/** What fast mode found when it made a version: its kernel, and whether it could be trusted. */
+export type DeblurEstimate = NonNullable<Extract<JobResult, { kind: 'deblur' }>['estimate']>;
+
 export interface Version {
   preview: PhotoPreview;
   /** How it was made, e.g. "kernel: blur1 (spatial)". */
   label: string;
+  /** Versions made by fast mode in this session (not kept in the saved library). */
+  estimate?: DeblurEstimate;
 }
 
 export interface LibraryPhoto {
@@ -191,9 +197,14 @@ class AppState {
   }
 
   /** Opens a result file the engine wrote and adds it as the newest version of `photo`. */
-  async addVersion(photo: LibraryPhoto, path: string, label: string): Promise<void> {
+  async addVersion(
+    photo: LibraryPhoto,
+    path: string,
+    label: string,
+    estimate?: DeblurEstimate,
+  ): Promise<void> {
     const preview = await api.call('openPhoto', { path });
-    photo.versions.push({ preview, label });
+    photo.versions.push({ preview, label, ...(estimate && { estimate }) });
     photo.shown = photo.versions.length - 1;
     if (photo === this.current && this.compare === 'single') this.compare = 'split';
   }
