@@ -169,39 +169,92 @@ export function shiftImage(image: FloatImage, dx: number, dy: number): FloatImag
 
 /**
  * Per channel, the minimum and maximum of `image` over the (2 radius + 1)^2 square around each pixel (the
- * square cut at the image's edges). Van Herk / Gil-Werman: a few comparisons per pixel whatever the radius.
+ * square cut at the image's edges). Van Herk / Gil-Werman along rows, then columns: a few comparisons per
+ * pixel whatever the radius; the column pass runs along rows to stay in the cache.
  */
 export function localRange(image: FloatImage, radius: number): { low: Float32Array; high: Float32Array } {
-  const { width, height, channels } = image;
+  const { width: w, height: h, channels } = image;
   const low = Float32Array.from(image.data);
   const high = Float32Array.from(image.data);
   if (radius <= 0) return { low, high };
   const span = 2 * radius + 1;
-  // A line (row or column) of one channel, padded by `radius` on both sides with the extreme's identity.
-  const padded = Math.max(width, height) + 2 * radius;
-  const line = new Float32Array(padded);
-  const prefix = new Float32Array(padded);
-  const suffix = new Float32Array(padded);
-  const pass = (data: Float32Array, pick: (a: number, b: number) => number, identity: number) => {
-    const lines = (count: number, length: number, index: (l: number, i: number) => number) => {
-      const total = length + 2 * radius;
-      line.fill(identity, 0, total);
-      for (let l = 0; l < count; l++) {
-        for (let i = 0; i < length; i++) line[radius + i] = data[index(l, i)];
-        // Running extremes within blocks of `span`: from each block's start, and to each block's end.
-        for (let i = 0; i < total; i++) prefix[i] = i % span === 0 ? line[i] : pick(prefix[i - 1], line[i]);
-        for (let i = total - 1; i >= 0; i--)
-          suffix[i] = i === total - 1 || (i + 1) % span === 0 ? line[i] : pick(suffix[i + 1], line[i]);
-        // The window of output i is padded [i, i + 2 radius]: the end of one block and the start of the next.
-        for (let i = 0; i < length; i++) data[index(l, i)] = pick(suffix[i], prefix[i + 2 * radius]);
+  // Lines padded by `radius` on both sides with the identities (+inf for the minimum, -inf for the maximum);
+  // blocks of `span` start at padded index 0, and the window of output i is padded [i, i + 2 radius].
+  const rowLength = w + 2 * radius;
+  const rowMin = new Float32Array(rowLength);
+  const rowMax = new Float32Array(rowLength);
+  const preMin = new Float32Array(rowLength);
+  const preMax = new Float32Array(rowLength);
+  const sufMin = new Float32Array(rowLength);
+  const sufMax = new Float32Array(rowLength);
+  const rowsMin = new Float32Array(w * h);
+  const rowsMax = new Float32Array(w * h);
+  const columnLength = h + 2 * radius;
+  const colPreMin = new Float32Array(columnLength * w);
+  const colPreMax = new Float32Array(columnLength * w);
+  const colSufMin = new Float32Array(columnLength * w);
+  const colSufMax = new Float32Array(columnLength * w);
+  const infinities = new Float32Array(w).fill(Infinity);
+  const negativeInfinities = new Float32Array(w).fill(-Infinity);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < h; y++) {
+      rowMin.fill(Infinity);
+      rowMax.fill(-Infinity);
+      for (let x = 0; x < w; x++)
+        rowMin[radius + x] = rowMax[radius + x] = image.data[(y * w + x) * channels + c];
+      for (let i = 0; i < rowLength; i++) {
+        const start = i % span === 0;
+        preMin[i] = start ? rowMin[i] : Math.min(preMin[i - 1], rowMin[i]);
+        preMax[i] = start ? rowMax[i] : Math.max(preMax[i - 1], rowMax[i]);
       }
-    };
-    for (let c = 0; c < channels; c++) {
-      lines(height, width, (y, x) => (y * width + x) * channels + c);
-      lines(width, height, (x, y) => (y * width + x) * channels + c);
+      for (let i = rowLength - 1; i >= 0; i--) {
+        const end = i === rowLength - 1 || (i + 1) % span === 0;
+        sufMin[i] = end ? rowMin[i] : Math.min(sufMin[i + 1], rowMin[i]);
+        sufMax[i] = end ? rowMax[i] : Math.max(sufMax[i + 1], rowMax[i]);
+      }
+      for (let x = 0; x < w; x++) {
+        rowsMin[y * w + x] = Math.min(sufMin[x], preMin[x + 2 * radius]);
+        rowsMax[y * w + x] = Math.max(sufMax[x], preMax[x + 2 * radius]);
+      }
     }
-  };
-  pass(low, Math.min, Infinity);
-  pass(high, Math.max, -Infinity);
+    // Columns: padded row p holds image row p - radius; all columns advance together.
+    const padded = (source: Float32Array, identityRow: Float32Array, p: number) =>
+      p < radius || p >= h + radius ? identityRow : source.subarray((p - radius) * w, (p - radius + 1) * w);
+    for (let p = 0; p < columnLength; p++) {
+      const vMin = padded(rowsMin, infinities, p);
+      const vMax = padded(rowsMax, negativeInfinities, p);
+      const row = p * w;
+      if (p % span === 0) {
+        colPreMin.set(vMin, row);
+        colPreMax.set(vMax, row);
+        continue;
+      }
+      for (let x = 0; x < w; x++) {
+        colPreMin[row + x] = Math.min(colPreMin[row - w + x], vMin[x]);
+        colPreMax[row + x] = Math.max(colPreMax[row - w + x], vMax[x]);
+      }
+    }
+    for (let p = columnLength - 1; p >= 0; p--) {
+      const vMin = padded(rowsMin, infinities, p);
+      const vMax = padded(rowsMax, negativeInfinities, p);
+      const row = p * w;
+      if (p === columnLength - 1 || (p + 1) % span === 0) {
+        colSufMin.set(vMin, row);
+        colSufMax.set(vMax, row);
+        continue;
+      }
+      for (let x = 0; x < w; x++) {
+        colSufMin[row + x] = Math.min(colSufMin[row + w + x], vMin[x]);
+        colSufMax[row + x] = Math.max(colSufMax[row + w + x], vMax[x]);
+      }
+    }
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const out = (y * w + x) * channels + c;
+        low[out] = Math.min(colSufMin[y * w + x], colPreMin[(y + 2 * radius) * w + x]);
+        high[out] = Math.max(colSufMax[y * w + x], colPreMax[(y + 2 * radius) * w + x]);
+      }
+    }
+  }
   return { low, high };
 }
