@@ -32,8 +32,11 @@ export interface BlindKernelOptions {
    */
   kernelWeight: number;
   signal?: AbortSignal;
-  /** Called after each alternation with the terms of the kernel fit's objective, per pixel. */
-  onProgress?: (done: number, total: number, loss: BlindKernelLoss) => void;
+  /**
+   * Called after each alternation (numbered from 1) with the share of the work done and the terms of the
+   * kernel fit's objective, per pixel.
+   */
+  onProgress?: (alternation: number, fraction: number, loss: BlindKernelLoss) => void;
 }
 
 /** The kernel fit's objective after an alternation: gradient residual and the kernel's Tikhonov term. */
@@ -558,8 +561,11 @@ export async function estimateBlurKernel(
   const scales: number[] = [1];
   while (kernelSize * scales[0] * SCALE_STEP >= COARSEST_KERNEL) scales.unshift(scales[0] * SCALE_STEP);
   const iterations = (scale: number) => (scale > 0.6 ? options.fineIterations : options.iterationsPerScale);
-  const total = scales.reduce((sum, scale) => sum + iterations(scale), 0);
+  // An alternation's time grows about in proportion to the scale (a 1200 px photo: 0.02-0.03 s at the
+  // coarsest of 7 scales, 0.3-0.4 s at the finest).
+  const totalWork = scales.reduce((sum, scale) => sum + scale * iterations(scale), 0);
   let done = 0;
+  let work = 0;
   let lambda = options.lambda;
   let psf: Psf | null = null;
   let previous: Psf | null = null;
@@ -598,9 +604,10 @@ export async function estimateBlurKernel(
       await checkpoint(options.signal);
       psf = cleanPsf(solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight), KERNEL_FLOOR);
       lambda = Math.max(lambda / 1.1, 1e-4);
+      work += scale;
       if (options.onProgress) {
         const squares = psf.weights.reduce((sum, w) => sum + w * w, 0);
-        options.onProgress(++done, total, {
+        options.onProgress(++done, work / totalWork, {
           data: solver.fitResidual(latent, blurryGradients, psf),
           kernel: (options.kernelWeight * squares) / solver.n,
         });

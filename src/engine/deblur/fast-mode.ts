@@ -82,15 +82,17 @@ function around(photo: FloatImage, window: Region, side: number): Region {
 }
 
 /**
- * Where the estimate and the deconvolution end on the progress bar, in proportion to their work, so that the
- * ETA (elapsed time extrapolated from the progress) holds: the estimate works on a fixed window and takes
- * about as long as deconvolving 3 MP (24 MP on this machine: ~6 s against ~48 s); the learned restorer about as
- * long as the deconvolution.
+ * Where the estimate and the deconvolution end on the progress bar, in proportion to their time, so that the
+ * ETA (elapsed time extrapolated from the progress) holds. In megapixels deconvolved on two threads: the
+ * estimate works on a fixed window and takes about as long as 3 MP (24 MP on this machine: ~6 s against
+ * ~48 s); photos under 2 MP cost about as much as 2 MP (padded FFTs, at most two tiles); the learned restorer
+ * takes about as long as the deconvolution.
  */
 function progressMarks(pixels: number, withRestorer: boolean): { estimated: number; deconvolved: number } {
   const estimate = 3e6;
-  const total = estimate + pixels * (withRestorer ? 2 : 1);
-  return { estimated: estimate / total, deconvolved: (estimate + pixels) / total };
+  const deconvolution = Math.max(pixels, 2e6);
+  const total = estimate + deconvolution * (withRestorer ? 2 : 1);
+  return { estimated: estimate / total, deconvolved: (estimate + deconvolution) / total };
 }
 
 export async function fastDeblur(
@@ -125,12 +127,12 @@ export async function fastDeblur(
       kernelSize: Math.min(options.maxBlurPx, Math.floor(windowSide / 3)),
       window: windowSide,
       signal: ctx.signal,
-      onProgress: (done, total, loss) =>
+      onProgress: (alternation, fraction, loss) =>
         ctx.progress({
           stage: 'estimating the blur',
-          progress: (done / total) * marks.estimated,
+          progress: fraction * marks.estimated,
           loss: {
-            step: done,
+            step: alternation,
             terms: {
               total: loss.data + loss.kernel,
               'data (gradients)': loss.data,
@@ -159,6 +161,7 @@ export async function fastDeblur(
         ? 'restoring the photo at half strength (the blur estimate is uncertain)'
         : 'restoring the photo';
     await options.onKernel?.(estimate.psf, strength, marks.estimated);
+    ctx.progress({ stage, progress: marks.estimated });
     image = await deconvolve(
       photo,
       estimate.psf,

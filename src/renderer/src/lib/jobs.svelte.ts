@@ -11,6 +11,8 @@ export class Job {
   stage = $state('queued');
   progress = $state(0);
   etaSeconds = $state<number | null>(null);
+  /** When the engine sent etaSeconds (performance.now()): the ETA shown counts down from there. */
+  etaAt = 0;
   status = $state<'running' | 'done' | 'failed' | 'cancelled'>('running');
   error = $state<string | null>(null);
   /** Intermediate result (JPEG data URL) from long jobs. */
@@ -41,6 +43,9 @@ export class Job {
   }
 }
 
+/** Ticks every second while a job runs, so that ETAs count down between the engine's progress events. */
+const clock = $state({ now: 0 });
+
 type Ended = Extract<EngineEvent, { type: 'jobDone' | 'jobFailed' }>;
 
 class Jobs {
@@ -52,6 +57,9 @@ class Jobs {
 
   constructor() {
     api.onEvent((event) => this.onEvent(event));
+    setInterval(() => {
+      if (this.active) clock.now = performance.now();
+    }, 1000);
   }
 
   get active(): Job | undefined {
@@ -95,6 +103,7 @@ class Jobs {
       job.stage = event.stage;
       job.progress = event.progress;
       job.etaSeconds = event.etaSeconds;
+      job.etaAt = performance.now();
       if (event.preview) job.preview = event.preview;
       if (event.loss) {
         job.loss.push(event.loss);
@@ -118,8 +127,9 @@ class Jobs {
 
 export const jobs = new Jobs();
 
-export function formatEta(seconds: number | null): string {
-  if (seconds === null) return '';
+export function formatEta(job: Job): string {
+  if (job.etaSeconds === null) return '';
+  const seconds = job.etaSeconds - Math.max(0, clock.now - job.etaAt) / 1000;
   if (seconds < 1) return 'almost done';
   if (seconds < 90) return `about ${Math.round(seconds)} s left`;
   return `about ${Math.round(seconds / 60)} min left`;
