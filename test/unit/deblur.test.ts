@@ -91,7 +91,11 @@ describe.skipIf(!HAS_SHARED_DATA)(`deblur jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     const losses: BlindKernelLoss[] = [];
     const estimate = await estimateBlurKernel(
       { width: window, height: window, data },
-      { ...BLIND_KERNEL_DEFAULTS, kernelSize: 41, onProgress: (_alternation, _fraction, loss) => losses.push(loss) },
+      {
+        ...BLIND_KERNEL_DEFAULTS,
+        kernelSize: 41,
+        onProgress: (_alternation, _fraction, loss) => losses.push(loss),
+      },
     );
     expect(psfSimilarity(estimate.psf, truth)).toBeGreaterThan(0.7);
     expect(reliability(estimate)).toBe('reliable');
