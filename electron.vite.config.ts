@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import type { Plugin } from 'vite';
-import { CONTENT_SECURITY_POLICY } from './src/main/security';
+import { CONTENT_SECURITY_POLICY } from './src/host/security';
 
 // The page carries the same policy the web bridge sends as a header (file:// pages get no headers).
 const cspMeta: Plugin = {
@@ -24,15 +24,15 @@ export default defineConfig({
         // web bridge server, the CLI and the benchmarks.
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
-          'engine-worker': resolve(__dirname, 'src/main/engine-worker.ts'),
-          // Deconvolution tiles on the other cores (src/engine/deblur/tile-workers.ts finds it beside the engine).
+          'engine-worker': resolve(__dirname, 'src/host/engine-worker.ts'),
+          // Deconvolution tiles on the other cores (src/engine/core/tile-threads.ts finds it beside the engine).
           'deconvolution-worker': resolve(__dirname, 'src/engine/deblur/deconvolution-worker.ts'),
           // The learned restorer's tiles, likewise (src/engine/deblur/learned-restore.ts).
           'restorer-worker': resolve(__dirname, 'src/engine/deblur/restorer-worker.ts'),
           // Fast mode's results as the restorer's training inputs (src/engine/training/fast-mode-inputs.ts).
           'fast-mode-worker': resolve(__dirname, 'src/engine/training/fast-mode-worker.ts'),
-          serve: resolve(__dirname, 'src/main/serve.ts'),
-          cli: resolve(__dirname, 'src/main/cli.ts'),
+          serve: resolve(__dirname, 'src/bridge/serve.ts'),
+          cli: resolve(__dirname, 'src/cli/cli.ts'),
           'bench-engine': resolve(__dirname, 'src/bench/engine.ts'),
           'bench-deblur': resolve(__dirname, 'src/bench/deblur.ts'),
           'bench-model': resolve(__dirname, 'src/bench/model.ts'),

@@ -8,17 +8,17 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { JobSpec } from '../common/api';
-import { initBackend } from '../engine/backend';
+import { initBackend } from '../engine/core/backend';
 import { Engine } from '../engine/engine';
-import { tileThreads } from '../engine/deblur/tile-workers';
+import { tileThreads } from '../engine/core/tile-threads';
 import { RealTileFft } from '../engine/deblur/tile-fft';
 import { deconvolve } from '../engine/deblur/deconvolution';
 import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../engine/deblur/fast-mode';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
 import { readPhoto } from '../engine/image';
-import type { JobContext } from '../engine/jobs/progress';
+import type { JobContext } from '../engine/core/progress';
 import type { Psf } from '../engine/kernels/psf';
-import { loadModel, loadRestorer } from '../engine/model-store';
+import { loadModel, loadRestorer } from '../engine/model/model-store';
 import {
   kernelCentre,
   loadKernels,
@@ -28,8 +28,8 @@ import {
   type PairKind,
 } from '../engine/training';
 import { bestShift } from '../engine/deblur/image-ops';
-import { crop, type FloatImage } from '../engine/tiling';
-import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../main/paths';
+import { crop, type FloatImage } from '../engine/core/tiling';
+import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, psnr, ssim } from './report';
 
 const { values } = parseArgs({

@@ -11,10 +11,10 @@ import sharp from 'sharp';
 import { JobSpec, type JobSpecInput } from '../common/api';
 import { Engine } from '../engine/engine';
 import { applyCodes, extractCodes } from '../engine/kernels/operations';
-import type { JobContext } from '../engine/jobs/progress';
+import type { JobContext } from '../engine/core/progress';
 import { makePair, type PairKind } from '../engine/training';
-import type { FloatImage } from '../engine/tiling';
-import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
+import type { FloatImage } from '../engine/core/tiling';
+import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, psnr } from './report';
 
 const { values } = parseArgs({

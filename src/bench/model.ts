@@ -8,10 +8,10 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../engine/backend';
-import { loadModel } from '../engine/model-store';
+import { initBackend } from '../engine/core/backend';
+import { loadModel } from '../engine/model/model-store';
 import { makePair, type PairKind } from '../engine/training';
-import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../main/paths';
+import { DEFAULT_CHECKPOINT, SHARED_DATA_DIR } from '../host/paths';
 import { bestToneCurve, printTable, psnr } from './report';
 
 const { values } = parseArgs({

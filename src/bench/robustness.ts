@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeBadInputs, tryInput, type Outcome } from '../../test/fixtures/bad-inputs';
-import { initBackend } from '../engine/backend';
+import { initBackend } from '../engine/core/backend';
 import { readPhoto } from '../engine/image';
-import { loadModel } from '../engine/model-store';
-import { APP_ROOT, SHARED_DATA_DIR } from '../main/paths';
+import { loadModel } from '../engine/model/model-store';
+import { APP_ROOT, SHARED_DATA_DIR } from '../host/paths';
 import { printTable } from './report';
 
 await initBackend('auto');

@@ -14,10 +14,10 @@ import type {
   PhotoPreview,
   TileSize,
 } from '../common/api';
-import { initBackend, type BackendStatus } from './backend';
+import { initBackend, type BackendStatus } from './core/backend';
 import { runBatchJob } from './batch';
 import { makePreview } from './image';
-import { jobContext, type ProgressUpdate } from './jobs/progress';
+import { jobContext, type ProgressUpdate } from './core/progress';
 import {
   exportKernelText,
   importKernel,
@@ -29,9 +29,9 @@ import { loadKernelFile } from './kernels/kernel-file';
 import { runDeblur } from './jobs/deblur-job';
 import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
-import { loadModel, loadRestorer, type LoadedModel } from './model-store';
+import { loadModel, loadRestorer, type LoadedModel } from './model/model-store';
 import type { Restorer } from './model/restorer';
-import { renderRegion, type RegionRequest } from './preview';
+import { renderRegion, type RegionRequest } from './image/preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { EMPTY_SESSION, Session } from '../common/api';
-import { writeFileAtomic } from './fs-atomic';
+import { writeFileAtomic } from './core/fs-atomic';
 
 export const SESSION_FILE = 'session.json';
 

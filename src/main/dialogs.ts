@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { dialog, type BrowserWindow } from 'electron';
 import { DIALOG_CALLS, parseCall, type CallParams, type DialogCallName } from '../common/api';
-import type { EngineHost } from './engine-host';
+import type { EngineHost } from '../host/engine-host';
 
 const PHOTOS = { name: 'Photos', extensions: ['jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'gif', 'avif'] };
 const ANY_FILE = { name: 'All files', extensions: ['*'] };

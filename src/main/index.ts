@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import type { EngineEvent } from '../common/api';
 import { answerDialog, isDialogCall } from './dialogs';
-import { EngineHost } from './engine-host';
-import { PRELOAD_PATH, RENDERER_DIR, WORKER_PATH } from './paths';
-import { SettingsStore } from './settings';
+import { EngineHost } from '../host/engine-host';
+import { PRELOAD_PATH, RENDERER_DIR, WORKER_PATH } from '../host/paths';
+import { SettingsStore } from '../host/settings';
 
 const CALL_CHANNEL = 'blurspace:call';
 const EVENT_CHANNEL = 'blurspace:event';

@@ -1,8 +1,8 @@
 // The web bridge with the real engine behind it, started once per test file.
 import { test as base } from '@playwright/test';
 import { EMPTY_SESSION } from '../../src/common/api';
-import type { EngineHost } from '../../src/main/engine-host';
-import { startWebBridge, type WebBridge } from '../../src/main/web-bridge';
+import type { EngineHost } from '../../src/host/engine-host';
+import { startWebBridge, type WebBridge } from '../../src/bridge/web-bridge';
 import { startTestEngine } from '../helpers/engine';
 import { BUILT_RENDERER } from '../helpers/paths';
 

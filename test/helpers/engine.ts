@@ -1,8 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { EngineEvent } from '../../src/common/api';
-import { EngineHost, type EngineHostOptions } from '../../src/main/engine-host';
-import { SettingsStore } from '../../src/main/settings';
+import { EngineHost, type EngineHostOptions } from '../../src/host/engine-host';
+import { SettingsStore } from '../../src/host/settings';
 import { BUILT_WORKER } from './paths';
 
 export const TEST_WORKSPACE = path.join(os.tmpdir(), `blurspace-test-workspace-${process.pid}`);

@@ -20,7 +20,7 @@ import {
 import { forgetBatchSpec, manifestCounts } from '../../src/engine/batch/manifest';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
-import { JobCancelledError, type ProgressUpdate } from '../../src/engine/jobs/progress';
+import { JobCancelledError, type ProgressUpdate } from '../../src/engine/core/progress';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 

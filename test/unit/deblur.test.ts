@@ -17,7 +17,7 @@ import { reliability } from '../../src/engine/deblur/fast-mode';
 import { Engine } from '../../src/engine/engine';
 import { luma, type Psf } from '../../src/engine/kernels/psf';
 import { correlate, kernelCentre, loadKernels, makePair } from '../../src/engine/training';
-import type { ProgressUpdate } from '../../src/engine/jobs/progress';
+import type { ProgressUpdate } from '../../src/engine/core/progress';
 import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deconvolve, type PsfGrid } from '../../src/engine/deblur/deconvolution';
 import { localRange } from '../../src/engine/deblur/image-ops';
-import { JobCancelledError } from '../../src/engine/jobs/progress';
+import { JobCancelledError } from '../../src/engine/core/progress';
 import { readPhoto } from '../../src/engine/image/index';
 import type { Psf } from '../../src/engine/kernels/psf';
-import type { FloatImage } from '../../src/engine/tiling';
+import type { FloatImage } from '../../src/engine/core/tiling';
 import { correlate, loadKernels, transformKernel, type Kernel } from '../../src/engine/training/index';
-import { linearToSrgb, srgbToLinear } from '../../src/engine/training/colour';
+import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
 import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 
 if (!HAS_SHARED_DATA)

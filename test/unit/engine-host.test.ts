@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
-import type { EngineHost } from '../../src/main/engine-host';
+import type { EngineHost } from '../../src/host/engine-host';
 import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 import { HAS_SHARED_DATA, SHARED_DATA } from '../helpers/paths';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fft2d, kernelSpectrum, realToSpectrum, spectrumToReal } from '../../src/engine/dsp/fft';
+import { fft2d, kernelSpectrum, realToSpectrum, spectrumToReal } from '../../src/engine/core/fft';
 import { MIN_TILE_FFT, RealTileFft, tileFftSize } from '../../src/engine/deblur/tile-fft';
 
 function randomImage(n: number, seed = 1): Float64Array {

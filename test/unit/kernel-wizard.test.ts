@@ -12,7 +12,7 @@ import {
   type StateTensor,
 } from '../../src/engine/model/kernel-wizard';
 import { conv2d, convTranspose2d, pixelShuffle } from '../../src/engine/model/layers';
-import { loadModel } from '../../src/engine/model-store';
+import { loadModel } from '../../src/engine/model/model-store';
 import { warmStartWeights } from '../../src/engine/training/trainer';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'parity');

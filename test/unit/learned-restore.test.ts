@@ -10,10 +10,10 @@ import { JobSpec, type JobSpecInput } from '../../src/common/api';
 import { restoreLearned } from '../../src/engine/deblur/learned-restore';
 import { Engine } from '../../src/engine/engine';
 import { LEARNED_ONLY_NOTE } from '../../src/engine/jobs/deblur-job';
-import type { JobContext, ProgressUpdate } from '../../src/engine/jobs/progress';
-import { loadRestorer } from '../../src/engine/model-store';
+import type { JobContext, ProgressUpdate } from '../../src/engine/core/progress';
+import { loadRestorer } from '../../src/engine/model/model-store';
 import type { Restorer } from '../../src/engine/model/restorer';
-import type { FloatImage } from '../../src/engine/tiling';
+import type { FloatImage } from '../../src/engine/core/tiling';
 import { makePair } from '../../src/engine/training';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 

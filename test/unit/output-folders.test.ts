@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSpec } from '../../src/common/api';
-import { isInside } from '../../src/engine/fs-atomic';
-import { OutputFolders, realLocation } from '../../src/main/output-folders';
+import { isInside } from '../../src/engine/core/fs-atomic';
+import { OutputFolders, realLocation } from '../../src/host/output-folders';
 
 describe('output folders', () => {
   // <base>/workspace (not created yet), <base>/Granted, <base>/outside, and links between them.

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { readPhoto } from '../../src/engine/image';
-import { loadModel } from '../../src/engine/model-store';
+import { loadModel } from '../../src/engine/model/model-store';
 import { makeBadInputs, tryInput, type BadInput } from '../fixtures/bad-inputs';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 

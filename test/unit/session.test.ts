@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/common/api';
-import { EngineHost } from '../../src/main/engine-host';
-import { SettingsStore } from '../../src/main/settings';
+import { EngineHost } from '../../src/host/engine-host';
+import { SettingsStore } from '../../src/host/settings';
 import { SESSION_FILE, loadSession, saveSession } from '../../src/engine/session';
 
 describe('session store', () => {

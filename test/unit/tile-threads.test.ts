@@ -2,8 +2,8 @@
 // the number of threads wait their turn, and closing or cancelling the pool fails the waiting ones.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TileThreads } from '../../src/engine/deblur/tile-workers';
-import { JobCancelledError } from '../../src/engine/jobs/progress';
+import { TileThreads } from '../../src/engine/core/tile-threads';
+import { JobCancelledError } from '../../src/engine/core/progress';
 import { REPO_ROOT } from '../helpers/paths';
 
 const SLOW_ECHO = path.join(REPO_ROOT, 'test', 'fixtures', 'workers', 'slow-echo.mjs');

@@ -6,7 +6,7 @@ import {
   reflectPad,
   roundUpToGrid,
   type FloatImage,
-} from '../../src/engine/tiling';
+} from '../../src/engine/core/tiling';
 
 function ramp(width: number, height: number): FloatImage {
   const data = new Float32Array(width * height * 3);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linearToSrgb, srgbToLinear } from '../../src/engine/training/colour';
+import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
 import { goproWindow } from '../../src/engine/training/gopro';
 import {
   correlate,

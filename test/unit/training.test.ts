@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpointFile, loadRestorerCheckpoint, readSafetensors } from '../../src/engine/checkpoint';
 import { makeBatch, trainingData } from '../../src/engine/training';
-import { loadModel } from '../../src/engine/model-store';
+import { loadModel } from '../../src/engine/model/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
 import { Restorer } from '../../src/engine/model/restorer';
 import { bestShift, shiftImage } from '../../src/engine/deblur/image-ops';

@@ -5,8 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import type { EngineHost } from '../../src/main/engine-host';
-import { startWebBridge, type WebBridge } from '../../src/main/web-bridge';
+import type { EngineHost } from '../../src/host/engine-host';
+import { startWebBridge, type WebBridge } from '../../src/bridge/web-bridge';
 import { startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 import { BUILT_RENDERER } from '../helpers/paths';
 

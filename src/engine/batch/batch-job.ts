@@ -1,7 +1,7 @@
 // The batch as an engine job (`JobSpec` kind 'batch'): the UI and the CLI start it like any other job.
 import path from 'node:path';
 import type { JobResult, JobSpec } from '../../common/api';
-import type { JobContext } from '../jobs/progress';
+import type { JobContext } from '../core/progress';
 import { REPORT_TEXT, runBatch, type BatchContext } from './run-batch';
 
 export async function runBatchJob(

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobSpec } from '../../common/api';
-import { writeFileAtomic } from '../fs-atomic';
+import { writeFileAtomic } from '../core/fs-atomic';
 
 export const MANIFEST_FILE = '.blurspace-batch.json';
 export const MANIFEST_FORMAT = 'blurspace-batch';

@@ -7,8 +7,8 @@ import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchPreset, JobSpec, OutputOptions } from '../../common/api';
 import type { Engine } from '../engine';
-import { isInside, writeFileAtomic } from '../fs-atomic';
-import { JobCancelledError, type JobContext, type ProgressUpdate } from '../jobs/progress';
+import { isInside, writeFileAtomic } from '../core/fs-atomic';
+import { JobCancelledError, type JobContext, type ProgressUpdate } from '../core/progress';
 import {
   loadManifest,
   manifestWriter,

@@ -4,7 +4,7 @@
 // Everything is solved with periodic FFTs over the window surrounded by a smooth periodic extension. The
 // estimate reports two reliability measures (consistency between the two finest scales, and how much of
 // its support the kernel fills) so that callers can refuse a failed estimate.
-import { checkpoint } from '../jobs/progress';
+import { checkpoint } from '../core/progress';
 import type { Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
 import { MIN_TILE_FFT, RealTileFft, tileFftSize } from './tile-fft';

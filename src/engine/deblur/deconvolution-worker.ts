@@ -1,4 +1,4 @@
-// A deconvolution thread (see tile-workers.ts): restores the tiles it is sent, one at a time.
+// A deconvolution thread (see core/tile-threads.ts): restores the tiles it is sent, one at a time.
 import { parentPort } from 'node:worker_threads';
 import { restoreExtent, type ExtentJob } from './deconvolution';
 

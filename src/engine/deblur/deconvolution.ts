@@ -4,11 +4,11 @@
 // the tiles are blended with feathered overlaps, each with the PSF of its position. Planes and spectra are
 // Float32Array: PFFFT computes in single precision anyway, and the solver's loops are bound by memory traffic
 // (4 MP photo: 36.0 -> 34.5 s, peak memory of a 24 MP job 1.31 -> 1.15 GB; true-kernel PSNR unchanged).
-import { checkpoint } from '../jobs/progress';
-import { builtWorker, runTiles, tileThreads } from './tile-workers';
+import { checkpoint } from '../core/progress';
+import { builtWorker, runTiles, tileThreads } from '../core/tile-threads';
 import { psfBounds, type Psf } from '../kernels/psf';
-import { TileBlender, type FloatImage, type Tile } from '../tiling';
-import { linearToSrgb, srgbToLinear } from '../training/colour';
+import { TileBlender, type FloatImage, type Tile } from '../core/tiling';
+import { linearToSrgb, srgbToLinear } from '../core/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
 import { localRange } from './image-ops';
 import { RealTileFft, tileFftSize, type Samples } from './tile-fft';
@@ -367,7 +367,7 @@ class WeightedSystem {
 function makeSolver(kernel: Float64Array, size: number, fftW: number, fftH: number): TileSolver {
   const fft = new RealTileFft(fftW, fftH);
   const plane = new Float32Array(fftW * fftH);
-  // Correlation kernel: tap (i, j) of a centred kernel lands at offset (c - i, c - j), as in dsp/fft.
+  // Correlation kernel: tap (i, j) of a centred kernel lands at offset (c - i, c - j), as in core/fft.
   const c = size >> 1;
   for (let j = 0; j < size; j++) {
     for (let i = 0; i < size; i++) {
@@ -520,7 +520,7 @@ export function restoreExtent(job: ExtentJob): Float32Array {
 /**
  * Removes a known blur (blurry = correlate(sharp, psf)) from a gamma-encoded image of any size. A PsfGrid
  * gives each tile the PSF interpolated at its centre. Tiles run on worker threads when the built worker
- * is there (tile-workers.ts), in this thread otherwise.
+ * is there (core/tile-threads.ts), in this thread otherwise.
  */
 export async function deconvolve(
   image: FloatImage,

@@ -5,10 +5,10 @@
 // estimate: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
 // restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
-import { checkpoint, type JobContext } from '../jobs/progress';
+import { checkpoint, type JobContext } from '../core/progress';
 import { luma, type Psf } from '../kernels/psf';
 import type { Restorer } from '../model/restorer';
-import { crop, type FloatImage } from '../tiling';
+import { crop, type FloatImage } from '../core/tiling';
 import { BLIND_KERNEL_DEFAULTS, estimateBlurKernel, type BlurEstimate } from './blind-kernel';
 import { deconvolve } from './deconvolution';
 import { mostTexturedWindow } from './image-ops';

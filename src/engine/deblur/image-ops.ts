@@ -1,5 +1,5 @@
 // Picks where the fast mode estimates the blur: the window with the most edge energy.
-import type { FloatImage } from '../tiling';
+import type { FloatImage } from '../core/tiling';
 
 /** The top-left corner of the `size` x `size` window with the most edge energy, on a `step` grid. */
 export function mostTexturedWindow(image: FloatImage, size: number, step = 32): { x: number; y: number } {

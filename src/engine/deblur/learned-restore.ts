@@ -3,11 +3,11 @@
 // the inner 64. On the wasm backend the tiles run on threads of their own (restorer-worker.ts): one wasm
 // instance uses one core, and two threads ran a 24 MP photo 1.76x as fast as one on a 2-core machine.
 import * as tf from '@tensorflow/tfjs';
-import { checkpoint, type JobContext } from '../jobs/progress';
+import { checkpoint, type JobContext } from '../core/progress';
 import type { Restorer } from '../model/restorer';
-import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
+import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../core/tiling';
 import { smooth } from './image-ops';
-import { builtWorker, TileThreads, tileThreads, type TileMessage } from './tile-workers';
+import { builtWorker, TileThreads, tileThreads, type TileMessage } from '../core/tile-threads';
 
 /**
  * R on the tiles of a 24 MP photo, two threads (`cli deblur --learned`, session 9): tiles of 768 49.9 s,

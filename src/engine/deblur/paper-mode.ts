@@ -6,12 +6,12 @@
 // The paper's data term mixes a VGG perceptual loss with SSIM; VGG weights cannot be had offline, so the
 // perceptual part is replaced by a Charbonnier loss (the one F and G were trained with), keeping (1 - SSIM).
 import * as tf from '@tensorflow/tfjs';
-import { charbonnier, hyperLaplacian, ssim } from '../losses';
+import { charbonnier, hyperLaplacian, ssim } from '../model/losses';
 import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
 import { conv2d, leakyRelu, seededNormal } from '../model/layers';
-import { checkpoint, type JobContext } from '../jobs/progress';
-import { Adam } from '../training/adam';
-import { crop, roundUpToGrid, type FloatImage } from '../tiling';
+import { checkpoint, type JobContext } from '../core/progress';
+import { Adam } from '../core/adam';
+import { crop, roundUpToGrid, type FloatImage } from '../core/tiling';
 
 export interface PaperModeOptions {
   /** Main iterations after the warm-up (the paper: 5000). */

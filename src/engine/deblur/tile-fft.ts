@@ -5,7 +5,7 @@
 // pointwise, and every spectrum it uses comes from this class, so the layout never matters and saves a
 // transpose per transform.
 import createPffft from '@echogarden/pffft-wasm/simd';
-import { nextPowerOfTwo } from '../dsp/fft';
+import { nextPowerOfTwo } from '../core/fft';
 
 const pffft = await createPffft();
 const REAL = 0;

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { outputExtension, realOrResolved } from '../batch/plan';
-import { writeFileAtomic } from '../fs-atomic';
+import { writeFileAtomic } from '../core/fs-atomic';
 import { readPhoto, type Photo } from '../image';
 import { alignmentProblem, checkSameSize, measureAlignment } from '../kernels/alignment';
 import {
@@ -25,10 +25,10 @@ import {
   type PairLayout,
 } from '../kernels/pair-folder';
 import { writeTracePng } from '../kernels/trace';
-import type { LoadedModel } from '../model-store';
-import { Rng, hashInts } from '../training/rng';
+import type { LoadedModel } from '../model/model-store';
+import { Rng, hashInts } from '../core/rng';
 import { writeResult } from './output';
-import { partContext, type JobContext } from './progress';
+import { partContext, type JobContext } from '../core/progress';
 
 /** The config that trains a model with the prior (`blurspace train --config ...`). */
 export const VAE_TRAINING_CONFIG = 'resources/training/compact-vae.json';

@@ -9,12 +9,12 @@ import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode
 import { readPhoto, type Photo } from '../image';
 import { psfBounds, shrinkPsf, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
-import type { LoadedModel } from '../model-store';
+import type { LoadedModel } from '../model/model-store';
 import type { Restorer } from '../model/restorer';
-import { crop, type FloatImage } from '../tiling';
-import { quantise8 } from '../training/colour';
+import { crop, type FloatImage } from '../core/tiling';
+import { quantise8 } from '../core/colour';
 import { writeResult } from './output';
-import type { JobContext } from './progress';
+import type { JobContext } from '../core/progress';
 
 /** Paper mode optimises every pixel through F: beyond this it would take hours here, so a region is asked for. */
 export const PAPER_MAX_PIXELS = 1024 * 1024;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { JobResult, JobSpec } from '../../common/api';
 import { readPhoto } from '../image';
 import { writeResult } from './output';
-import type { JobContext } from './progress';
+import type { JobContext } from '../core/progress';
 
 export async function runExportPhoto(
   spec: Extract<JobSpec, { kind: 'exportPhoto' }>,

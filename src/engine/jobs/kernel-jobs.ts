@@ -24,10 +24,10 @@ import {
   resampleCodes,
 } from '../kernels/operations';
 import { displayRegions, renderGlyphSpritePng, renderTracePng } from '../kernels/trace';
-import type { LoadedModel } from '../model-store';
-import type { TileOptions } from '../tiling';
+import type { LoadedModel } from '../model/model-store';
+import type { TileOptions } from '../core/tiling';
 import { writeResult } from './output';
-import type { JobContext } from './progress';
+import type { JobContext } from '../core/progress';
 
 export async function runExtractKernel(
   spec: Extract<JobSpec, { kind: 'extractKernel' }>,

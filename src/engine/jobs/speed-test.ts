@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { JobResult, JobSpec } from '../../common/api';
-import { checkpoint, type JobContext } from './progress';
+import { checkpoint, type JobContext } from '../core/progress';
 
 const CHANNELS = 32;
 

@@ -1,7 +1,7 @@
 // Checks that a sharp/blurry pair shows the same framing before a kernel is read from it: phase
 // correlation of the central region finds the global offset and how clearly the two match.
-import { realToSpectrum, spectrumToReal } from '../dsp/fft';
-import type { FloatImage } from '../tiling';
+import { realToSpectrum, spectrumToReal } from '../core/fft';
+import type { FloatImage } from '../core/tiling';
 import { luma, taper } from './psf';
 
 /** Offsets beyond this many pixels mean the pair was not shot from the same position. */

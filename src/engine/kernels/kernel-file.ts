@@ -2,7 +2,7 @@
 // code grid that F understands, which checkpoint made it, the source size, and explicit PSFs for display.
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import { writeFileAtomic } from '../fs-atomic';
+import { writeFileAtomic } from '../core/fs-atomic';
 
 export const KERNEL_FILE_FORMAT = 'blurspace-kernel';
 export const KERNEL_FILE_VERSION = 1;

@@ -1,9 +1,9 @@
 // Kernel extraction k = G(x, y) and transfer y = F(x, k) on photos of any size: pad to the 128-pixel grid,
 // run the networks tile by tile with overlap, and blend.
 import * as tf from '@tensorflow/tfjs';
-import { checkpoint, type JobContext } from '../jobs/progress';
+import { checkpoint, type JobContext } from '../core/progress';
 import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
-import { crop, mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../tiling';
+import { crop, mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../core/tiling';
 import { fitPsf, luma, type Psf } from './psf';
 
 /** A grid of kernel codes, row-major, `kernelDim` values per cell. */

@@ -1,7 +1,7 @@
 // An explicit point-spread function for what F does with one kernel code: the small kernel p that best
 // explains F(x, k) as a linear blur of x (least squares in the frequency domain, Tikhonov-regularised).
 // It is what the UI draws as the blur trace, and what classical deconvolution can use.
-import { kernelSpectrum, realToSpectrum, spectrumToReal } from '../dsp/fft';
+import { kernelSpectrum, realToSpectrum, spectrumToReal } from '../core/fft';
 
 export interface Psf {
   /** Odd side length; the PSF is centred. */

@@ -1,7 +1,7 @@
 // The blur trace picture: each region's PSF drawn as the path the light took, bright on dark, the way
 // photographers know it from other deblurring tools.
 import sharp from 'sharp';
-import { writeFileAtomic } from '../fs-atomic';
+import { writeFileAtomic } from '../core/fs-atomic';
 import type { Psf } from './psf';
 
 export interface TraceGrid {

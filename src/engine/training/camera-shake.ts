@@ -1,4 +1,4 @@
-import type { Rng } from './rng';
+import type { Rng } from '../core/rng';
 
 /** Camera pose relative to the reference (mid-exposure) pose: small rotations (radians) and a shift (pixels). */
 export interface Pose {

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
-import { applyTone, quantise8, type ToneCurve } from './colour';
-import type { Rng } from './rng';
+import { applyTone, quantise8, type ToneCurve } from '../core/colour';
+import type { Rng } from '../core/rng';
 
 /** Switch parts of the capture simulation off, e.g. to test the blur alone. All default to true. */
 export interface CaptureOptions {

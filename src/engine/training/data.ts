@@ -1,10 +1,10 @@
 import { relative } from 'node:path';
 import { mapPoint, renderShake, sampleTrajectory, type Camera } from './camera-shake';
 import { develop, expose, sampleCapture, type CaptureOptions, type CaptureParams } from './capture';
-import { applyTone, decodeSrgb8 } from './colour';
+import { applyTone, decodeSrgb8 } from '../core/colour';
 import { averageFrames, goproWindow } from './gopro';
 import { correlateRegion, loadKernels, transformKernel } from './kernels';
-import { Rng, STREAM } from './rng';
+import { Rng, STREAM } from '../core/rng';
 import {
   chooseCrop,
   extractPatch,

@@ -5,7 +5,7 @@
 // trainer (whose steps block the calling thread).
 import { bestShift, shiftImage } from '../deblur/image-ops';
 import { FAST_DEFAULTS, fastDeblur } from '../deblur/fast-mode';
-import { builtWorker, TileThreads, type TileMessage } from '../deblur/tile-workers';
+import { builtWorker, TileThreads, type TileMessage } from '../core/tile-threads';
 import type { PairBatch, TrainingData } from './trainer';
 
 /** A batch for fast mode: the blurry pixels (moved to the thread) and the sharp ones to align to. */

@@ -1,5 +1,5 @@
-import { SRGB8_TO_LINEAR } from './colour';
-import type { Rng } from './rng';
+import { SRGB8_TO_LINEAR } from '../core/colour';
+import type { Rng } from '../core/rng';
 import type { GoproFrame } from './sources';
 
 /**

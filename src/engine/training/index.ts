@@ -11,5 +11,5 @@ export type {
 export type { CaptureOptions, CaptureParams } from './capture';
 export { writeContactSheet, type ContactSheetOptions } from './contact-sheet';
 export { correlate, kernelCentre, loadKernels, transformKernel, type Kernel } from './kernels';
-export { Rng } from './rng';
+export { Rng } from '../core/rng';
 export { clearSourceCache, listSources, setSourceCacheLimit, type SourceList, type Split } from './sources';

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { Rng } from './rng';
+import type { Rng } from '../core/rng';
 
 export type Split = 'train' | 'val';
 

@@ -14,11 +14,11 @@ import {
   writeSafetensors,
   type StateDict,
 } from '../checkpoint';
-import { yieldToEventLoop } from '../jobs/progress';
-import { charbonnier } from '../losses';
+import { yieldToEventLoop } from '../core/progress';
+import { charbonnier } from '../model/losses';
 import { KernelWizard, sampleKernel, startsSilent, vaeKlDivergence } from '../model/kernel-wizard';
 import { Restorer } from '../model/restorer';
-import { Adam } from './adam';
+import { Adam } from '../core/adam';
 import { klWeightAt, learningRateAt, modelConfigOf, restorerConfigOf, type TrainConfig } from './config';
 
 /** A batch of pairs, NHWC float32 RGB in [0, 1]. */

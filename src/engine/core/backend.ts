@@ -2,7 +2,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import type { BackendName, BackendPreference } from '../common/api';
+import type { BackendName, BackendPreference } from '../../common/api';
 
 export interface BackendStatus {
   backend: BackendName;

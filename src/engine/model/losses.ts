@@ -1,6 +1,6 @@
 // Differentiable image losses for deblurring, built on the wasm-safe convolution.
 import * as tf from '@tensorflow/tfjs';
-import { conv2d } from './model/layers';
+import { conv2d } from './layers';
 
 export function charbonnier(a: tf.Tensor, b: tf.Tensor, epsilon = 1e-3): tf.Scalar {
   return tf.mean(tf.sqrt(tf.add(tf.square(tf.sub(a, b)), epsilon * epsilon)));

@@ -1,8 +1,8 @@
 // Turns a checkpoint file into a ready network: F and G (ours or the authors' .pth) or the learned restorer.
 import path from 'node:path';
-import { CheckpointError, loadCheckpointFile, loadRestorerCheckpoint } from './checkpoint';
-import { KernelWizard, OFFICIAL_CONFIG, type KernelWizardConfig } from './model/kernel-wizard';
-import { Restorer } from './model/restorer';
+import { CheckpointError, loadCheckpointFile, loadRestorerCheckpoint } from '../checkpoint';
+import { KernelWizard, OFFICIAL_CONFIG, type KernelWizardConfig } from './kernel-wizard';
+import { Restorer } from './restorer';
 
 export interface LoadedModel {
   model: KernelWizard;

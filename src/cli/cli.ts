@@ -10,16 +10,16 @@ import {
   type JobResult,
   type JobSpecInput,
 } from '../common/api';
-import { initBackend, preferenceFromEnvironment } from '../engine/backend';
+import { initBackend, preferenceFromEnvironment } from '../engine/core/backend';
 import { Engine } from '../engine/engine';
-import { writeFileAtomic } from '../engine/fs-atomic';
+import { writeFileAtomic } from '../engine/core/fs-atomic';
 import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/blur-synthesis';
-import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/jobs/progress';
+import { JobCancelledError, jobContext, type JobContext, type ProgressUpdate } from '../engine/core/progress';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
 import { writeTracePng } from '../engine/kernels/trace';
-import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, DEFAULT_VAE_CHECKPOINT } from './paths';
+import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, DEFAULT_VAE_CHECKPOINT } from '../host/paths';
 import { createProgressBar } from './progress-bar';
-import { SettingsStore, defaultConfigDir } from './settings';
+import { SettingsStore, defaultConfigDir } from '../host/settings';
 import { runTrainCommand, runPairsCommand } from './train-command';
 
 const USAGE = `Usage: blurspace <command> [options]

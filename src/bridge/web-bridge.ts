@@ -10,8 +10,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ClientMessage, type ServerMessage } from '../common/api';
-import type { EngineHost } from './engine-host';
-import { CONTENT_SECURITY_POLICY } from './security';
+import type { EngineHost } from '../host/engine-host';
+import { CONTENT_SECURITY_POLICY } from '../host/security';
 
 export interface WebBridgeOptions {
   engine: EngineHost;

@@ -17,7 +17,7 @@ import {
   type JobSpec,
 } from '../common/api';
 import { OutputFolders, type OutputHint } from './output-folders';
-import { isInside } from '../engine/fs-atomic';
+import { isInside } from '../engine/core/fs-atomic';
 import { loadCheckpointFile } from '../engine/checkpoint';
 import type { SettingsStore } from './settings';
 import type {
@@ -27,7 +27,7 @@ import type {
   WorkerImportKernel,
   WorkerToHost,
 } from './worker-protocol';
-import { preferenceFromEnvironment } from '../engine/backend';
+import { preferenceFromEnvironment } from '../engine/core/backend';
 import { SESSION_FILE, loadSession, saveSession } from '../engine/session';
 import { forgetBatchSpec, loadManifest, manifestCounts } from '../engine/batch/manifest';
 

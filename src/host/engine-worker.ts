@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CallParams } from '../common/api';
 import { Engine } from '../engine/engine';
-import { JobCancelledError } from '../engine/jobs/progress';
+import { JobCancelledError } from '../engine/core/progress';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER } from './paths';
 import type {
   HostToWorker,

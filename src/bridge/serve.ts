@@ -1,9 +1,9 @@
 // `npm run serve`: the engine behind the web bridge, for a browser on this machine.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EngineHost } from './engine-host';
-import { RENDERER_DIR, WORKER_PATH } from './paths';
-import { SettingsStore, defaultConfigDir, defaultDataDir } from './settings';
+import { EngineHost } from '../host/engine-host';
+import { RENDERER_DIR, WORKER_PATH } from '../host/paths';
+import { SettingsStore, defaultConfigDir, defaultDataDir } from '../host/settings';
 import { startWebBridge } from './web-bridge';
 
 const { values } = parseArgs({

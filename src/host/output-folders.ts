@@ -4,7 +4,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError, type JobSpec } from '../common/api';
-import { isInside } from '../engine/fs-atomic';
+import { isInside } from '../engine/core/fs-atomic';
 
 type TargetKind = 'file' | 'folder';
 

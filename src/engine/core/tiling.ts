@@ -1,7 +1,7 @@
 // Photos of any size through networks that need multiples of 128: reflect-pad to the grid, cut into
 // overlapping grid-aligned tiles, and blend the tiles back with feathered weights. Tiles start on the
 // 128-pixel grid so each tile's slice of a kernel-code grid lines up with its pixels.
-import { GRID_CELL } from './model/kernel-wizard';
+import { GRID_CELL } from '../model/kernel-wizard';
 
 /** An interleaved float image (RGB unless channels says otherwise). */
 export interface FloatImage {

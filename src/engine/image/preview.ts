@@ -1,8 +1,8 @@
 // Full-resolution regions of a photo for the viewer's tiles and loupe. Decoding a 24 MP JPEG takes far
 // longer than cutting a tile from memory, so the last few decoded photos are kept as raw 8-bit sRGB.
 import { stat } from 'node:fs/promises';
-import { DEFAULT_MAX_PIXELS } from './image';
-import { sharp } from './image/sharp';
+import { DEFAULT_MAX_PIXELS } from './';
+import { sharp } from './sharp';
 
 export interface RegionRequest {
   path: string;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { JobCancelledError } from '../jobs/progress';
+import { JobCancelledError } from './progress';
 
 /** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
 export function builtWorker(

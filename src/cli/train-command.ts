@@ -16,7 +16,7 @@ import {
 import { withFastModeInputs } from '../engine/training/fast-mode-inputs';
 import { train } from '../engine/training/trainer';
 import { formatDuration, createProgressBar } from './progress-bar';
-import { SHARED_DATA_DIR } from './paths';
+import { SHARED_DATA_DIR } from '../host/paths';
 
 export async function runTrainCommand(options: {
   configPath: string;
