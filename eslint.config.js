@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
+import layers from './eslint/layers.js';
 
 export default tseslint.config(
   {
@@ -19,7 +20,9 @@ export default tseslint.config(
   ...svelte.configs['flat/recommended'],
   {
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    plugins: { blurspace: layers },
     rules: {
+      'blurspace/layers': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },

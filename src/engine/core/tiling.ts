@@ -1,7 +1,12 @@
 // Photos of any size through networks that need multiples of 128: reflect-pad to the grid, cut into
 // overlapping grid-aligned tiles, and blend the tiles back with feathered weights. Tiles start on the
 // 128-pixel grid so each tile's slice of a kernel-code grid lines up with its pixels.
-import { GRID_CELL } from '../model/kernel-wizard';
+
+/**
+ * The networks' grid: every downsampling in G and in F's adapter halves the size, seven times, so images
+ * and tiles are multiples of this and one kernel code covers one cell.
+ */
+export const GRID_CELL = 128;
 
 /** An interleaved float image (RGB unless channels says otherwise). */
 export interface FloatImage {

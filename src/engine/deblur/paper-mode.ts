@@ -7,11 +7,11 @@
 // perceptual part is replaced by a Charbonnier loss (the one F and G were trained with), keeping (1 - SSIM).
 import * as tf from '@tensorflow/tfjs';
 import { charbonnier, hyperLaplacian, ssim } from '../model/losses';
-import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
+import type { KernelWizard } from '../model/kernel-wizard';
 import { conv2d, leakyRelu, seededNormal } from '../model/layers';
 import { checkpoint, type JobContext } from '../core/progress';
 import { Adam } from '../core/adam';
-import { crop, roundUpToGrid, type FloatImage } from '../core/tiling';
+import { crop, GRID_CELL, roundUpToGrid, type FloatImage } from '../core/tiling';
 
 export interface PaperModeOptions {
   /** Main iterations after the warm-up (the paper: 5000). */

@@ -2,8 +2,16 @@
 // run the networks tile by tile with overlap, and blend.
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../core/progress';
-import { GRID_CELL, type KernelWizard } from '../model/kernel-wizard';
-import { crop, mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../core/tiling';
+import type { KernelWizard } from '../model/kernel-wizard';
+import {
+  crop,
+  GRID_CELL,
+  mapTiles,
+  planTiles,
+  roundUpToGrid,
+  type FloatImage,
+  type TileOptions,
+} from '../core/tiling';
 import { fitPsf, luma, type Psf } from './psf';
 
 /** A grid of kernel codes, row-major, `kernelDim` values per cell. */

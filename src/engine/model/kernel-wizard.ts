@@ -2,6 +2,7 @@
 // Parameters are keyed by the authors' PyTorch state_dict names so their checkpoints load as they are.
 // Images are NHWC float32 RGB in [0, 1] (the authors divide 8-bit RGB by 255 and apply no other normalisation).
 import * as tf from '@tensorflow/tfjs';
+import { GRID_CELL } from '../core/tiling';
 import {
   conv2d,
   convTranspose2d,
@@ -98,9 +99,6 @@ export interface KernelPosterior {
   mean: tf.Tensor4D;
   sigma: tf.Tensor4D | null;
 }
-
-/** Every downsampling in G and in F's adapter halves the size: the image must be a multiple of this. */
-export const GRID_CELL = 128;
 
 const ADAPTER_LEVELS = 5;
 const DOWNSAMPLINGS = 5;
