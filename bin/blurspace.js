@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'out', 'main', 'cli.js');
 if (!existsSync(cli)) {
-  process.stderr.write('blurspace: first run, building the app (about a minute)...\n');
+  process.stderr.write('blurspace: first run, building the app (a few seconds)...\n');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 await import(pathToFileURL(cli).href);

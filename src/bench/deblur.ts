@@ -1,7 +1,8 @@
-// `npm run bench:deblur`: restoration quality and speed on the validation split — blurry input, fast mode
-// (blind kernel estimation, then deconvolution), fast mode with the learned restorer, paper mode on 256x256
-// crops, and a non-blind deconvolution with the true kernel as a reference — plus a contact sheet of
-// ../shared/data/real-blurry.
+// `npm run bench:deblur`: restoration quality and speed on the validation ladder (src/bench/tiers.ts:
+// clean, realistic, GoPro), each tier with its ceiling (the non-blind deconvolution with the true kernel, or
+// for GoPro the best uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
+// restorer, the ceiling; Levin et al.'s error ratio, kernel sizes, how far "reliable" can be trusted; then a
+// 24 MP timing and a contact sheet of ../shared/data/real-blurry.
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,42 +14,43 @@ import { Engine } from '../engine/engine';
 import { tileThreads } from '../engine/core/tile-threads';
 import { RealTileFft } from '../engine/deblur/tile-fft';
 import { deconvolve } from '../engine/deblur/deconvolution';
-import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../engine/deblur/fast-mode';
+import {
+  FAST_DEFAULTS,
+  fastDeblur,
+  type FastModeOptions,
+  type Reliability,
+} from '../engine/deblur/fast-mode';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
 import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/core/progress';
-import type { Psf } from '../engine/kernels/psf';
 import { loadModel, loadRestorer } from '../engine/model/model-store';
-import {
-  kernelCentre,
-  loadKernels,
-  makePair,
-  transformKernel,
-  writeContactSheet,
-  type PairKind,
-} from '../engine/training';
+import { writeContactSheet } from '../engine/training';
 import { bestShift } from '../engine/deblur/image-ops';
 import { crop, type FloatImage } from '../engine/core/tiling';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
-import { printTable, psnr, ssim } from './report';
+import { printTable, ssim } from './report';
+import { psfExtent, tierPair, TIERS, type Tier } from './tiers';
 
 const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' },
-    pairs: { type: 'string', default: '6' },
-    size: { type: 'string', default: '512' },
-    'paper-pairs': { type: 'string', default: '1' },
+    /** Pairs per tier. */
+    pairs: { type: 'string', default: '14' },
+    size: { type: 'string', default: '400' },
+    tiers: { type: 'string', default: TIERS.join(',') },
+    'paper-pairs': { type: 'string', default: '0' },
     'paper-iterations': { type: 'string', default: '200' },
-    kinds: { type: 'string', default: 'kernel,shake,gopro' },
     /** FFT side of the deconvolution tiles (Settings' tile size); the engine's default when absent. */
     'tile-size': { type: 'string' },
-    /** Fast mode's longest blur, in pixels (its default when absent). */
-    'max-blur': { type: 'string' },
+    /** Fast-mode settings to try, as JSON: {"maxBlurPx": 75, "blind": {...}, "deconvolution": {...}}. */
+    fast: { type: 'string', default: '{}' },
     /** Side lengths of the full-size timing photo; 0 skips it. */
     'full-size': { type: 'string', default: '6000x4000' },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
     /** The learned restorer's checkpoint (`train` with task "restorer"); '' leaves fast + learned out. */
     restorer: { type: 'string', default: DEFAULT_RESTORER },
+    /** Print one line per pair. */
+    verbose: { type: 'boolean', default: false },
   },
 });
 
@@ -57,64 +59,29 @@ const ctx: JobContext = {
   progress: () => undefined,
   ...(values['tile-size'] && { tileSize: Number(values['tile-size']) }),
 };
-const fastOptions = {
+const fastOptions: FastModeOptions = {
   ...FAST_DEFAULTS,
-  ...(values['max-blur'] && { maxBlurPx: Number(values['max-blur']) }),
+  ...(JSON.parse(values.fast) as Partial<FastModeOptions>),
 };
 await initBackend('auto');
-const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
-console.log(`checkpoint: ${loaded.description}\n`);
 const restorerPath = values.restorer ? path.resolve(values.restorer) : null;
 const restorer = restorerPath ? await loadRestorer(restorerPath) : null;
 const learnedOptions = restorer && { ...fastOptions, restorer };
-const kernels = await loadKernels(SHARED_DATA_DIR);
 const size = Number(values.size);
 
-function truePsf(id: string, symmetry: number): Psf {
-  const k = transformKernel(
-    kernels.find((kernel) => kernel.id === id)!,
-    symmetry,
-  );
-  const side = Math.max(k.width, k.height) | 1;
-  const centre = kernelCentre(k);
-  const weights = new Array<number>(side * side).fill(0);
-  const c = side >> 1;
-  for (let y = 0; y < k.height; y++) {
-    for (let x = 0; x < k.width; x++)
-      weights[(y - centre.y + c) * side + (x - centre.x + c)] = k.data[y * k.width + x]!;
-  }
-  return { size: side, weights };
-}
-
-interface Score {
-  psnr: number;
-  aligned: number;
-  ssim: number;
-  seconds: number;
-  count: number;
-}
-const scores = new Map<string, Score>();
-function record(method: string, kind: string, result: FloatImage, sharp: FloatImage, seconds: number): void {
-  const key = `${kind}\t${method}`;
-  const score = scores.get(key) ?? { psnr: 0, aligned: 0, ssim: 0, seconds: 0, count: 0 };
-  score.psnr += psnr(result.data, sharp.data);
-  score.aligned += alignedPsnr(result, sharp);
-  score.ssim += ssim(result, sharp);
-  score.seconds += seconds / ((result.width * result.height) / 1e6);
-  score.count++;
-  scores.set(key, score);
-}
 /**
- * PSNR after the best whole-pixel shift of up to 4 pixels, on the interior: a blind estimate cannot know where
- * the sharp frame sat within the exposure, and centres its kernel on its centroid (as is usual when
- * benchmarking blind deblurring, e.g. Köhler et al. 2012).
+ * Mean squared error after the best whole-pixel shift of up to 4 pixels, on the interior: a blind estimate
+ * cannot know where the sharp frame sat within the exposure, and centres its kernel on its centroid (as is
+ * usual when benchmarking blind deblurring, e.g. Köhler et al. 2012).
  */
-function alignedPsnr(result: FloatImage, sharp: FloatImage): number {
-  return 10 * Math.log10(1 / Math.max(bestShift(result, sharp).meanSquaredError, 1e-12));
+function alignedError(result: FloatImage, sharp: FloatImage): number {
+  return Math.max(bestShift(result, sharp).meanSquaredError, 1e-12);
 }
+const decibels = (error: number): number => 10 * Math.log10(1 / error);
 /**
  * Mean time of a 1024x1024 forward FFT, the deconvolution's main cost: machines of the same kind here have
- * differed by 2.5x (6.6 vs 16.5 ms), which moves every time in this report by about as much.
+ * differed widely in it (docs/decisions/0005-pffft-for-ffts.md), which moves every time in this report by
+ * about as much.
  */
 function fftMilliseconds(): number {
   const fft = new RealTileFft(1024, 1024);
@@ -131,100 +98,143 @@ async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
   const value = await run();
   return [value, (performance.now() - start) / 1000];
 }
+const mean = (list: number[]): number => list.reduce((a, b) => a + b, 0) / Math.max(1, list.length);
 
-// How often the fast mode trusted its kernel, restored at half strength, or left the photo as it was.
-const trust: Record<Reliability, number> = { reliable: 0, uncertain: 0, failed: 0 };
-// Fast mode's change over the blurry input, pair by pair (aligned PSNR): the mean hides losses.
-const gains: { pair: string; gain: number; reliability: Reliability }[] = [];
-const restorerGains: { pair: string; gain: number }[] = [];
-for (const kind of values.kinds.split(',') as PairKind[]) {
+interface PairResult {
+  name: string;
+  blurry: number;
+  fast: number;
+  learned: number | null;
+  ceiling: number;
+  ssim: { blurry: number; fast: number; ceiling: number };
+  seconds: number;
+  reliability: Reliability;
+  trueBlurPx: number;
+  foundBlurPx: number;
+}
+
+const results = new Map<Tier, PairResult[]>();
+for (const tier of values.tiers.split(',') as Tier[]) {
+  const list: PairResult[] = [];
+  results.set(tier, list);
   for (let index = 0; index < Number(values.pairs); index++) {
-    const pair = await makePair(kind, { seed: 2021, index, size, split: 'val', dataRoot: SHARED_DATA_DIR });
-    const sharp: FloatImage = { width: size, height: size, channels: 3, data: pair.sharp };
-    const blurry: FloatImage = { width: size, height: size, channels: 3, data: pair.blurry };
-    record('blurry input', kind, blurry, sharp, 0);
-    const [fast, seconds] = await timed(() => fastDeblur(blurry, fastOptions, ctx));
-    record('fast (blind kernel)', kind, fast.image, sharp, seconds);
-    trust[fast.reliability]++;
-    gains.push({
-      pair: `${kind} ${index}`,
-      gain: alignedPsnr(fast.image, sharp) - alignedPsnr(blurry, sharp),
+    const pair = await tierPair(tier, index, size, SHARED_DATA_DIR);
+    const [fast, seconds] = await timed(() => fastDeblur(pair.blurry, fastOptions, ctx));
+    const learned = learnedOptions && (await fastDeblur(pair.blurry, learnedOptions, ctx));
+    const ceiling = await deconvolve(pair.blurry, pair.ceilingPsf, fastOptions.deconvolution);
+    const result: PairResult = {
+      name: pair.name,
+      blurry: alignedError(pair.blurry, pair.sharp),
+      fast: alignedError(fast.image, pair.sharp),
+      learned: learned && alignedError(learned.image, pair.sharp),
+      ceiling: alignedError(ceiling, pair.sharp),
+      ssim: {
+        blurry: ssim(pair.blurry, pair.sharp),
+        fast: ssim(fast.image, pair.sharp),
+        ceiling: ssim(ceiling, pair.sharp),
+      },
+      seconds: seconds / ((size * size) / 1e6),
       reliability: fast.reliability,
-    });
-    if (learnedOptions) {
-      const [learned, seconds] = await timed(() => fastDeblur(blurry, learnedOptions, ctx));
-      record('fast + learned restorer', kind, learned.image, sharp, seconds);
-      restorerGains.push({
-        pair: `${kind} ${index}`,
-        gain: alignedPsnr(learned.image, sharp) - alignedPsnr(blurry, sharp),
-      });
+      trueBlurPx: pair.blurPx,
+      foundBlurPx: fast.reliability === 'failed' ? 0 : psfExtent(fast.psf),
+    };
+    list.push(result);
+    if (values.verbose) {
+      console.log(
+        `${tier} ${index} ${pair.name}: blurry ${decibels(result.blurry).toFixed(2)}, fast ` +
+          `${decibels(result.fast).toFixed(2)} (${result.reliability}), ceiling ${decibels(result.ceiling).toFixed(2)} dB; ` +
+          `error ratio ${(result.fast / result.ceiling).toFixed(2)}; blur ${result.trueBlurPx} px, found ${result.foundBlurPx} px`,
+      );
     }
-    if (pair.info.kernel) {
-      const psf = truePsf(pair.info.kernel.id, pair.info.kernel.symmetry);
-      const [restored, seconds] = await timed(() => deconvolve(blurry, psf));
-      record('non-blind, true kernel', kind, restored, sharp, seconds);
-    }
-    if (index < Number(values['paper-pairs'])) {
-      // Paper mode on the central 256x256 crop; fast mode on the same crop for a like-for-like ratio.
-      const offset = (size - 256) / 2;
-      const cropSharp = crop(sharp, offset, offset, 256, 256);
-      const cropBlurry = crop(blurry, offset, offset, 256, 256);
-      const options = {
-        ...PAPER_DEFAULTS,
-        ...paperSchedule(Number(values['paper-iterations'])),
-        seed: index,
-      };
-      const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
-      record('paper (256 crop)', kind, paper, cropSharp, paperSeconds);
-      record('blurry input (256 crop)', kind, cropBlurry, cropSharp, 0);
-      const [fast, fastSeconds] = await timed(() => fastDeblur(cropBlurry, fastOptions, ctx));
-      record('fast (256 crop)', kind, fast.image, cropSharp, fastSeconds);
-    }
+    if (index < Number(values['paper-pairs'])) await paperAgainstFast(pair.blurry, pair.sharp, index);
   }
 }
 
-const rows = [...scores].map(([key, s]) => {
-  const [kind, method] = key.split('\t') as [string, string];
-  return [
-    kind,
-    method,
-    String(s.count),
-    (s.psnr / s.count).toFixed(2),
-    (s.aligned / s.count).toFixed(2),
-    (s.ssim / s.count).toFixed(4),
-    s.seconds ? (s.seconds / s.count).toFixed(1) : '-',
-  ];
-});
-printTable(['pairs', 'method', 'n', 'PSNR dB', 'aligned ±4 px', 'SSIM', 's / MP'], rows);
-console.log(
-  `\nfast-mode kernel estimates: ${trust.reliable} reliable, ${trust.uncertain} uncertain (half strength), ` +
-    `${trust.failed} failed (photo left unchanged)`,
-);
-/** One method's change over the blurry input, pair by pair: the mean hides losses. */
-function printGains(method: string, list: { pair: string; gain: number }[]): void {
-  if (!list.length) return;
-  const sorted = list.map((g) => g.gain).sort((a, b) => a - b);
-  console.log(
-    `${method} vs blurry input, aligned PSNR per pair: median ${sorted[sorted.length >> 1]!.toFixed(2)} dB, ` +
-      `mean ${(sorted.reduce((a, b) => a + b, 0) / sorted.length).toFixed(2)} dB, ` +
-      `worst ${sorted[0]!.toFixed(2)}, best ${sorted.at(-1)!.toFixed(2)}; ` +
-      list.map((g) => `${g.pair} ${g.gain >= 0 ? '+' : ''}${g.gain.toFixed(2)}`).join(', '),
+const rows: string[][] = [];
+for (const [tier, list] of results) {
+  const row = (method: string, errors: number[], ssims: number[] | null, seconds: string) =>
+    rows.push([
+      tier,
+      method,
+      String(errors.length),
+      mean(errors.map(decibels)).toFixed(2),
+      (mean(errors.map(decibels)) - mean(list.map((r) => decibels(r.blurry)))).toFixed(2),
+      ssims ? mean(ssims).toFixed(4) : '-',
+      seconds,
+    ]);
+  row(
+    'blurry input',
+    list.map((r) => r.blurry),
+    list.map((r) => r.ssim.blurry),
+    '-',
+  );
+  row(
+    'fast (blind kernel)',
+    list.map((r) => r.fast),
+    list.map((r) => r.ssim.fast),
+    mean(list.map((r) => r.seconds)).toFixed(1),
+  );
+  if (learnedOptions)
+    row(
+      'fast + learned restorer',
+      list.map((r) => r.learned!),
+      null,
+      '-',
+    );
+  row(
+    tier === 'gopro' ? 'ceiling (fitted kernel)' : 'ceiling (true kernel)',
+    list.map((r) => r.ceiling),
+    list.map((r) => r.ssim.ceiling),
+    '-',
   );
 }
-printGains('fast mode', gains);
-printGains('fast + learned restorer', restorerGains);
+printTable(['tier', 'method', 'n', 'PSNR dB (aligned)', 'gain dB', 'SSIM', 's / MP'], rows);
 
-// Paper mode against fast mode on the same 256x256 crops: time ratio and PSNR.
-const paperScore = [...scores].filter(([key]) => key.endsWith('\tpaper (256 crop)')).map(([, s]) => s);
-const fastCropScore = [...scores].filter(([key]) => key.endsWith('\tfast (256 crop)')).map(([, s]) => s);
-if (paperScore.length) {
-  const total = (list: Score[], field: 'aligned' | 'seconds') =>
-    list.reduce((sum, s) => sum + s[field], 0) / list.reduce((sum, s) => sum + s.count, 0);
+console.log('');
+const summary: string[][] = [];
+for (const [tier, list] of results) {
+  const ratios = list.map((r) => r.fast / r.ceiling);
+  const reliable = list.filter((r) => r.reliability === 'reliable');
+  const falseReliable = reliable.filter((r) => r.fast > r.blurry);
+  const sizeErrors = list.filter((r) => r.foundBlurPx > 0).map((r) => r.foundBlurPx - r.trueBlurPx);
+  summary.push([
+    tier,
+    `${((100 * ratios.filter((q) => q <= 3).length) / ratios.length).toFixed(0)} %`,
+    [...ratios].sort((a, b) => a - b)[ratios.length >> 1]!.toFixed(2),
+    (mean(list.map((r) => decibels(r.ceiling))) - mean(list.map((r) => decibels(r.fast)))).toFixed(2),
+    `${reliable.length} / ${list.filter((r) => r.reliability === 'uncertain').length} / ${list.filter((r) => r.reliability === 'failed').length}`,
+    `${falseReliable.length} of ${reliable.length}`,
+    sizeErrors.length ? `${mean(sizeErrors).toFixed(1)} / ${mean(sizeErrors.map(Math.abs)).toFixed(1)}` : '-',
+    `${mean(list.map((r) => r.trueBlurPx)).toFixed(1)}`,
+  ]);
+}
+printTable(
+  [
+    'tier',
+    'error ratio <= 3',
+    'median ratio',
+    'fast below ceiling dB',
+    'reliable / uncertain / failed',
+    'reliable but worse than input',
+    'kernel size error px (mean / mean abs)',
+    'true blur px',
+  ],
+  summary,
+);
+
+/** Paper mode against fast mode on the central 256x256 crop: PSNR and time. */
+async function paperAgainstFast(blurry: FloatImage, sharp: FloatImage, index: number): Promise<void> {
+  const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
+  const offset = (size - 256) / 2;
+  const cropSharp = crop(sharp, offset, offset, 256, 256);
+  const cropBlurry = crop(blurry, offset, offset, 256, 256);
+  const options = { ...PAPER_DEFAULTS, ...paperSchedule(Number(values['paper-iterations'])), seed: index };
+  const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
+  const [fast, fastSeconds] = await timed(() => fastDeblur(cropBlurry, fastOptions, ctx));
   console.log(
-    `paper vs fast on 256x256 crops: paper ${total(paperScore, 'aligned').toFixed(2)} dB in ` +
-      `${total(paperScore, 'seconds').toFixed(0)} s/MP, fast ${total(fastCropScore, 'aligned').toFixed(2)} dB in ` +
-      `${total(fastCropScore, 'seconds').toFixed(1)} s/MP: fast is ` +
-      `${(total(paperScore, 'seconds') / total(fastCropScore, 'seconds')).toFixed(0)}x faster`,
+    `paper vs fast on a 256x256 crop: blurry ${decibels(alignedError(cropBlurry, cropSharp)).toFixed(2)}, paper ` +
+      `${decibels(alignedError(paper, cropSharp)).toFixed(2)} dB in ${paperSeconds.toFixed(0)} s, fast ` +
+      `${decibels(alignedError(fast.image, cropSharp)).toFixed(2)} dB in ${fastSeconds.toFixed(1)} s`,
   );
 }
 

@@ -6,14 +6,14 @@ import { makeBadInputs, tryInput, type Outcome } from '../../test/fixtures/bad-i
 import { initBackend } from '../engine/core/backend';
 import { readPhoto } from '../engine/image';
 import { loadModel } from '../engine/model/model-store';
-import { APP_ROOT, SHARED_DATA_DIR } from '../host/paths';
+import { APP_ROOT } from '../host/paths';
 import { printTable } from './report';
 
 await initBackend('auto');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-robustness-'));
 const fixtures = path.join(APP_ROOT, 'test', 'fixtures');
 try {
-  const cases = await makeBadInputs(dir, SHARED_DATA_DIR, fixtures);
+  const cases = await makeBadInputs(dir, fixtures);
   const counts: Record<Outcome, number> = { accepted: 0, 'clear error': 0, crash: 0 };
   const rows: string[][] = [];
   for (const input of cases) {

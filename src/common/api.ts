@@ -2,6 +2,7 @@
 // engine host. Every call and event is declared here once, with a schema that is checked at runtime
 // wherever a message crosses a trust boundary.
 import { z } from 'zod';
+import { OUTPUT_FORMATS } from './formats';
 
 export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendName>;
@@ -54,7 +55,7 @@ const DialogFilter = z.object({
 });
 
 export const OutputOptions = z.object({
-  format: z.enum(['jpeg', 'png', 'tiff', 'webp']).optional(),
+  format: z.enum(OUTPUT_FORMATS).optional(),
   bitDepth: z.union([z.literal(8), z.literal(16)]).optional(),
   quality: z.number().int().min(1).max(100).optional(),
   keepMetadata: z.boolean().optional(),
@@ -137,6 +138,7 @@ export const ConflictPolicy = z.enum(['skip', 'rename', 'overwrite']);
 export type ConflictPolicy = z.infer<typeof ConflictPolicy>;
 
 export const BatchItemStatus = z.enum(['pending', 'done', 'failed', 'skipped']);
+export type BatchItemStatus = z.infer<typeof BatchItemStatus>;
 
 export const BatchCounts = z.object({
   total: z.number().int(),
@@ -145,6 +147,32 @@ export const BatchCounts = z.object({
   skipped: z.number().int(),
   pending: z.number().int(),
 });
+export type BatchCounts = z.infer<typeof BatchCounts>;
+
+/** One photo of a batch: where its result goes and how it went. */
+export const BatchItem = z.object({
+  input: z.string(),
+  /** Absolute path of the result. */
+  output: z.string(),
+  status: BatchItemStatus,
+  reason: z.string().optional(),
+});
+export type BatchItem = z.infer<typeof BatchItem>;
+
+/** A batch job's progress: which photo of how many, and what is happening to it. */
+export const BatchItemProgress = z.object({
+  /** 1-based, over the whole batch (a resumed batch goes on from the photos already done). */
+  index: z.number().int(),
+  total: z.number().int(),
+  /** The photo's file name. */
+  name: z.string(),
+  /** The step of that photo's job ('starting', ..., then its status when it ends). */
+  stage: z.string(),
+});
+export type BatchItemProgress = z.infer<typeof BatchItemProgress>;
+
+/** How batch results are named unless the batch says otherwise. */
+export const DEFAULT_NAME_TEMPLATE = '{name}-{preset}';
 
 // Many photos and folders through one preset into a folder; resumable (see src/engine/batch).
 export const BatchJobSpec = z.object({
@@ -162,6 +190,10 @@ export const BatchJobSpec = z.object({
   /** Items run at the same time. */
   jobs: z.number().int().min(1).max(16).default(1),
 });
+export type BatchJobSpec = z.infer<typeof BatchJobSpec>;
+export type BatchJobSpecInput = z.input<typeof BatchJobSpec>;
+/** A batch's options as the engine runs them and its manifest keeps them: the batch job without its kind. */
+export type BatchSpec = Omit<BatchJobSpec, 'kind'>;
 
 /** Long-running work. Each kind is a job: it gets an id, streams progress and can be cancelled. */
 export const JobSpec = z.discriminatedUnion('kind', [
@@ -257,19 +289,13 @@ export const JobResult = z.discriminatedUnion('kind', [
     reportPath: FilePath,
     counts: BatchCounts,
     /** The items that were not done (failed, skipped), each with its reason; the report lists all. */
-    problems: z.array(
-      z.object({
-        input: z.string(),
-        output: z.string(),
-        status: BatchItemStatus,
-        reason: z.string().optional(),
-      }),
-    ),
+    problems: z.array(BatchItem),
     /** Deblur preset: the photos done but written unchanged (the blur could not be estimated), with the note. */
     unchanged: z.array(z.object({ input: z.string(), output: z.string(), note: z.string() })),
   }),
 ]);
 export type JobResult = z.infer<typeof JobResult>;
+export type BatchResult = Extract<JobResult, { kind: 'batch' }>;
 
 /** Request/response calls: name -> params and result schemas. */
 export const calls = {
@@ -373,6 +399,29 @@ export const DIALOG_CALLS = ['chooseOutputFolder', 'chooseSavePath', 'choosePhot
 export type DialogCallName = (typeof DIALOG_CALLS)[number];
 export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;
 export type CallResult<C extends CallName> = z.infer<(typeof calls)[C]['result']>;
+/** A call's params as its handler gets them: validated, defaults filled in. */
+export type CallParsed<C extends CallName> = z.output<(typeof calls)[C]['params']>;
+
+/** A set of calls by name: the params each handler gets and the result it gives. */
+export type CallTable = Record<string, { params: unknown; result: unknown }>;
+/** The contract's calls as a CallTable. */
+export type ApiCalls = { [C in CallName]: { params: CallParsed<C>; result: CallResult<C> } };
+/** One handler for every call of `T` (a missing one does not compile). */
+export type CallHandlers<T extends CallTable = ApiCalls> = {
+  [K in keyof T]: (params: T[K]['params']) => Promise<T[K]['result']> | T[K]['result'];
+};
+/** A call of `T` with its params, name and params kept paired (a union over the names in `K`). */
+export type CallOf<T extends CallTable, K extends keyof T = keyof T> = {
+  [P in K]: { method: P; params: T[P]['params'] };
+}[K];
+
+/** Runs the handler of `call`. */
+export async function dispatch<T extends CallTable, K extends keyof T>(
+  handlers: CallHandlers<T>,
+  call: CallOf<T, K>,
+): Promise<T[K]['result']> {
+  return handlers[call.method](call.params);
+}
 
 export const LossPoint = z.object({ step: z.number(), terms: z.record(z.string(), z.number()) });
 
@@ -387,6 +436,8 @@ export const EngineEvent = z.discriminatedUnion('type', [
     loss: LossPoint.optional(),
     /** A downscaled intermediate result (JPEG data URL), every few seconds during long jobs. */
     preview: z.string().optional(),
+    /** Batch jobs: the photo `stage` is about, as fields (the stage says the same in words). */
+    item: BatchItemProgress.optional(),
   }),
   z.object({ type: z.literal('jobDone'), jobId: z.string(), result: JobResult }),
   z.object({
@@ -414,7 +465,9 @@ export type ServerMessage =
 export class ApiError extends Error {}
 
 /** Validates a call's name and params at a trust boundary; throws ApiError with a readable message. */
-export function parseCall(method: unknown, params: unknown): { method: CallName; params: unknown } {
+export function parseCall<C extends CallName>(method: C, params: unknown): CallOf<ApiCalls, C>;
+export function parseCall(method: unknown, params: unknown): CallOf<ApiCalls>;
+export function parseCall(method: unknown, params: unknown): CallOf<ApiCalls> {
   if (typeof method !== 'string' || !Object.hasOwn(calls, method)) {
     throw new ApiError(`Unknown call "${String(method)}".`);
   }
@@ -423,7 +476,8 @@ export function parseCall(method: unknown, params: unknown): { method: CallName;
   if (!parsed.success) {
     throw new ApiError(`Invalid parameters for "${name}": ${z.prettifyError(parsed.error)}`);
   }
-  return { method: name, params: parsed.data };
+  // The schema of `name` made these params: they are that call's.
+  return { method: name, params: parsed.data } as CallOf<ApiCalls>;
 }
 
 /** What every transport offers the renderer. */

@@ -97,6 +97,11 @@ export class Engine {
     return this.model;
   }
 
+  /** Loads the F/G model in `checkpointPath` and lets it go: throws what a job using it would. */
+  async checkCheckpoint(checkpointPath: string): Promise<void> {
+    (await loadModel(checkpointPath)).model.dispose();
+  }
+
   /** The learned restorer, loaded on first use and kept. */
   loadRestorer(): Promise<Restorer> {
     const file = this.options.restorerPath;

@@ -8,25 +8,23 @@ import { Worker } from 'node:worker_threads';
 import {
   ApiError,
   BatchJobSpec,
+  dispatch,
   parseCall,
+  type CallHandlers,
   type CallName,
+  type CallOf,
   type CallParams,
+  type CallParsed,
   type CallResult,
   type EngineEvent,
   type EngineInfo,
   type JobSpec,
+  type Settings,
 } from '../common/api';
 import { OutputFolders, type OutputHint } from './output-folders';
 import { isInside } from '../engine/core/fs-atomic';
-import { loadCheckpointFile } from '../engine/checkpoint';
 import type { SettingsStore } from './settings';
-import type {
-  HostToWorker,
-  WorkerCallName,
-  WorkerData,
-  WorkerImportKernel,
-  WorkerToHost,
-} from './worker-protocol';
+import type { HostToWorker, WorkerCalls, WorkerData, WorkerToHost } from './worker-protocol';
 import { preferenceFromEnvironment } from '../engine/core/backend';
 import { SESSION_FILE, loadSession, saveSession } from '../engine/session';
 import { forgetBatchSpec, loadManifest, manifestCounts } from '../engine/batch/manifest';
@@ -87,97 +85,87 @@ export class EngineHost {
     return () => this.listeners.delete(listener);
   }
 
+  /** Every call of the contract: answered here, or by the worker. */
+  private readonly handlers: CallHandlers = {
+    info: (params) => this.callWorker({ method: 'info', params }),
+    openPhoto: (params) => this.callWorker({ method: 'openPhoto', params }),
+    photoRegion: (params) => this.callWorker({ method: 'photoRegion', params }),
+    openKernel: (params) => this.callWorker({ method: 'openKernel', params }),
+    exportKernel: (params) => this.callWorker({ method: 'exportKernel', params }),
+    importKernel: async ({ path: source }) => {
+      // The library keeps its own copy: an upload or a file the user moves may disappear.
+      const copyTo = this.inWorkspace(source)
+        ? null
+        : await this.workspaceFile(path.parse(source).name, '.blurkernel');
+      return this.callWorker({ method: 'importKernel', params: { path: source, copyTo } });
+    },
+    getSettings: () => this.options.settings.get(),
+    setSettings: (patch) => this.setSettings(patch),
+    // Every write target must lie in the workspace or a granted folder (the CLI is not limited).
+    startJob: async (spec) => ({ jobId: this.enqueue(await this.outputs.allow(spec)) }),
+    cancelJob: ({ jobId }) => ({ cancelled: this.cancel(jobId) }),
+    restartEngine: async () => {
+      await this.restartEngine();
+      return {};
+    },
+    workspacePath: async ({ baseName, extension }) => ({
+      path: await this.workspaceFile(baseName, extension),
+    }),
+    deleteKernel: async (params) => {
+      const target = path.resolve(params.path);
+      // Only the app's own copies are deleted; a file elsewhere is the user's.
+      if (!this.inWorkspace(target) || path.extname(target) !== '.blurkernel') return { deleted: false };
+      const deleted = await rm(target).then(
+        () => true,
+        () => false,
+      );
+      return { deleted };
+    },
+    loadSession: () => loadSession(path.join(this.options.workspaceDir, SESSION_FILE)),
+    saveSession: async ({ session }) => {
+      await saveSession(path.join(this.options.workspaceDir, SESSION_FILE), session);
+      return {};
+    },
+    outputFolders: () => {
+      const [workspace, ...folders] = this.outputs.list();
+      return { folders, workspace };
+    },
+    batchStatus: ({ outDir }) => this.batchStatus(outDir),
+    discardBatch: async (params) => {
+      const outDir = await this.outputs.check(params.outDir, 'folder');
+      return { discarded: await forgetBatchSpec(outDir).catch(() => false) };
+    },
+    // The desktop app answers these before they get here; the web bridge has no native dialogs.
+    chooseOutputFolder: refuseDialog,
+    chooseSavePath: refuseDialog,
+    choosePhotos: refuseDialog,
+  };
+
   /** Validates and dispatches one API call (the trust boundary for IPC and the web bridge). */
   async call(method: unknown, params: unknown): Promise<unknown> {
-    const parsed = parseCall(method, params);
-    switch (parsed.method) {
-      case 'getSettings':
-        return this.options.settings.get();
-      case 'setSettings': {
-        const before = this.options.settings.get();
-        const patch = parsed.params as CallParams<'setSettings'>;
-        if (patch.checkpointPath && patch.checkpointPath !== before.checkpointPath) {
-          // The engine loads the model only when a job needs it: refuse a file it could not load now.
-          await loadCheckpointFile(patch.checkpointPath).catch((error: Error) => {
-            throw new ApiError(error.message);
-          });
-        }
-        const after = await this.options.settings.update(patch);
-        if (
-          before.backend !== after.backend ||
-          before.checkpointPath !== after.checkpointPath ||
-          before.tileSize !== after.tileSize
-        ) {
-          this.restartWhenIdle();
-        }
-        return after;
-      }
-      case 'startJob':
-        // Every write target must lie in the workspace or a granted folder (the CLI is not limited).
-        return { jobId: this.enqueue(await this.outputs.allow(parsed.params as JobSpec)) };
-      case 'cancelJob':
-        return { cancelled: this.cancel((parsed.params as CallParams<'cancelJob'>).jobId) };
-      case 'workspacePath': {
-        const { baseName, extension } = parsed.params as CallParams<'workspacePath'>;
-        return { path: await this.workspaceFile(baseName, extension) };
-      }
-      case 'importKernel': {
-        const source = (parsed.params as CallParams<'importKernel'>).path;
-        // The library keeps its own copy: an upload or a file the user moves may disappear.
-        const copyTo = this.inWorkspace(source)
-          ? null
-          : await this.workspaceFile(path.parse(source).name, '.blurkernel');
-        return this.callWorker('importKernel', { path: source, copyTo } satisfies WorkerImportKernel);
-      }
-      case 'deleteKernel': {
-        const target = path.resolve((parsed.params as CallParams<'deleteKernel'>).path);
-        // Only the app's own copies are deleted; a file elsewhere is the user's.
-        if (!this.inWorkspace(target) || path.extname(target) !== '.blurkernel') return { deleted: false };
-        const deleted = await rm(target).then(
-          () => true,
-          () => false,
-        );
-        return { deleted };
-      }
-      case 'loadSession':
-        return loadSession(path.join(this.options.workspaceDir, SESSION_FILE));
-      case 'saveSession':
-        await saveSession(
-          path.join(this.options.workspaceDir, SESSION_FILE),
-          (parsed.params as CallParams<'saveSession'>).session,
-        );
-        return {};
-      case 'restartEngine':
-        await this.restartEngine();
-        return {};
-      case 'outputFolders': {
-        const [workspace, ...folders] = this.outputs.list();
-        return { folders, workspace } satisfies CallResult<'outputFolders'>;
-      }
-      case 'batchStatus':
-        return this.batchStatus((parsed.params as CallParams<'batchStatus'>).outDir);
-      case 'discardBatch': {
-        const outDir = await this.outputs.check(
-          (parsed.params as CallParams<'discardBatch'>).outDir,
-          'folder',
-        );
-        return { discarded: await forgetBatchSpec(outDir).catch(() => false) };
-      }
-      case 'chooseOutputFolder':
-      case 'chooseSavePath':
-      case 'choosePhotos':
-        // The desktop app answers these before they get here; the web bridge has no native dialogs.
-        throw new ApiError(
-          'Native dialogs are only in the desktop app. In the browser, open photos with the file picker ' +
-            'and type output paths inside the allowed folders.',
-        );
-      case 'info':
-      case 'openPhoto':
-      case 'photoRegion':
-      case 'openKernel':
-      case 'exportKernel':
-        return this.callWorker(parsed.method, parsed.params);
+    return dispatch(this.handlers, parseCall(method, params));
+  }
+
+  /** Typed convenience for Node callers (tests, the bridge's own code). */
+  async invoke<C extends CallName>(method: C, params: CallParams<C>): Promise<CallResult<C>> {
+    return dispatch(this.handlers, parseCall(method, params));
+  }
+
+  private async setSettings(patch: CallParsed<'setSettings'>): Promise<Settings> {
+    const before = this.options.settings.get();
+    if (patch.checkpointPath && patch.checkpointPath !== before.checkpointPath) {
+      // The engine loads the model only when a job needs it: refuse a file it could not load now.
+      await this.callWorker({ method: 'checkCheckpoint', params: { path: patch.checkpointPath } });
     }
+    const after = await this.options.settings.update(patch);
+    if (
+      before.backend !== after.backend ||
+      before.checkpointPath !== after.checkpointPath ||
+      before.tileSize !== after.tileSize
+    ) {
+      this.restartWhenIdle();
+    }
+    return after;
   }
 
   /** What the batch manifest in an allowed output folder says (read here: no engine work needed). */
@@ -201,11 +189,6 @@ export class EngineHost {
 
   private inWorkspace(file: string): boolean {
     return isInside(path.resolve(this.options.workspaceDir), path.resolve(file), false);
-  }
-
-  /** Typed convenience for Node callers (tests, the bridge's own code). */
-  invoke<C extends CallName>(method: C, params: CallParams<C>): Promise<CallResult<C>> {
-    return this.call(method, params) as Promise<CallResult<C>>;
   }
 
   async close(): Promise<void> {
@@ -309,12 +292,14 @@ export class EngineHost {
     this.pump();
   }
 
-  private async callWorker(method: WorkerCallName, params: unknown): Promise<unknown> {
+  private async callWorker<C extends CallOf<WorkerCalls>>(
+    call: C,
+  ): Promise<WorkerCalls[C['method']]['result']> {
     await this.ensureWorker();
     const id = this.nextCallId++;
     return new Promise((resolve, reject) => {
       this.pendingCalls.set(id, { resolve, reject });
-      this.post({ type: 'call', id, method, params });
+      this.post({ type: 'call', id, ...call });
     });
   }
 
@@ -381,6 +366,13 @@ export class EngineHost {
     };
     restart();
   }
+}
+
+function refuseDialog(): never {
+  throw new ApiError(
+    'Native dialogs are only in the desktop app. In the browser, open photos with the file picker ' +
+      'and type output paths inside the allowed folders.',
+  );
 }
 
 function describeCrash(error: Error & { code?: string }): string {

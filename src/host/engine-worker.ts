@@ -1,16 +1,10 @@
 // Worker-thread entry: runs the engine off the main thread and speaks the worker protocol.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CallParams } from '../common/api';
+import { dispatch, type CallHandlers } from '../common/api';
 import { Engine } from '../engine/engine';
 import { JobCancelledError } from '../engine/core/progress';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER } from './paths';
-import type {
-  HostToWorker,
-  WorkerCallName,
-  WorkerData,
-  WorkerImportKernel,
-  WorkerToHost,
-} from './worker-protocol';
+import type { HostToWorker, WorkerCalls, WorkerData, WorkerToHost } from './worker-protocol';
 
 const port = parentPort!;
 const post = (message: WorkerToHost): void => port.postMessage(message);
@@ -20,32 +14,27 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function call(engine: Engine, method: WorkerCallName, params: unknown): unknown {
-  switch (method) {
-    case 'info':
-      return engine.info();
-    case 'photoRegion':
-      return engine.photoRegion(params as CallParams<'photoRegion'>);
-    case 'openPhoto':
-      return engine.openPhoto((params as CallParams<'openPhoto'>).path);
-    case 'importKernel': {
-      const { path, copyTo } = params as WorkerImportKernel;
-      return engine.importKernel(path, copyTo);
-    }
-    case 'openKernel':
-      return engine.openKernel((params as CallParams<'openKernel'>).path);
-    case 'exportKernel': {
-      const { path, name } = params as CallParams<'exportKernel'>;
-      return engine.exportKernel(path, name);
-    }
-  }
+function handlers(engine: Engine): CallHandlers<WorkerCalls> {
+  return {
+    info: () => engine.info(),
+    photoRegion: (request) => engine.photoRegion(request),
+    openPhoto: ({ path }) => engine.openPhoto(path),
+    importKernel: ({ path, copyTo }) => engine.importKernel(path, copyTo),
+    openKernel: ({ path }) => engine.openKernel(path),
+    exportKernel: ({ path, name }) => engine.exportKernel(path, name),
+    checkCheckpoint: ({ path }) => engine.checkCheckpoint(path),
+  };
 }
 
-async function handle(engine: Engine, message: HostToWorker): Promise<void> {
+async function handle(
+  engine: Engine,
+  answers: CallHandlers<WorkerCalls>,
+  message: HostToWorker,
+): Promise<void> {
   switch (message.type) {
     case 'call': {
       try {
-        const value = await call(engine, message.method, message.params);
+        const value = await dispatch(answers, message);
         post({ type: 'result', id: message.id, ok: true, value });
       } catch (error) {
         post({ type: 'result', id: message.id, ok: false, error: describe(error) });
@@ -81,7 +70,8 @@ try {
     defaultCheckpointPath: DEFAULT_CHECKPOINT,
     restorerPath: DEFAULT_RESTORER,
   });
-  port.on('message', (message: HostToWorker) => void handle(engine, message));
+  const answers = handlers(engine);
+  port.on('message', (message: HostToWorker) => void handle(engine, answers, message));
   post({ type: 'ready', info: engine.info() });
 } catch (error) {
   post({ type: 'initFailed', error: describe(error) });

@@ -1,18 +1,31 @@
 // Messages between the engine host (main process or web bridge) and the engine worker thread.
-import type { EngineEvent, EngineInfo, JobSpec } from '../common/api';
+import type {
+  ApiCalls,
+  CallOf,
+  CallParsed,
+  CallResult,
+  EngineEvent,
+  EngineInfo,
+  JobSpec,
+} from '../common/api';
 import type { EngineOptions } from '../engine/engine';
 
-export type WorkerCallName =
-  'info' | 'openPhoto' | 'photoRegion' | 'importKernel' | 'openKernel' | 'exportKernel';
-
-/** importKernel as the worker gets it: the host adds where in the workspace the copy goes (or null). */
-export interface WorkerImportKernel {
-  path: string;
-  copyTo: string | null;
-}
+/** The calls the worker answers: the contract's engine calls, and what only the host asks for. */
+export type WorkerCalls = Pick<
+  ApiCalls,
+  'info' | 'openPhoto' | 'photoRegion' | 'openKernel' | 'exportKernel'
+> & {
+  /** The host adds where in the workspace the copy goes (null: the file is there already). */
+  importKernel: {
+    params: CallParsed<'importKernel'> & { copyTo: string | null };
+    result: CallResult<'importKernel'>;
+  };
+  /** Loads a checkpoint as a job would, so that the settings never name one the engine cannot use. */
+  checkCheckpoint: { params: { path: string }; result: void };
+};
 
 export type HostToWorker =
-  | { type: 'call'; id: number; method: WorkerCallName; params: unknown }
+  | ({ type: 'call'; id: number } & CallOf<WorkerCalls>)
   | { type: 'job'; jobId: string; spec: JobSpec }
   | { type: 'cancel'; jobId: string };
 

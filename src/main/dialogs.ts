@@ -4,7 +4,14 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { dialog, type BrowserWindow } from 'electron';
-import { DIALOG_CALLS, parseCall, type CallParams, type DialogCallName } from '../common/api';
+import {
+  DIALOG_CALLS,
+  dispatch,
+  parseCall,
+  type ApiCalls,
+  type CallHandlers,
+  type DialogCallName,
+} from '../common/api';
 import type { EngineHost } from '../host/engine-host';
 
 const PHOTOS = { name: 'Photos', extensions: ['jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'gif', 'avif'] };
@@ -20,10 +27,15 @@ export async function answerDialog(
   method: DialogCallName,
   params: unknown,
 ): Promise<unknown> {
-  const call = parseCall(method, params);
-  switch (method) {
-    case 'chooseOutputFolder': {
-      const { title, defaultPath } = call.params as CallParams<'chooseOutputFolder'>;
+  return dispatch(dialogHandlers(window, engine), parseCall(method, params));
+}
+
+function dialogHandlers(
+  window: BrowserWindow,
+  engine: EngineHost,
+): CallHandlers<Pick<ApiCalls, DialogCallName>> {
+  return {
+    chooseOutputFolder: async ({ title, defaultPath }) => {
       const chosen = await dialog.showOpenDialog(window, {
         title: title ?? 'Choose an output folder',
         defaultPath,
@@ -32,9 +44,8 @@ export async function answerDialog(
       const folder = chosen.canceled ? undefined : chosen.filePaths[0];
       if (folder) engine.grantOutputFolder(folder);
       return { path: folder ?? null };
-    }
-    case 'chooseSavePath': {
-      const { title, defaultPath, filters } = call.params as CallParams<'chooseSavePath'>;
+    },
+    chooseSavePath: async ({ title, defaultPath, filters }) => {
       const chosen = await dialog.showSaveDialog(window, {
         title: title ?? 'Save as',
         defaultPath,
@@ -44,10 +55,9 @@ export async function answerDialog(
       if (chosen.canceled || !chosen.filePath) return { path: null };
       engine.grantOutputFolder(path.dirname(chosen.filePath));
       return { path: chosen.filePath };
-    }
-    case 'choosePhotos': {
-      // Windows and Linux cannot offer files and folders in one dialog: the caller says which.
-      const { folder, expand } = call.params as CallParams<'choosePhotos'>;
+    },
+    // Windows and Linux cannot offer files and folders in one dialog: the caller says which.
+    choosePhotos: async ({ folder, expand }) => {
       const chosen = await dialog.showOpenDialog(
         window,
         folder
@@ -60,8 +70,8 @@ export async function answerDialog(
       );
       if (chosen.canceled) return { paths: [] };
       return { paths: folder && expand ? await photosIn(chosen.filePaths) : chosen.filePaths };
-    }
-  }
+    },
+  };
 }
 
 /** The photos directly inside `folders` (by name, hidden files left out), for opening a folder. */

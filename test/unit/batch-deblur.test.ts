@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchPreset, JobSpec } from '../../src/common/api';
+import { BatchPreset, JobSpec, type BatchItemProgress } from '../../src/common/api';
 import {
   MANIFEST_FILE,
   REPORT_JSON,
@@ -56,11 +56,16 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch deblur preset ${HAS_SHARED_DATA ? '' : 
     });
     expect(spec).toMatchObject({ preset: { kind: 'deblur', strength: 1 } });
     const stages: string[] = [];
-    const result = await engine.runJob(spec, new AbortController().signal, (u) => stages.push(u.stage));
+    const items: BatchItemProgress[] = [];
+    const result = await engine.runJob(spec, new AbortController().signal, (u) => {
+      stages.push(u.stage);
+      if (u.item) items.push(u.item);
+    });
     if (result.kind !== 'batch') throw new Error('not a batch result');
     expect(result.counts).toEqual({ total: 3, done: 3, failed: 0, skipped: 0, pending: 0 });
     expect(result.problems).toEqual([]);
     expect(stages.some((stage) => /^\d\/3 .*: estimating the blur$/.test(stage))).toBe(true);
+    expect(items.some((item) => item.total === 3 && item.stage === 'estimating the blur')).toBe(true);
 
     const outputs = ['coffee-deblur.jpg', 'cat blurred-deblur.png', 'grass-deblur.png'].map((name) =>
       path.join(outDir, name),

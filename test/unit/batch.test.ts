@@ -9,16 +9,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MANIFEST_FILE,
-  REPORT_JSON,
-  REPORT_TEXT,
-  runBatch,
-  type BatchOptions,
-  type Manifest,
-} from '../../src/engine/batch';
+import { MANIFEST_FILE, REPORT_JSON, REPORT_TEXT, runBatch, type Manifest } from '../../src/engine/batch';
 import { forgetBatchSpec, manifestCounts } from '../../src/engine/batch/manifest';
-import { JobSpec } from '../../src/common/api';
+import { JobSpec, type BatchItemProgress, type BatchSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { JobCancelledError, type ProgressUpdate } from '../../src/engine/core/progress';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
@@ -60,13 +53,13 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
   let dir: string;
   let engine: Engine;
   const batch = (
-    options: Partial<BatchOptions> & Pick<BatchOptions, 'inputs' | 'outDir'>,
+    options: Partial<BatchSpec> & Pick<BatchSpec, 'inputs' | 'outDir'>,
     signal?: AbortSignal,
   ) => {
     const updates: ProgressUpdate[] = [];
     const done = runBatch(
-      { recursive: false, preset: { kind: 'export' }, output: {}, onConflict: 'rename', ...options },
-      { engine, signal: signal ?? new AbortController().signal, progress: (u) => updates.push(u) },
+      { recursive: false, preset: { kind: 'export' }, output: {}, onConflict: 'rename', jobs: 1, ...options },
+      { runner: engine, signal: signal ?? new AbortController().signal, progress: (u) => updates.push(u) },
     );
     return { done, updates };
   };
@@ -102,6 +95,19 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     // Per-item stages and an overall fraction that ends at 1.
     expect(run.updates.some((u) => /^2\/3 .*reading/.test(u.stage))).toBe(true);
     expect(run.updates.at(-1)!.progress).toBe(1);
+    // Each update names its photo as fields too, the same as the stage says in words.
+    for (const { stage, item } of run.updates) {
+      expect(item, stage).toBeDefined();
+      expect(stage).toBe(`${item!.index}/${item!.total} ${item!.name}: ${item!.stage}`);
+    }
+    expect(run.updates.map((u) => u.item).filter((item) => item?.stage === 'done')).toEqual(
+      ['chat été.png', 'rocket.jpg', 'top.jpg'].map((name, i) => ({
+        index: i + 1,
+        total: 3,
+        name,
+        stage: 'done',
+      })),
+    );
 
     // An output folder inside the input tree is not read back as input.
     const inside = path.join(input, 'exports');
@@ -290,11 +296,19 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     );
 
     const stages: string[] = [];
-    const result = await engine.runJob(spec, new AbortController().signal, (u) => stages.push(u.stage));
+    const items: BatchItemProgress[] = [];
+    const result = await engine.runJob(spec, new AbortController().signal, (u) => {
+      stages.push(u.stage);
+      if (u.item) items.push(u.item);
+    });
     expect(result).toMatchObject({ kind: 'batch', counts: { total: 5, done: 5, pending: 0, failed: 0 } });
     // Numbered over the whole batch: it goes on after the photos already done, which are not redone.
     const first = doneBefore.length + 1;
     expect(stages.find((stage) => / starting$/.test(stage))).toBe(`${first}/5 q${first - 1}.png: starting`);
+    expect(items[0]).toEqual({ index: first, total: 5, name: `q${first - 1}.png`, stage: 'starting' });
+    expect(items.filter((item) => item.stage === 'done').map((item) => item.index)).toEqual(
+      Array.from({ length: 5 - doneBefore.length }, (_, i) => first + i),
+    );
     expect(stages.some((stage) => doneBefore.some((i) => stage.includes(path.basename(i.input))))).toBe(
       false,
     );
@@ -342,8 +356,9 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
         preset: { kind: 'apply-kernel', kernelPath, mode: 'uniform' },
         output: {},
         onConflict: 'rename',
+        jobs: 1,
       },
-      { engine: withModel, signal: new AbortController().signal, progress: () => {} },
+      { runner: withModel, signal: new AbortController().signal, progress: () => {} },
     );
     expect(summary.items.map((i) => [i.status, path.basename(i.output)])).toEqual([
       ['done', 'a-apply-kernel.jpg'],

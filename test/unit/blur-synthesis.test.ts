@@ -1,5 +1,6 @@
 // Blur synthesis from the kernel space through the built CLI: generate-blur (samples from the VAE prior)
-// and augment (blur transfer from sharp/blurry pairs onto other photos), with real sharp and tiny checkpoints.
+// and augment (blur transfer from sharp/blurry pairs onto other photos), with the test photos and tiny
+// checkpoints.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { REPO_ROOT } from '../helpers/paths';
+import { makeDataRoot, STREET, TEXTURE } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 const run = promisify(execFile);
@@ -25,7 +27,7 @@ async function expectSameFiles(a: string, b: string, names: string[]): Promise<v
   }
 }
 
-describe.skipIf(!HAS_SHARED_DATA)(`blur synthesis ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+describe('blur synthesis', () => {
   let dir: string;
   let vae: string;
   let plain: string;
@@ -39,11 +41,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`blur synthesis ${HAS_SHARED_DATA ? '' : SHARE
     await saveTinyCheckpoint(plain, 11);
     // A 16-bit PNG of an odd size: outputs must keep both.
     photo = path.join(dir, 'cat.png');
-    await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))
-      .resize(300, 200)
-      .toColourspace('rgb16')
-      .png()
-      .toFile(photo);
+    await sharp(STREET).resize(300, 200).toColourspace('rgb16').png().toFile(photo);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -102,6 +100,10 @@ describe.skipIf(!HAS_SHARED_DATA)(`blur synthesis ${HAS_SHARED_DATA ? '' : SHARE
         /trained without the VAE prior.*resources\/training\/compact-vae\.json.*--checkpoint/s,
       ),
     });
+  });
+
+  it('generate-blur explains a count below 1 with exit code 2', async () => {
+    const out = path.join(dir, 'refused');
     await expect(blurspace('generate-blur', photo, '-n', '0', '-o', out)).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/-n wants a whole number of at least 1/),
@@ -123,12 +125,15 @@ describe.skipIf(!HAS_SHARED_DATA)(`blur synthesis ${HAS_SHARED_DATA ? '' : SHARE
   it('augment puts the blur of each pair onto the targets: pairs in the same layout, a manifest, deterministic', async () => {
     const pairs = path.join(dir, 'pairs');
     // `blurspace pairs` with a folder writes the layout augment reads.
-    await blurspace('pairs', '--kind', 'shake', '-n', '2', '-o', pairs, '--seed', '3');
+    const dataRoot = await makeDataRoot(path.join(dir, 'data'));
+    await run(process.execPath, [BIN, 'pairs', '--kind', 'shake', '-n', '2', '-o', pairs, '--seed', '3'], {
+      env: { ...process.env, BLURSPACE_DATA: dataRoot },
+    });
     const pairNames = ['shake-train-3-000', 'shake-train-3-001'];
     expect(await sorted(pairs)).toEqual(pairNames.flatMap((n) => [`${n}_blur.png`, `${n}_sharp.png`]));
     const targets = path.join(dir, 'targets');
     await mkdir(targets);
-    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
+    await sharp(TEXTURE)
       .resize(320, 200)
       .jpeg()
       .withExif({ IFD0: { Artist: 'Blurspace test' } })

@@ -1,6 +1,6 @@
 // The command line, as a user runs it (the built CLI in a child process).
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { REPO_ROOT } from '../helpers/paths';
+import { STREET, TEXTURE, writeLargePhoto } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 const run = promisify(execFile);
@@ -31,30 +32,94 @@ describe('blurspace CLI', () => {
     expect((await blurspace('info')).stdout).toMatch(/^backend {5}wasm/m);
   });
 
-  it('explains a usage mistake with exit code 2', async () => {
+  it('explains a usage mistake with exit code 2, and the usage of that command', async () => {
     await expect(blurspace('extract-kernel', '--sharp', 'a.png')).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/missing --blurry/),
+      stderr: expect.stringMatching(/missing --blurry[^]*Usage: blurspace extract-kernel --sharp/),
+    });
+    await expect(
+      blurspace('show-kernel', 'k.blurkernel', '-o', 'k.png', '--strength', '1'),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/show-kernel does not take --strength/),
     });
   });
 
-  it.skipIf(!HAS_SHARED_DATA)(
-    `extract-kernel, show-kernel and apply-kernel chain ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
-    async () => {
+  it('--help lists the commands; <command> --help shows that command alone', async () => {
+    const general = (await blurspace('--help')).stdout;
+    for (const command of ['info', 'extract-kernel', 'apply-kernel', 'deblur', 'batch', 'augment']) {
+      expect(general).toMatch(new RegExp(`^  ${command} `, 'm'));
+    }
+    const deblur = (await blurspace('deblur', '--help')).stdout;
+    expect(deblur).toMatch(/^Usage: blurspace deblur PHOTO -o OUT/);
+    expect(deblur).toMatch(/^ {2}--in-place +Write the result over PHOTO/m);
+    expect(deblur).not.toContain('Commands:');
+    expect(deblur).not.toContain('--on-conflict');
+    const batch = (await blurspace('batch', '-h')).stdout;
+    expect(batch).toMatch(/^Usage: blurspace batch IN\.\.\. -o OUTDIR/);
+    expect(batch).toMatch(/^ {2}--on-conflict C +A result name already taken/m);
+  });
+
+  it('never writes a result over its input unless --in-place says so', async () => {
+    // A textured, blurred picture, so that deblurring it really changes it.
+    const photo = path.join(dir, 'own.png');
+    const noise = { type: 'gaussian', mean: 128, sigma: 40 } as const;
+    await sharp(
+      await sharp({ create: { width: 96, height: 80, channels: 3, background: '#808080', noise } })
+        .png()
+        .toBuffer(),
+    )
+      .blur(1.5)
+      .png()
+      .toFile(photo);
+    const original = await readFile(photo);
+    const link = path.join(dir, 'own-link.png');
+    await symlink(photo, link);
+    for (const args of [
+      ['-o', photo],
+      ['-o', link],
+      ['-o', path.join(dir, 'other.png'), '--trace', photo],
+    ]) {
+      await expect(blurspace('deblur', photo, ...args, '-q')).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/is the same file as an input: writing it would replace that input/),
+      });
+    }
+    await expect(blurspace('deblur', photo, '-o', photo)).rejects.toMatchObject({
+      stderr: expect.stringContaining('Choose another -o, or add --in-place'),
+    });
+    expect((await readFile(photo)).equals(original)).toBe(true);
+    // A kernel drawing over its kernel file: refused before the file is even read.
+    const kernel = path.join(dir, 'not really.blurkernel');
+    await writeFile(kernel, 'kept');
+    await expect(blurspace('show-kernel', kernel, '-o', kernel)).rejects.toMatchObject({ code: 2 });
+    expect(await readFile(kernel, 'utf8')).toBe('kept');
+
+    const { stdout } = await blurspace('deblur', photo, '-o', photo, '--in-place', '-q');
+    expect(stdout).toContain(`deblurred photo written to ${photo}`);
+    const replaced = await readFile(photo);
+    expect(replaced.equals(original)).toBe(false);
+    expect(await sharp(replaced).metadata()).toMatchObject({ format: 'png', width: 96, height: 80 });
+    expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  describe('with a tiny model and a sharp/blurry pair', () => {
+    let checkpoint: string;
+    let sharpPath: string;
+    let blurryPath: string;
+    const common = () => ['--checkpoint', checkpoint, '-q'];
+    beforeAll(async () => {
       await tf.setBackend('wasm');
-      const checkpoint = path.join(dir, 'tiny.safetensors');
+      checkpoint = path.join(dir, 'tiny.safetensors');
       await saveTinyCheckpoint(checkpoint, 5);
-      const sharpPath = path.join(dir, 'sharp.png');
-      const blurryPath = path.join(dir, 'blurry.png');
-      await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))
-        .png()
-        .toFile(sharpPath);
-      await sharp(path.join(SHARED_DATA, 'photos-small', 'chelsea.png'))
-        .blur(2)
-        .png()
-        .toFile(blurryPath);
-      const kernel = path.join(dir, 'cat.blurkernel');
-      const common = ['--checkpoint', checkpoint, '-q'];
+      sharpPath = path.join(dir, 'sharp.png');
+      blurryPath = path.join(dir, 'blurry.png');
+      await sharp(STREET).png().toFile(sharpPath);
+      await sharp(STREET).blur(2).png().toFile(blurryPath);
+    });
+
+    it('extract-kernel, show-kernel and apply-kernel chain', async () => {
+      const kernel = path.join(dir, 'street.blurkernel');
       expect(
         (
           await blurspace(
@@ -65,28 +130,21 @@ describe('blurspace CLI', () => {
             blurryPath,
             '-o',
             kernel,
-            ...common,
+            ...common(),
           )
         ).stdout,
       ).toContain(kernel);
       const trace = path.join(dir, 'trace.png');
       await blurspace('show-kernel', kernel, '-o', trace);
       expect((await sharp(trace).metadata()).format).toBe('png');
-      const out = path.join(dir, 'coffee-shaken.jpg');
-      await blurspace(
-        'apply-kernel',
-        path.join(SHARED_DATA, 'photos-small', 'coffee.png'),
-        '--kernel',
-        kernel,
-        '-o',
-        out,
-        '--uniform',
-        ...common,
-      );
+      const out = path.join(dir, 'texture-shaken.jpg');
+      await blurspace('apply-kernel', TEXTURE, '--kernel', kernel, '-o', out, '--uniform', ...common());
       const meta = await sharp(out).metadata();
-      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 600, 400]);
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 480, 360]);
+    });
 
-      const deblurred = path.join(dir, 'cat-deblurred.png');
+    it("deblur in paper mode on a region logs each iteration's losses and writes a full-size result", async () => {
+      const deblurred = path.join(dir, 'street-deblurred.png');
       const lossLog = path.join(dir, 'loss.jsonl');
       const roi = ['--roi', '100,50,200,160', '--iterations', '3'];
       await blurspace(
@@ -99,7 +157,7 @@ describe('blurspace CLI', () => {
         ...roi,
         '--loss-log',
         lossLog,
-        ...common,
+        ...common(),
       );
       const lines = (await readFile(lossLog, 'utf8'))
         .trim()
@@ -108,45 +166,44 @@ describe('blurspace CLI', () => {
       expect(lines.map((l) => l.step)).toEqual([1, 2, 3, 4]);
       expect(lines[1].terms).toHaveProperty('data (Charbonnier)');
       expect((await sharp(deblurred).metadata()).width).toBe((await sharp(blurryPath).metadata()).width);
+    });
+
+    it('explains a malformed --roi with exit code 2', async () => {
+      const deblurred = path.join(dir, 'never.png');
       await expect(
-        blurspace('deblur', blurryPath, '-o', deblurred, '--roi', '1,2,3', ...common),
+        blurspace('deblur', blurryPath, '-o', deblurred, '--roi', '1,2,3', ...common()),
       ).rejects.toMatchObject({
         code: 2,
         stderr: expect.stringMatching(/--roi wants x,y,width,height/),
       });
-    },
-  );
-  it.skipIf(!HAS_SHARED_DATA)(
-    `fast deblur draws its kernel; tiles on worker threads give the same file as one thread; --learned ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
-    async () => {
-      // 1100x600: two deconvolution tiles side by side, so two threads really share the work.
-      const photo = path.join(dir, 'wide.png');
-      await sharp(path.join(SHARED_DATA, 'photos', 'enlightenment-data', 'Bamboo.jpg'))
-        .resize(1100, 600, { fit: 'cover' })
-        .png()
-        .toFile(photo);
-      const outputs = [path.join(dir, 'threads-2.png'), path.join(dir, 'threads-1.png')];
-      const trace = path.join(dir, 'kernel.png');
-      const deblur = (output: string, threads: string, ...extra: string[]) =>
-        run(process.execPath, [BIN, 'deblur', photo, '-o', output, '-q', ...extra], {
-          env: { ...process.env, BLURSPACE_THREADS: threads },
-        });
-      const { stdout } = await deblur(outputs[0]!, '2', '--trace', trace);
-      expect(stdout).toMatch(/blur (was estimated reliably|estimate is uncertain|could not be estimated)/);
-      expect(stdout).toContain(`blur kernel drawn to ${trace}`);
-      expect((await sharp(trace).metadata()).format).toBe('png');
-      await deblur(outputs[1]!, '1');
-      const [a, b] = await Promise.all(outputs.map((file) => sharp(file).raw().toBuffer()));
-      expect(a!.equals(b!)).toBe(true);
-      expect((await sharp(outputs[0]!).metadata()).width).toBe(1100);
-      // --learned finds the shipped restorer beside the built CLI and runs it after the deconvolution.
-      // Its tiles run on two threads of their own, or here with one: the same pixels, up to rounding.
-      const learned = [path.join(dir, 'learned-2.png'), path.join(dir, 'learned-1.png')];
-      await deblur(learned[0]!, '2', '--learned');
-      await deblur(learned[1]!, '1', '--learned');
-      const [l2, l1] = await Promise.all(learned.map((file) => sharp(file).raw().toBuffer()));
-      expect(l2!.equals(a!)).toBe(false);
-      expect(l2!.every((v, i) => Math.abs(v - l1![i]!) <= 1)).toBe(true);
-    },
-  );
+    });
+  });
+
+  it('fast deblur draws its kernel; tiles on worker threads give the same file as one thread; --learned', async () => {
+    // 1100x600: two deconvolution tiles side by side, so two threads really share the work.
+    const photo = path.join(dir, 'wide.png');
+    await writeLargePhoto(photo, 1100, 600);
+    const outputs = [path.join(dir, 'threads-2.png'), path.join(dir, 'threads-1.png')];
+    const trace = path.join(dir, 'kernel.png');
+    const deblur = (output: string, threads: string, ...extra: string[]) =>
+      run(process.execPath, [BIN, 'deblur', photo, '-o', output, '-q', ...extra], {
+        env: { ...process.env, BLURSPACE_THREADS: threads },
+      });
+    const { stdout } = await deblur(outputs[0]!, '2', '--trace', trace);
+    expect(stdout).toMatch(/blur (was estimated reliably|estimate is uncertain|could not be estimated)/);
+    expect(stdout).toContain(`blur kernel drawn to ${trace}`);
+    expect((await sharp(trace).metadata()).format).toBe('png');
+    await deblur(outputs[1]!, '1');
+    const [a, b] = await Promise.all(outputs.map((file) => sharp(file).raw().toBuffer()));
+    expect(a!.equals(b!)).toBe(true);
+    expect((await sharp(outputs[0]!).metadata()).width).toBe(1100);
+    // --learned finds the shipped restorer beside the built CLI and runs it after the deconvolution.
+    // Its tiles run on two threads of their own, or here with one: the same pixels, up to rounding.
+    const learned = [path.join(dir, 'learned-2.png'), path.join(dir, 'learned-1.png')];
+    await deblur(learned[0]!, '2', '--learned');
+    await deblur(learned[1]!, '1', '--learned');
+    const [l2, l1] = await Promise.all(learned.map((file) => sharp(file).raw().toBuffer()));
+    expect(l2!.equals(a!)).toBe(false);
+    expect(l2!.every((v, i) => Math.abs(v - l1![i]!) <= 1)).toBe(true);
+  });
 });

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
+import { loadCheckpointFile, saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
 import type { EngineHost } from '../../src/host/engine-host';
 import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 import { HAS_SHARED_DATA, SHARED_DATA } from '../helpers/paths';
@@ -48,6 +50,30 @@ describe('engine host', () => {
     stop();
     expect(events).toEqual([]);
     expect(existsSync(escape)).toBe(false);
+  });
+
+  it('refuses a model checkpoint the engine cannot load, and keeps the previous one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-settings-'));
+    const host = startTestEngine();
+    try {
+      const notAModel = path.join(dir, 'notes.pth');
+      await writeFile(notAModel, 'not a checkpoint');
+      const shipped = path.resolve('resources/checkpoints/blurspace-default.safetensors');
+      // Readable as a checkpoint, but its config is not one the model loader accepts.
+      const { tensors, config } = await loadCheckpointFile(shipped);
+      const misspelled = path.join(dir, 'misspelled.safetensors');
+      await saveBlurspaceCheckpoint(misspelled, tensors, { ...(config as object), kernelDims: 64 });
+      const refused = (checkpointPath: string): Promise<unknown> =>
+        host.call('setSettings', { checkpointPath });
+      await expect(refused(path.join(dir, 'gone.pth'))).rejects.toThrow(/gone\.pth does not exist/);
+      await expect(refused(notAModel)).rejects.toThrow(/notes\.pth/);
+      await expect(refused(misspelled)).rejects.toThrow(/misspelled\.safetensors[^]*kernelDims/);
+      expect((await host.invoke('getSettings', {})).checkpointPath).toBeNull();
+      expect((await host.invoke('setSettings', { checkpointPath: shipped })).checkpointPath).toBe(shipped);
+    } finally {
+      await host.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('says how to allow a folder, and that dialogs need the desktop app', async () => {

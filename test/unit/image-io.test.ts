@@ -1,17 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp, { type SharpOptions } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePreview, PhotoError, readPhoto, writePhoto, type Photo } from '../../src/engine/image/index';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DATA = resolve(ROOT, '../shared/data');
-const HAS_DATA = existsSync(join(DATA, 'photos-small'));
-if (!HAS_DATA) console.warn(`image-io: ${DATA} is absent, skipping the tests on real photos`);
-const SMALL = join(DATA, 'photos-small');
+import { STREET, TEXTURE, writeLargePhoto } from '../helpers/test-images';
 
 let dir: string;
 beforeAll(async () => {
@@ -255,13 +248,12 @@ describe('synthetic inputs', () => {
   });
 });
 
-describe.skipIf(!HAS_DATA)('real photos', () => {
-  const chelsea = join(SMALL, 'chelsea.png');
-  const rocket = join(SMALL, 'rocket.jpg');
+describe('photos', () => {
+  // STREET (a 480 x 360 JPEG) is 360 x 480 once turned by an EXIF orientation of 6 or 8.
 
   it('reads and writes an 8-bit JPEG', async () => {
-    const photo = await readPhoto(rocket);
-    const ref = await raw8(rocket);
+    const photo = await readPhoto(TEXTURE);
+    const ref = await raw8(TEXTURE);
     expect([photo.width, photo.height, photo.sourceBitDepth, photo.sourceFormat]).toEqual([
       ref.width,
       ref.height,
@@ -269,16 +261,16 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
       'jpeg',
     ]);
     expect(meanDiff(photo, ref.data)).toBeLessThan(0.01);
-    const path = join(dir, 'rocket-out.jpg');
+    const path = join(dir, 'TEXTURE-out.jpg');
     await writePhoto(path, photo, { format: 'jpeg', quality: 95 });
     expect(meanDiff(photo, (await raw8(path)).data)).toBeLessThan(1.5);
   });
 
   it('reads WebP and writes it back', async () => {
-    const webp = await sharp(chelsea).webp({ quality: 95 }).toBuffer();
+    const webp = await sharp(TEXTURE).webp({ quality: 95 }).toBuffer();
     const photo = await readPhoto(webp);
     expect(photo.sourceFormat).toBe('webp');
-    expect(meanDiff(photo, (await raw8(chelsea)).data)).toBeLessThan(2);
+    expect(meanDiff(photo, (await raw8(TEXTURE)).data)).toBeLessThan(2);
   });
 
   it.each([
@@ -287,13 +279,13 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
   ])(
     'applies EXIF orientation %i (rotate %i degrees) and writes orientation 1',
     async (orientation, angle) => {
-      const tagged = await sharp(chelsea).withMetadata({ orientation }).jpeg({ quality: 100 }).toBuffer();
+      const tagged = await sharp(STREET).withMetadata({ orientation }).jpeg({ quality: 100 }).toBuffer();
       const photo = await readPhoto(tagged);
       expect(photo.metadata.orientation).toBe(orientation);
-      expect([photo.width, photo.height]).toEqual([300, 451]);
-      const right = await raw8(await sharp(chelsea).rotate(angle).png().toBuffer());
+      expect([photo.width, photo.height]).toEqual([360, 480]);
+      const right = await raw8(await sharp(STREET).rotate(angle).png().toBuffer());
       const wrong = await raw8(
-        await sharp(chelsea)
+        await sharp(STREET)
           .rotate(360 - angle)
           .png()
           .toBuffer(),
@@ -303,14 +295,14 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
       const path = join(dir, `oriented-${orientation}.jpg`);
       await writePhoto(path, photo, { format: 'jpeg' });
       const meta = await sharp(path).metadata();
-      expect([meta.width, meta.height, meta.orientation]).toEqual([300, 451, 1]);
+      expect([meta.width, meta.height, meta.orientation]).toEqual([360, 480, 1]);
     },
   );
 
   it('converts a Display P3 photo to sRGB on read and converts back and re-attaches the profile on export', async () => {
-    const p3 = await sharp(chelsea).withIccProfile('p3').png().toBuffer();
+    const p3 = await sharp(STREET).withIccProfile('p3').png().toBuffer();
     const p3Icc = (await sharp(p3).metadata()).icc!;
-    const srgb = await raw8(chelsea);
+    const srgb = await raw8(STREET);
     const device = await raw8(p3, { ignoreIcc: true });
     const photo = await readPhoto(p3);
     expect(photo.metadata.icc).toEqual(p3Icc);
@@ -337,7 +329,7 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
       '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
       '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6" tiff:Make="XmpCam"/>' +
       '</rdf:RDF></x:xmpmeta>';
-    const src = await sharp(rocket)
+    const src = await sharp(TEXTURE)
       .withExif({ IFD0: { Make: 'Blurspace Test Cam', Artist: 'Ada Lovelace' } })
       .withMetadata({ orientation: 6 })
       .withXmp(xmp)
@@ -374,7 +366,7 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
   });
 
   it('turns grayscale into RGB and can write it back as gray', async () => {
-    const gray = await sharp(chelsea).toColourspace('b-w').png().toBuffer();
+    const gray = await sharp(STREET).toColourspace('b-w').png().toBuffer();
     expect((await sharp(gray).metadata()).channels).toBe(1);
     const photo = await readPhoto(gray);
     expect(photo.metadata.grayscale).toBe(true);
@@ -392,12 +384,12 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
   });
 
   it('turns CMYK into RGB through its profile and exports RGB', async () => {
-    const cmyk = await sharp(chelsea).withIccProfile('cmyk').jpeg({ quality: 100 }).toBuffer();
+    const cmyk = await sharp(STREET).withIccProfile('cmyk').jpeg({ quality: 100 }).toBuffer();
     const meta = await sharp(cmyk).metadata();
     expect([meta.space, meta.channels]).toEqual(['cmyk', 4]);
     const photo = await readPhoto(cmyk);
     // CMYK's smaller gamut costs a few levels; the conversion itself must match sharp's own.
-    expect(meanDiff(photo, (await raw8(chelsea)).data)).toBeLessThan(12);
+    expect(meanDiff(photo, (await raw8(STREET)).data)).toBeLessThan(12);
     expect(meanDiff(photo, (await raw8(cmyk)).data)).toBeLessThan(0.01);
     await writePhoto(join(dir, 'from-cmyk.jpg'), photo, { format: 'jpeg' });
     const out = await sharp(join(dir, 'from-cmyk.jpg')).metadata();
@@ -405,25 +397,20 @@ describe.skipIf(!HAS_DATA)('real photos', () => {
   });
 
   it('makes an oriented sRGB preview with shrink-on-load', async () => {
-    const big = join(DATA, 'photos', 'mate-backgrounds');
-    const file = existsSync(big)
-      ? join(
-          big,
-          (await readdir(big)).find((f) => f.endsWith('.jpg'))!,
-        )
-      : rocket;
+    const file = join(dir, 'large.jpg');
+    await writeLargePhoto(file, 3000, 2000);
     const full = await sharp(file).metadata();
     const preview = await makePreview(file, 256);
     expect(Math.max(preview.width, preview.height)).toBe(256);
     expect([preview.fullWidth, preview.fullHeight]).toEqual([full.width, full.height]);
     expect((await sharp(preview.jpeg).metadata()).format).toBe('jpeg');
 
-    const tagged = await sharp(chelsea).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const tagged = await sharp(STREET).withMetadata({ orientation: 6 }).jpeg().toBuffer();
     const rotated = await makePreview(tagged, 100);
     expect([rotated.width, rotated.height, rotated.fullWidth, rotated.fullHeight]).toEqual([
-      67, 100, 300, 451,
+      75, 100, 360, 480,
     ]);
-    const small = await makePreview(await readFile(chelsea), 4000);
-    expect([small.width, small.height]).toEqual([451, 300]);
+    const small = await makePreview(await readFile(STREET), 4000);
+    expect([small.width, small.height]).toEqual([480, 360]);
   });
 });

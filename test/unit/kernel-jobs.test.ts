@@ -1,4 +1,4 @@
-// Kernel extraction and transfer through the engine, on real photos of awkward sizes, with a small
+// Kernel extraction and transfer through the engine, on test photos of awkward sizes, with a small
 // untrained model (quality is the benchmark's business; here: sizes, files, metadata, errors).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,11 +9,11 @@ import type { JobSpecInput } from '../../src/common/api';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { loadKernelFile } from '../../src/engine/kernels/kernel-file';
-import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 import { writePhotoPair } from '../helpers/photo-pair';
+import { TEXTURE } from '../helpers/test-images';
 
-describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+describe('kernel jobs', () => {
   let dir: string;
   let engine: Engine;
   let sharpPath: string;
@@ -51,7 +51,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     const kernelPath = path.join(dir, 'k2.blurkernel');
     await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
     const photoPath = path.join(dir, 'target.tif');
-    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
+    await sharp(TEXTURE)
       .resize(333, 222)
       .toColourspace('rgb16')
       .withExif({ IFD0: { Make: 'Blurspace Test Camera' } })
@@ -75,27 +75,33 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel jobs ${HAS_SHARED_DATA ? '' : SHARED_D
     expect(exif?.toString('latin1')).toContain('Blurspace Test Camera');
   });
 
-  it('refuses pairs of different sizes, different scenes, or large offsets, with clear messages', async () => {
-    const outputPath = path.join(dir, 'refused.blurkernel');
-    const other = path.join(dir, 'other.png');
-    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
-      .resize(301, 283)
-      .png()
-      .toFile(other);
-    const small = path.join(dir, 'small.png');
-    await sharp(sharpPath).resize(200, 150).png().toFile(small);
-    const shifted = path.join(dir, 'shifted.png');
-    const extended = await sharp(sharpPath).extend({ left: 60, extendWith: 'mirror' }).png().toBuffer();
-    await sharp(extended).extract({ left: 0, top: 0, width: 301, height: 283 }).png().toFile(shifted);
-    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: small, outputPath })).rejects.toThrow(
-      /same size/,
-    );
-    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: other, outputPath })).rejects.toThrow(
-      /same scene/,
-    );
-    await expect(run({ kind: 'extractKernel', sharpPath, blurryPath: shifted, outputPath })).rejects.toThrow(
-      /offset by 60, 0 pixels/,
-    );
+  describe('refuses a pair that cannot be read, saying why', () => {
+    const outputPath = () => path.join(dir, 'refused.blurkernel');
+
+    it('of different sizes', async () => {
+      const small = path.join(dir, 'small.png');
+      await sharp(sharpPath).resize(200, 150).png().toFile(small);
+      await expect(
+        run({ kind: 'extractKernel', sharpPath, blurryPath: small, outputPath: outputPath() }),
+      ).rejects.toThrow(/same size/);
+    });
+
+    it('of different scenes', async () => {
+      const other = path.join(dir, 'other.png');
+      await sharp(TEXTURE).resize(301, 283).png().toFile(other);
+      await expect(
+        run({ kind: 'extractKernel', sharpPath, blurryPath: other, outputPath: outputPath() }),
+      ).rejects.toThrow(/same scene/);
+    });
+
+    it('offset by many pixels', async () => {
+      const shifted = path.join(dir, 'shifted.png');
+      const extended = await sharp(sharpPath).extend({ left: 60, extendWith: 'mirror' }).png().toBuffer();
+      await sharp(extended).extract({ left: 0, top: 0, width: 301, height: 283 }).png().toFile(shifted);
+      await expect(
+        run({ kind: 'extractKernel', sharpPath, blurryPath: shifted, outputPath: outputPath() }),
+      ).rejects.toThrow(/offset by 60, 0 pixels/);
+    });
   });
 
   it('rejects kernel files that are damaged, foreign or from another model', async () => {

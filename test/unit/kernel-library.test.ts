@@ -8,9 +8,9 @@ import { JobSpec, KernelSummary } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { KERNEL_FILE_VERSION, loadKernelFile } from '../../src/engine/kernels/kernel-file';
 import { displayRegions, renderGlyphSprite } from '../../src/engine/kernels/trace';
-import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 import { writePhotoPair } from '../helpers/photo-pair';
+import { TEXTURE } from '../helpers/test-images';
 
 it('gives each display PSF the region of the source it was drawn from', () => {
   // 301 x 283 source: 3 x 3 code cells of 128, a 3 x 3 display grid; the last ones end at the edge.
@@ -47,7 +47,7 @@ it('draws one glyph per PSF, white with the PSF as alpha', () => {
   expect(sprite.data[(1 * sprite.width + 1) * 4]).toBe(255);
 });
 
-describe.skipIf(!HAS_SHARED_DATA)(`kernel library ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+describe('kernel library', () => {
   let dir: string;
   let engine: Engine;
   let kernelPath: string;
@@ -101,10 +101,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`kernel library ${HAS_SHARED_DATA ? '' : SHARE
 
   it('cuts photos into tiles of the size chosen in Settings', async () => {
     const photoPath = path.join(dir, 'wide.png');
-    await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
-      .resize(1000, 700, { fit: 'fill' })
-      .png()
-      .toFile(photoPath);
+    await sharp(TEXTURE).resize(1000, 700, { fit: 'fill' }).png().toFile(photoPath);
     const tilesWith = async (tileSize: 'auto' | 1024): Promise<number> => {
       const options = {
         backend: 'wasm' as const,

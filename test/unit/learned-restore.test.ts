@@ -98,7 +98,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`learned restorer ${HAS_SHARED_DATA ? '' : SHA
     const blurry: FloatImage = { width: size, height: size, channels: 3, data: pair.blurry };
     const mean = (data: Float32Array) => data.reduce((sum, v) => sum + v, 0) / data.length;
     const out = await restoreLearned(restorer, blurry, 1, context(), () => undefined);
-    // R alone darkens it from 0.351 to 0.327 (docs/NOTES.md, session 9); with its low-pass removed, 0.349.
+    // R alone darkens it from 0.351 to 0.327 (decision 0009); with its low-pass removed, 0.349.
     expect(Math.abs(mean(out.data) - mean(pair.blurry))).toBeLessThan(0.004);
   });
 

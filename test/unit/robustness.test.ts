@@ -9,16 +9,16 @@ import { Engine } from '../../src/engine/engine';
 import { readPhoto } from '../../src/engine/image';
 import { loadModel } from '../../src/engine/model/model-store';
 import { makeBadInputs, tryInput, type BadInput } from '../fixtures/bad-inputs';
-import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { REPO_ROOT } from '../helpers/paths';
 
-describe.skipIf(!HAS_SHARED_DATA)(`bad-input corpus ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+describe('bad-input corpus', () => {
   let dir: string;
   let cases: BadInput[];
   let engine: Engine;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-bad-inputs-'));
     engine = await Engine.create({ backend: 'wasm', checkpointPath: null, defaultCheckpointPath: '' });
-    cases = await makeBadInputs(path.join(dir, 'in'), SHARED_DATA, path.join(REPO_ROOT, 'test', 'fixtures'));
+    cases = await makeBadInputs(path.join(dir, 'in'), path.join(REPO_ROOT, 'test', 'fixtures'));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -205,18 +205,6 @@ describe('engine host: session and kernel library calls (no worker needed)', () 
     });
   });
 
-  it('refuses a model checkpoint that cannot be loaded, and keeps the previous one', async () => {
-    const notAModel = path.join(dir, 'notes.pth');
-    await writeFile(notAModel, 'not a checkpoint');
-    await expect(host.call('setSettings', { checkpointPath: path.join(dir, 'gone.pth') })).rejects.toThrow(
-      /gone\.pth does not exist/,
-    );
-    await expect(host.call('setSettings', { checkpointPath: notAModel })).rejects.toThrow(/notes\.pth/);
-    expect((await host.invoke('getSettings', {})).checkpointPath).toBeNull();
-    const shipped = path.resolve('resources/checkpoints/blurspace-default.safetensors');
-    expect((await host.invoke('setSettings', { checkpointPath: shipped })).checkpointPath).toBe(shipped);
-  });
-
   it('deletes kernel files in the workspace only', async () => {
     await host.invoke('workspacePath', { baseName: 'x', extension: '.blurkernel' }); // creates the folder
     const inside = path.join(workspace, 'mine.blurkernel');

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
@@ -23,12 +21,15 @@ import {
   type TrainingPair,
 } from '../../src/engine/training/index';
 import { kernelCentre } from '../../src/engine/training/kernels';
+import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { makeDataRoot, TEST_FRAMES, TEST_KERNELS_ROOT } from '../helpers/test-images';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DATA = resolve(ROOT, '../shared/data');
-const HAS_DATA = existsSync(join(DATA, 'photos', 'manifest.json')) && existsSync(join(DATA, 'gopro_frames'));
-if (!HAS_DATA) console.warn(`training-data: ${DATA} is absent, skipping the tests that need the shared data`);
-const withData = describe.skipIf(!HAS_DATA);
+/** A small data folder in the shared data's layout, made from the test photos. */
+let DATA: string;
+beforeAll(async () => {
+  DATA = await makeDataRoot(await mkdtemp(join(tmpdir(), 'training-data-root-')));
+});
+afterAll(() => rm(DATA, { recursive: true, force: true }));
 
 const KINDS: PairKind[] = ['gopro', 'shake', 'kernel'];
 const NO_CAPTURE = { noise: false, jpeg: false };
@@ -139,11 +140,11 @@ describe('kernel orientation: blurry = correlate(sharp, k), as MATLAB imfilter',
     checkImpulse(transformKernel(even, 5));
   });
 
-  it.skipIf(!HAS_DATA)('holds for the 12 shared kernels (the motion ones are not symmetric)', async () => {
-    const kernels = await loadKernels(DATA);
-    expect(kernels).toHaveLength(12);
+  it('holds for the test kernels (the motion ones are not symmetric)', async () => {
+    const kernels = await loadKernels(TEST_KERNELS_ROOT);
+    expect(kernels).toHaveLength(6);
     for (const k of kernels) checkImpulse(k);
-    const large = kernels.find((k) => k.id === 'k_large_2')!;
+    const large = kernels.find((k) => k.id === 'motion_large')!;
     const rot = transformKernel(large, 3);
     let diff = 0;
     for (let i = 0; i < rot.data.length; i++) diff += Math.abs(rot.data[i] - large.data[i]);
@@ -160,18 +161,37 @@ describe('kernel orientation: blurry = correlate(sharp, k), as MATLAB imfilter',
   });
 });
 
-withData('train/validation split', () => {
-  it('keeps validation photos and frames out of the training lists', async () => {
+/** first, first + 1, ..., last. */
+const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+
+describe('train/validation split', () => {
+  it('keeps validation photos out of the training list', async () => {
     const train = await listSources(DATA, 'train');
     const val = await listSources(DATA, 'val');
-    expect(val.photos).toHaveLength(19);
-    expect(train.photos).toHaveLength(46);
+    expect(val.photos).toHaveLength(2);
+    expect(train.photos).toHaveLength(3);
     expect(val.photos.every((p) => /photos\/(enlightenment-data|palapeli-data)\//.test(p))).toBe(true);
     expect(train.photos.some((p) => /enlightenment-data|palapeli-data/.test(p))).toBe(false);
-    expect(train.photos.filter((p) => val.photos.includes(p))).toEqual([]);
-    expect(val.frames.map((f) => f.number)).toEqual(Array.from({ length: 50 }, (_, i) => 250 + i));
-    expect(train.frames.map((f) => f.number)).toEqual(Array.from({ length: 249 }, (_, i) => 1 + i));
   });
+
+  it('keeps GoPro frames from 250 on out of the training list', async () => {
+    const train = await listSources(DATA, 'train');
+    const val = await listSources(DATA, 'val');
+    expect(val.frames.map((f) => f.number)).toEqual(range(...TEST_FRAMES.val));
+    expect(train.frames.map((f) => f.number)).toEqual(range(...TEST_FRAMES.train));
+  });
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    `splits the shared data 46 / 19 photos and frames 1-249 / 250-299 ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
+    async () => {
+      const train = await listSources(SHARED_DATA, 'train');
+      const val = await listSources(SHARED_DATA, 'val');
+      expect([train.photos.length, val.photos.length]).toEqual([46, 19]);
+      expect(train.photos.filter((p) => val.photos.includes(p))).toEqual([]);
+      expect(val.frames.map((f) => f.number)).toEqual(range(250, 299));
+      expect(train.frames.map((f) => f.number)).toEqual(range(1, 249));
+    },
+  );
 
   it('never lets a GoPro window straddle frame 250', async () => {
     for (const split of ['train', 'val'] as const) {
@@ -199,7 +219,7 @@ withData('train/validation split', () => {
   });
 });
 
-withData('pairs', () => {
+describe('pairs', () => {
   it('are deterministic in (seed, index) and differ between indices', async () => {
     for (const kind of KINDS) {
       const a = await makePair(kind, base({ index: 5 }));

@@ -13,7 +13,12 @@ import { loadModel } from '../../src/engine/model/model-store';
 import { KernelWizard } from '../../src/engine/model/kernel-wizard';
 import { Restorer } from '../../src/engine/model/restorer';
 import { bestShift, shiftImage } from '../../src/engine/deblur/image-ops';
-import { klWeightAt, modelConfigOf, TrainConfig } from '../../src/engine/training/config';
+import {
+  BlurModelTrainConfig,
+  klWeightAt,
+  modelConfigOf,
+  TrainConfig,
+} from '../../src/engine/training/config';
 import { withFastModeInputs } from '../../src/engine/training/fast-mode-inputs';
 import {
   LOG_FILE,
@@ -99,7 +104,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
   });
 
   it('extractorLearningRateScale moves G (kernel_extractor.*) at its own rate, F and the shared features as usual', async () => {
-    const config = TrainConfig.parse({
+    const config = BlurModelTrainConfig.parse({
       ...JSON.parse(readFileSync(TINY_CONFIG, 'utf8')),
       steps: 2,
       warmupSteps: 0,
@@ -185,7 +190,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`trainer ${HAS_SHARED_DATA ? '' : SHARED_DATA_
 
   it('starts a VAE from a plain model: same mean code, a live sigma, refuses another architecture', async () => {
     const plain = KernelWizard.create(
-      modelConfigOf(TrainConfig.parse(JSON.parse(readFileSync(TINY_CONFIG, 'utf8')))),
+      modelConfigOf(BlurModelTrainConfig.parse(JSON.parse(readFileSync(TINY_CONFIG, 'utf8')))),
       1,
     );
     const vae = KernelWizard.create({ ...plain.config, useVAE: true }, 2);

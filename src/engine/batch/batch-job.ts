@@ -1,16 +1,18 @@
 // The batch as an engine job (`JobSpec` kind 'batch'): the UI and the CLI start it like any other job.
 import path from 'node:path';
-import type { JobResult, JobSpec } from '../../common/api';
+import type { BatchJobSpec, BatchResult } from '../../common/api';
 import type { JobContext } from '../core/progress';
-import { REPORT_TEXT, runBatch, type BatchContext } from './run-batch';
+import type { JobRunner } from './queue';
+import { REPORT_TEXT } from './report';
+import { runBatch } from './run-batch';
 
 export async function runBatchJob(
-  spec: Extract<JobSpec, { kind: 'batch' }>,
+  spec: BatchJobSpec,
   ctx: JobContext,
-  engine: BatchContext['engine'],
-): Promise<Extract<JobResult, { kind: 'batch' }>> {
+  runner: JobRunner,
+): Promise<BatchResult> {
   const { kind: _kind, ...options } = spec;
-  const summary = await runBatch(options, { ...ctx, engine });
+  const summary = await runBatch(options, { ...ctx, runner });
   return {
     kind: 'batch',
     outDir: summary.outDir,

@@ -2,14 +2,12 @@
 // a batch killed at any moment can be resumed by running the same command again.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobSpec } from '../../common/api';
+import type { BatchCounts, BatchItemStatus, BatchSpec } from '../../common/api';
 import { writeFileAtomic } from '../core/fs-atomic';
 
 export const MANIFEST_FILE = '.blurspace-batch.json';
 export const MANIFEST_FORMAT = 'blurspace-batch';
 export const MANIFEST_VERSION = 1;
-
-export type ItemStatus = 'pending' | 'done' | 'failed' | 'skipped';
 
 export interface ManifestItem {
   /** The input file (absolute). */
@@ -18,7 +16,7 @@ export interface ManifestItem {
   key: string;
   /** The result, relative to the output folder. */
   output: string;
-  status: ItemStatus;
+  status: BatchItemStatus;
   reason?: string;
   /**
    * Deblur preset, done items: how far the blur estimate could be trusted (the deblur job's note), e.g. that
@@ -48,26 +46,18 @@ export interface Manifest {
   current?: number;
 }
 
-/** A batch job's options as stored in the manifest (the `batch` JobSpec without its kind). */
-export type BatchSpec = Omit<Extract<JobSpec, { kind: 'batch' }>, 'kind'>;
-
-/** Counts of a manifest's current items (the items of the last run; older ones are kept for their names). */
-export interface ManifestCounts {
-  total: number;
-  pending: number;
-  done: number;
-  failed: number;
-  skipped: number;
+/** Counts of items by status. */
+export function countItems(items: readonly ManifestItem[]): BatchCounts {
+  const counts = { total: items.length, pending: 0, done: 0, failed: 0, skipped: 0 };
+  for (const item of items) counts[item.status]++;
+  return counts;
 }
 
-export function manifestCounts(manifest: Manifest): ManifestCounts {
-  const counts = { total: 0, pending: 0, done: 0, failed: 0, skipped: 0 };
-  const current = manifest.current === undefined ? manifest.items : manifest.items.slice(0, manifest.current);
-  for (const item of current) {
-    counts.total++;
-    counts[item.status]++;
-  }
-  return counts;
+/** Counts of a manifest's current items (the items of the last run; older ones are kept for their names). */
+export function manifestCounts(manifest: Manifest): BatchCounts {
+  return countItems(
+    manifest.current === undefined ? manifest.items : manifest.items.slice(0, manifest.current),
+  );
 }
 
 export async function loadManifest(outDir: string): Promise<Manifest | null> {

@@ -1,161 +1,198 @@
-// What a batch will do: which files the inputs name, and where each result goes (naming template,
-// mirrored folders, conflicts with files already in the output folder).
+// What a batch will do, settled before any photo is processed: the inputs found, where each result goes,
+// and which items an earlier run of the same batch already finished. All of it is saved in the manifest.
 import { existsSync } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ConflictPolicy, OutputOptions } from '../../common/api';
-import { outputFormatFor } from '../jobs/output';
+import { DEFAULT_NAME_TEMPLATE, type BatchSpec } from '../../common/api';
+import { outputExtension } from '../../common/formats';
+import { replacesInput } from '../core/fs-atomic';
+import { collectInputs, type SourceFile } from './inputs';
+import {
+  loadManifest,
+  manifestWriter,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type Manifest,
+  type ManifestItem,
+} from './manifest';
+import { applyTemplate, checkNameTemplate, placeOutput } from './naming';
+import { REPORT_JSON, REPORT_TEXT } from './report';
 
-export const DEFAULT_NAME_TEMPLATE = '{name}-{preset}';
-export type { ConflictPolicy };
+export const REPLACES_INPUT =
+  'Its result would replace an input photo: choose another output folder or naming template.';
 
-/** Files a folder scan picks up (files named explicitly are always tried; the engine says what is wrong). */
-export const IMAGE_EXTENSIONS = new Set(
-  (
-    'jpg jpeg png tif tiff webp gif avif heic heif ' +
-    'dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f iiq 3fr erf kdc mrw mos rwl'
-  )
-    .split(' ')
-    .map((ext) => `.${ext}`),
-);
-const FORMAT_EXTENSIONS = { jpeg: '.jpg', png: '.png', tiff: '.tif', webp: '.webp' } as const;
-const TOKENS = new Set(['name', 'preset', 'date', 'n']);
-
-export interface SourceFile {
-  /** The path as found (absolute). */
-  path: string;
-  /** Identity for de-duplication and for refusing to write over an input: the real path. */
-  key: string;
-  /** Folder part of the output path, relative to the output folder (mirrors the input tree). */
-  relativeDir: string;
-  /** Set when the input cannot be read at all (missing, not a file or folder). */
-  problem?: string;
+export interface BatchPlan {
+  /** The output folder (absolute) and its real path. */
+  outDir: string;
+  realOutDir: string;
+  manifest: Manifest;
+  /** This run's items in input order, the ones to do still 'pending' (also the head of manifest.items). */
+  items: ManifestItem[];
+  /** The inputs' real paths: no result may replace one. */
+  inputKeys: ReadonlySet<string>;
+  /** Saves the manifest (atomically; saves never overtake each other). */
+  save(manifest: Manifest): Promise<void>;
 }
 
-export async function realOrResolved(file: string): Promise<string> {
-  return realpath(file).catch(() => path.resolve(file));
+/** What decides an item's result (preset, output options, naming); items are reused only when it matches. */
+function settingsKey(options: BatchSpec, template: string): string {
+  const { preset, output } = options;
+  return JSON.stringify({
+    preset: preset.kind,
+    ...(preset.kind === 'apply-kernel' && { kernel: path.resolve(preset.kernelPath), mode: preset.mode }),
+    ...(preset.kind === 'deblur' && { strength: preset.strength, learned: preset.learned }),
+    output: {
+      format: output.format ?? null,
+      bitDepth: output.bitDepth ?? null,
+      quality: output.quality ?? null,
+      keepMetadata: output.keepMetadata ?? true,
+    },
+    template,
+  });
 }
 
-/** Expands files and folders into a de-duplicated list; the output folder itself is never scanned. */
-export async function collectInputs(
-  inputs: string[],
-  recursive: boolean,
-  outDir: string,
-  isKnownOutput: (key: string) => boolean,
-): Promise<SourceFile[]> {
-  const found: SourceFile[] = [];
-  const seen = new Set<string>();
-  const realOut = await realOrResolved(outDir);
-  const add = (file: SourceFile): void => {
-    if (seen.has(file.key)) return;
-    seen.add(file.key);
-    found.push(file);
-  };
-  const walk = async (root: string, dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Temp files left by a killed run: `.<name>.<random>.tmp` beside our results and our own files. */
+async function removeStaleTemps(outDir: string, outputs: string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>([[outDir, new Set([MANIFEST_FILE, REPORT_JSON, REPORT_TEXT])]]);
+  for (const output of outputs) {
+    const dir = path.dirname(output);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(path.basename(output));
+  }
+  for (const [dir, names] of byDir) {
+    const entries = await readdir(dir).catch(() => [] as string[]);
     for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue; // hidden files, our temp files
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (!recursive) continue;
-        const real = await realOrResolved(full);
-        if (real === realOut || seen.has(`dir:${real}`)) continue;
-        seen.add(`dir:${real}`);
-        await walk(root, full);
-      } else if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
-        const key = await realOrResolved(full);
-        if (isKnownOutput(key)) continue; // our own results when writing into an input folder
-        add({ path: full, key, relativeDir: path.relative(root, dir) });
-      }
+      if (!entry.startsWith('.') || !entry.endsWith('.tmp')) continue;
+      const owner = [...names].some((name) => entry.startsWith(`.${name}.`));
+      if (owner) await rm(path.join(dir, entry), { force: true });
     }
+  }
+}
+
+/** The manifest of this run: the earlier one's items and date when the settings are the same. */
+async function startManifest(options: BatchSpec, outDir: string, template: string): Promise<Manifest> {
+  const settings = settingsKey(options, template);
+  const previous = await loadManifest(outDir);
+  const reuse = previous?.settings === settings;
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    settings,
+    date: reuse ? previous.date : new Date().toISOString().slice(0, 10),
+    items: reuse ? previous.items : [],
+    outputs: previous?.outputs ?? [],
+    spec: {
+      ...options,
+      inputs: options.inputs.map((input) => path.resolve(input)),
+      outDir,
+      preset:
+        options.preset.kind === 'apply-kernel'
+          ? { ...options.preset, kernelPath: path.resolve(options.preset.kernelPath) }
+          : options.preset,
+      nameTemplate: template,
+    },
   };
-  for (const input of inputs) {
-    const full = path.resolve(input);
-    const info = await stat(full).catch(() => null);
-    const key = await realOrResolved(full);
-    if (info?.isDirectory()) {
-      seen.add(`dir:${key}`);
-      await walk(full, full);
-    } else {
-      const problem = !info
-        ? `Cannot find '${full}'.`
-        : info.isFile()
-          ? undefined
-          : `'${full}' is neither a file nor a folder.`;
-      add({ path: full, key, relativeDir: '', ...(problem && { problem }) });
-    }
-  }
-  return found;
 }
 
-/** Checks a naming template: known {tokens} only, no folders. Throws a readable message. */
-export function checkNameTemplate(template: string): void {
-  for (const [, token] of template.matchAll(/\{([^}]*)\}/g)) {
-    if (!TOKENS.has(token!)) {
-      throw new Error(`Unknown "{${token}}" in the naming template: use {name}, {preset}, {date} and {n}.`);
-    }
-  }
-  if (/[/\\]/.test(template) || template.includes('..') || template.trim() === '') {
-    throw new Error(`The naming template "${template}" must be a plain file name (no folders, not empty).`);
-  }
-}
-
-export function outputExtension(inputPath: string, format: OutputOptions['format']): string {
-  if (format) return FORMAT_EXTENSIONS[format];
-  try {
-    outputFormatFor(inputPath);
-    return path.extname(inputPath).toLowerCase();
-  } catch {
-    return '.png'; // GIF, AVIF, HEIC, RAW and unknown inputs: a lossless format we can write
+/** Checks what can be checked before reading any input: the naming template, the kernel file. */
+async function checkOptions(options: BatchSpec, template: string): Promise<void> {
+  checkNameTemplate(template);
+  if (options.preset.kind === 'apply-kernel') {
+    const kernel = path.resolve(options.preset.kernelPath);
+    await access(kernel).catch(() => {
+      throw new Error(`Cannot find the kernel file '${kernel}'.`);
+    });
   }
 }
-
-export function applyTemplate(
-  template: string,
-  values: { name: string; preset: string; date: string; n: string },
-): string {
-  return template.replace(/\{(name|preset|date|n)\}/g, (_, token: keyof typeof values) => values[token]);
-}
-
-/** `photo.jpg` -> `photo (2).jpg`, `photo (3).jpg`, ... until `taken` says no. */
-export function uniqueName(target: string, taken: (candidate: string) => boolean): string {
-  if (!taken(target)) return target;
-  const { dir, name, ext } = path.parse(target);
-  for (let i = 2; ; i++) {
-    const candidate = path.join(dir, `${name} (${i})${ext}`);
-    if (!taken(candidate)) return candidate;
-  }
-}
-
-export type Placement =
-  { output: string } | { output: string; skip: string } | { output: string; fail: string };
 
 /**
- * Where a new item's result goes, given the conflict policy. `claimed` are outputs of other items in
- * this batch (always avoided), `ours` says whether an existing file is an earlier Blurspace output.
+ * This run's items, in input order. Items from an earlier run keep their result path (no duplicates); new
+ * ones are placed now, failed or skipped at once when their result cannot be written.
  */
-export function placeOutput(
-  target: string,
-  policy: ConflictPolicy,
-  claimed: Set<string>,
-  ours: (file: string) => boolean,
-): Placement {
-  const inBatch = uniqueName(target, (candidate) => claimed.has(candidate));
-  if (!existsSync(inBatch)) return { output: inBatch };
-  switch (policy) {
-    case 'skip':
-      return { output: inBatch, skip: 'The output already exists (--on-conflict skip).' };
-    case 'rename':
-      return { output: uniqueName(inBatch, (candidate) => claimed.has(candidate) || existsSync(candidate)) };
-    case 'overwrite':
-      return ours(inBatch)
-        ? { output: inBatch }
-        : {
-            output: inBatch,
-            fail:
-              `'${path.basename(inBatch)}' already exists and was not written by a Blurspace batch: ` +
-              'it is left alone (choose another output folder, or --on-conflict rename).',
-          };
+async function placeItems(
+  options: BatchSpec,
+  template: string,
+  manifest: Manifest,
+  outDir: string,
+  sources: SourceFile[],
+): Promise<ManifestItem[]> {
+  const abs = (relative: string): string => path.resolve(outDir, relative);
+  const ownedOutputs = new Set(manifest.outputs.map(abs));
+  const inputKeys = new Set(sources.map((source) => source.key));
+  const byKey = new Map(manifest.items.map((item) => [item.key, item]));
+  const claimed = new Set<string>();
+  const items: ManifestItem[] = [];
+  const width = String(sources.length).length;
+
+  for (const source of sources) {
+    const known = byKey.get(source.key);
+    if (known && (known.status === 'pending' || known.status === 'done')) {
+      if (known.status === 'done' && !existsSync(abs(known.output))) known.status = 'pending';
+      items.push(known);
+      claimed.add(abs(known.output));
+    }
   }
+  for (const [index, source] of sources.entries()) {
+    if (items.some((item) => item.key === source.key)) continue;
+    const name = applyTemplate(template, {
+      name: path.parse(source.path).name,
+      preset: options.preset.kind,
+      date: manifest.date,
+      n: String(index + 1).padStart(width, '0'),
+    });
+    const target = path.join(
+      outDir,
+      source.relativeDir,
+      name + outputExtension(source.path, options.output.format),
+    );
+    const placed = placeOutput(target, options.onConflict, claimed, (file) => ownedOutputs.has(file));
+    claimed.add(placed.output);
+    const item: ManifestItem = {
+      input: source.path,
+      key: source.key,
+      output: path.relative(outDir, placed.output),
+      status: 'pending',
+    };
+    if (source.problem) Object.assign(item, { status: 'failed', reason: source.problem });
+    else if (await replacesInput(placed.output, inputKeys)) {
+      Object.assign(item, { status: 'failed', reason: REPLACES_INPUT });
+    } else if ('skip' in placed) Object.assign(item, { status: 'skipped', reason: placed.skip });
+    else if ('fail' in placed) Object.assign(item, { status: 'failed', reason: placed.fail });
+    items.push(item);
+  }
+  const order = new Map(sources.map((source, index) => [source.key, index]));
+  return items.sort((a, b) => order.get(a.key)! - order.get(b.key)!);
+}
+
+/**
+ * Checks the options, finds the inputs and places every result; saves the manifest and removes temp files
+ * a killed run left. Inputs that cannot be done (missing, a conflict) are items failed or skipped already.
+ */
+export async function planBatch(options: BatchSpec): Promise<BatchPlan> {
+  const template = options.nameTemplate ?? DEFAULT_NAME_TEMPLATE;
+  await checkOptions(options, template);
+  const outDir = path.resolve(options.outDir);
+  await mkdir(outDir, { recursive: true });
+  const manifest = await startManifest(options, outDir, template);
+  const owned = new Set(manifest.outputs.map((output) => path.resolve(outDir, output)));
+  const sources = await collectInputs(options.inputs, options.recursive, outDir, (key) => owned.has(key));
+  const items = await placeItems(options, template, manifest, outDir, sources);
+  const current = new Set(items.map((item) => item.key));
+  manifest.items = [...items, ...manifest.items.filter((item) => !current.has(item.key))];
+  manifest.current = items.length;
+  const save = manifestWriter(outDir);
+  await save(manifest);
+  await removeStaleTemps(
+    outDir,
+    items.map((item) => path.resolve(outDir, item.output)),
+  );
+  return {
+    outDir,
+    realOutDir: await realpath(outDir),
+    manifest,
+    items,
+    inputKeys: new Set(sources.map((source) => source.key)),
+    save,
+  };
 }

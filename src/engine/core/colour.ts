@@ -65,7 +65,7 @@ export function decodeSrgb8(src: Uint8Array): Float32Array {
   return out;
 }
 
-/** 0..1 floats to 8-bit values, clipped (a plain loop: Uint8Array.from with a callback is ~50x slower). */
+/** 0..1 floats to 8-bit values, clipped (a plain loop: Uint8Array.from with a callback is far slower). */
 export function quantise8(data: Float32Array): Uint8Array {
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = Math.round(Math.min(1, Math.max(0, data[i])) * 255);

@@ -1,5 +1,6 @@
 // Writes that never leave a half-written file under the final name: temp file in the same folder,
-// flushed, then renamed over the target. And the path test that keeps writes inside a chosen folder.
+// flushed, then renamed over the target. And the path tests around writes: inside a chosen folder, and
+// never over an input unless asked.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -36,4 +37,19 @@ export function isInside(root: string, target: string, allowSame: boolean): bool
   const relative = path.relative(root, target);
   if (relative === '') return allowSame;
   return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+/** A file's real path (links resolved), or its absolute path when it does not exist (yet). */
+export async function realOrResolved(file: string): Promise<string> {
+  return fs.realpath(file).catch(() => path.resolve(file));
+}
+
+/** The identities of files a job reads, for `replacesInput`. */
+export async function inputKeys(files: Iterable<string>): Promise<Set<string>> {
+  return new Set(await Promise.all([...files].map(realOrResolved)));
+}
+
+/** Whether writing `output` would replace one of the inputs (`keys` from `inputKeys`): the same real file. */
+export async function replacesInput(output: string, keys: ReadonlySet<string>): Promise<boolean> {
+  return keys.has(await realOrResolved(output));
 }

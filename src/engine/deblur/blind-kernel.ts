@@ -25,12 +25,13 @@ export interface BlindKernelOptions {
    */
   lambda: number;
   /**
-   * Tikhonov weight of the kernel fit. 8: on ../shared/data/real-blurry the kernels at 2 were a third of the
-   * visible streaks and the results looked like the inputs; at 8 the traces follow the streaks and the
-   * results are visibly sharper, and 18 blurred val pairs (512 px) gained +0.20 dB on average vs +0.08 at 2
-   * (4: 0.00, 12: 0.00 — single pairs swing by 1-3 dB, so the mean is noisy).
+   * Tikhonov weight of the kernel fit. 8: on ../shared/data/real-blurry lower weights gave kernels shorter
+   * than the visible streaks and results that looked like the inputs; at 8 the traces follow the streaks
+   * (measurements: docs/decisions/0006-fast-mode.md).
    */
   kernelWeight: number;
+  /** Taps below this fraction of the kernel's peak are dropped after every fit. */
+  tapFloor: number;
   signal?: AbortSignal;
   /**
    * Called after each alternation (numbered from 1) with the share of the work done and the terms of the
@@ -52,6 +53,7 @@ export const BLIND_KERNEL_DEFAULTS: Omit<BlindKernelOptions, 'kernelSize'> = {
   betaFactor: 3,
   lambda: 1e-3,
   kernelWeight: 8,
+  tapFloor: 0.25,
 };
 
 /** A grey plane (row-major, values around 0..1). */
@@ -62,12 +64,6 @@ export interface GreyImage {
 }
 
 const SCALE_STEP = Math.SQRT1_2;
-/**
- * Taps below this fraction of the peak are dropped after every kernel fit. Pan et al. use 0.05; on blurred
- * val pairs that left faint streaks along the photo's dominant edges (the quadratic kernel prior spreads
- * mass where the edges do not constrain it), which cost up to 9 dB; 0.25 removes them.
- */
-const KERNEL_FLOOR = 0.25;
 const COARSEST_KERNEL = 5;
 
 function oddCeil(n: number): number {
@@ -96,7 +92,7 @@ function downscale(image: GreyImage, width: number, height: number): GreyImage {
   return { width, height, data };
 }
 
-/** The coarsest scale starts from a delta (Pan et al.'s 3-tap line measured worse: -0.23 vs -0.06 dB mean on 18 val pairs). */
+/** The coarsest scale starts from a delta (Pan et al.'s 3-tap line measured worse; decision 0006). */
 function deltaPsf(size: number): Psf {
   const weights = new Array<number>(size * size).fill(0);
   weights[(size >> 1) * size + (size >> 1)] = 1;
@@ -561,8 +557,7 @@ export async function estimateBlurKernel(
   const scales: number[] = [1];
   while (kernelSize * scales[0] * SCALE_STEP >= COARSEST_KERNEL) scales.unshift(scales[0] * SCALE_STEP);
   const iterations = (scale: number) => (scale > 0.6 ? options.fineIterations : options.iterationsPerScale);
-  // An alternation's time grows about in proportion to the scale (a 1200 px photo: 0.02-0.03 s at the
-  // coarsest of 7 scales, 0.3-0.4 s at the finest).
+  // An alternation's time grows about in proportion to the scale (measured; decision 0006).
   const totalWork = scales.reduce((sum, scale) => sum + scale * iterations(scale), 0);
   let done = 0;
   let work = 0;
@@ -602,7 +597,7 @@ export async function estimateBlurKernel(
     for (let i = 0; i < iterations(scale); i++) {
       const latent = solver.salientGradients(solver.latent(psf, lambda, options.betaFactor), edges);
       await checkpoint(options.signal);
-      psf = cleanPsf(solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight), KERNEL_FLOOR);
+      psf = cleanPsf(solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight), options.tapFloor);
       lambda = Math.max(lambda / 1.1, 1e-4);
       work += scale;
       if (options.onProgress) {

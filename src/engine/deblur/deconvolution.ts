@@ -2,8 +2,8 @@
 // prior (Krishnan & Fergus 2009) solved in the FFT domain, tile by tile. Each tile is surrounded by a smooth
 // periodic extension before the FFTs, each colour plane leaves its clipped pixels out of its data term, and
 // the tiles are blended with feathered overlaps, each with the PSF of its position. Planes and spectra are
-// Float32Array: PFFFT computes in single precision anyway, and the solver's loops are bound by memory traffic
-// (4 MP photo: 36.0 -> 34.5 s, peak memory of a 24 MP job 1.31 -> 1.15 GB; true-kernel PSNR unchanged).
+// Float32Array: PFFFT computes in single precision anyway, and the solver's loops are bound by memory
+// traffic. Measurements behind these choices: docs/decisions/0005-pffft-for-ffts.md, 0007-deconvolution.md.
 import { checkpoint } from '../core/progress';
 import { builtWorker, runTiles, tileThreads } from '../core/tile-threads';
 import { psfBounds, type Psf } from '../kernels/psf';
@@ -24,18 +24,16 @@ export interface DeconvolutionOptions {
   /** 0 returns the input, 1 the full deconvolution; in between blends the two. Default 1. */
   strength?: number;
   /**
-   * Weight of the data term against the gradient prior; lower for noisier photos. Default 1000: with true
-   * kernels on val photos with noise, tone curve and JPEG, 3000 (chroma 0.03, 4 iterations) gained 0.1 dB;
-   * 3000 is best only on noise-free input.
+   * Weight of the data term against the gradient prior; lower for noisier photos. Default 1000, which suits
+   * photos with noise, a tone curve and JPEG; 3000 is best only on noise-free input (decision 0007).
    */
   lambda?: number;
   /** Exponent of the hyper-Laplacian prior. Default 2/3. */
   alpha?: number;
   /**
    * Outer iterations; beta starts at betaStart and grows by betaFactor each time. Default 4 from 5.3 by 5.3
-   * (final beta ~790): on 12 val kernel pairs with the true kernel +1.93 dB over the blurry input against
-   * +1.95 for 5 from 1, 20 % less work; 6 x 4 from 1 gained +2.03 at 50 % more; 4 x 4 from 1 (final beta
-   * 64) lost ~1 dB on noisy JPEGs.
+   * (final beta ~790): nearly the gain of 5 iterations from 1 for less work; a final beta much lower loses
+   * detail on noisy JPEGs (decision 0007).
    */
   iterations?: number;
   betaFactor?: number;
@@ -45,8 +43,8 @@ export interface DeconvolutionOptions {
   /** Pixels of a plane at or above this (input encoding) leave its data term; >= 1 disables. */
   saturationThreshold?: number;
   /**
-   * Conjugate-gradient steps per x-step in planes of tiles with clipped pixels. Default 3: with the true
-   * kernel (12 val kernel pairs) 1 step gave +1.77 dB, 2 +1.86, 3 +1.95, 5 +2.05 (5 iterations from beta 1).
+   * Conjugate-gradient steps per x-step in planes of tiles with clipped pixels. Default 3; more gain a little
+   * for much more time (decision 0007).
    */
   cgIterations?: number;
   /** Largest FFT side of a tile (a power of two). Default 1024. */
@@ -54,9 +52,8 @@ export interface DeconvolutionOptions {
   /**
    * Keeps each restored pixel within its channel's range in the blurry photo over the PSF's reach around it:
    * a step edge's sides lie in that range, the dark and coloured fringes of ringing do not. Default true
-   * (bench:deblur, 18 pairs: fast mode +0.44 dB mean against +0.39 without, worst -0.11 against -0.18; true
-   * kernel 29.20 against 29.07 dB; fringes along edges next to bright sky visibly gone). It also caps the
-   * contrast recovered in details finer than the blur.
+   * (it also raises bench:deblur's scores; decision 0008). It also caps the contrast recovered in details
+   * finer than the blur.
    */
   limitOvershoot?: boolean;
 }
@@ -157,7 +154,7 @@ const toSrgb = lookupTable(linearToSrgb, 65536);
  * Fills plane (fftW x fftH, content in the top-left w x h) outside the content so that it wraps smoothly:
  * each row of the pad cross-fades from the content's last value to its first, then each column likewise.
  * A smooth pad is nearly invariant under the blur, so it agrees with the data model; cross-fading mirrored
- * content instead cost 1.2 dB (whole image) to 1.6 dB (tiled) on a motion kernel.
+ * content instead measured worse (decision 0007).
  */
 export function periodicExtend(plane: Samples, w: number, h: number, fftW: number, fftH: number): void {
   const padW = fftW - w;
@@ -412,9 +409,8 @@ function saturatedPixels(plane: Float32Array, w: number, h: number, threshold: n
 
 /**
  * Restores a tile's planes in place, each on its own: a clipped red channel says nothing about the green
- * and blue ones of the same pixel, which keep their data term (on 12 val kernel pairs with the true kernel
- * +1.93 dB over the blurry input, against +1.32 for the former hyper-Laplacian luma + quadratic chroma with
- * pixels dropped when any channel clipped; 2.3x the work, paid for by the WebAssembly FFT).
+ * and blue ones of the same pixel, which keep their data term. More work than a luma + chroma restoration
+ * with pixels dropped when any channel clipped, and a clearly larger gain (decision 0007).
  */
 function restoreTile(
   solver: TileSolver,

@@ -9,8 +9,13 @@ import { checkpoint, type JobContext } from '../core/progress';
 import { luma, type Psf } from '../kernels/psf';
 import type { Restorer } from '../model/restorer';
 import { crop, type FloatImage } from '../core/tiling';
-import { BLIND_KERNEL_DEFAULTS, estimateBlurKernel, type BlurEstimate } from './blind-kernel';
-import { deconvolve } from './deconvolution';
+import {
+  BLIND_KERNEL_DEFAULTS,
+  estimateBlurKernel,
+  type BlindKernelOptions,
+  type BlurEstimate,
+} from './blind-kernel';
+import { deconvolve, type DeconvolutionOptions } from './deconvolution';
 import { mostTexturedWindow } from './image-ops';
 import { restoreLearned } from './learned-restore';
 
@@ -27,6 +32,9 @@ export interface FastModeOptions {
    * the job's progress at that point.
    */
   onKernel?: (psf: Psf, strength: number, progress: number) => Promise<void>;
+  /** Overrides of the estimator's and the deconvolution's settings (benchmarks tune with these). */
+  blind?: Partial<BlindKernelOptions>;
+  deconvolution?: DeconvolutionOptions;
 }
 
 export const FAST_DEFAULTS: FastModeOptions = {
@@ -43,9 +51,8 @@ export const FAST_MIN_SIDE = 48;
 
 /**
  * Data weight of the deconvolution (its default, 1000, suits true kernels): an estimated kernel is
- * slightly wrong, and a more regularised restoration loses less where it is. Mean change over the blurry
- * input on 18 val pairs (512 px, PSNR aligned within 4 px) with the per-plane restoration: 150 +0.34 dB,
- * 300 +0.39, 600 +0.37 (GoPro pairs lose at 600).
+ * slightly wrong, and a more regularised restoration loses less where it is. 300 scored best on the
+ * validation pairs among the weights tried (decision 0007).
  */
 const DATA_WEIGHT = 300;
 
@@ -84,9 +91,9 @@ function around(photo: FloatImage, window: Region, side: number): Region {
 /**
  * Where the estimate and the deconvolution end on the progress bar, in proportion to their time, so that the
  * ETA (elapsed time extrapolated from the progress) holds. In megapixels deconvolved on two threads: the
- * estimate works on a fixed window and takes about as long as 3 MP (24 MP on this machine: ~6 s against
- * ~48 s); photos under 2 MP cost about as much as 2 MP (padded FFTs, at most two tiles); the learned restorer
- * takes about as long as the deconvolution.
+ * estimate works on a fixed window and takes about as long as 3 MP (measured; decision 0006); photos under
+ * 2 MP cost about as much as 2 MP (padded FFTs, at most two tiles); the learned restorer takes about as long
+ * as the deconvolution.
  */
 function progressMarks(pixels: number, withRestorer: boolean): { estimated: number; deconvolved: number } {
   const estimate = 3e6;
@@ -126,6 +133,7 @@ export async function fastDeblur(
       // A kernel longer than a third of the window cannot be told from the photo's content.
       kernelSize: Math.min(options.maxBlurPx, Math.floor(windowSide / 3)),
       window: windowSide,
+      ...options.blind,
       signal: ctx.signal,
       onProgress: (alternation, fraction, loss) =>
         ctx.progress({
@@ -165,7 +173,12 @@ export async function fastDeblur(
     image = await deconvolve(
       photo,
       estimate.psf,
-      { strength, lambda: DATA_WEIGHT, ...(ctx.tileSize && { tileSize: ctx.tileSize }) },
+      {
+        strength,
+        lambda: DATA_WEIGHT,
+        ...(ctx.tileSize && { tileSize: ctx.tileSize }),
+        ...options.deconvolution,
+      },
       {
         signal: ctx.signal,
         onProgress: (tile, total) =>

@@ -1,7 +1,7 @@
 // Fast mode's optional learned step (not in the paper): the restorer R (model/restorer.ts) run over the
 // whole photo in overlapping tiles. R sees ~100 px around a pixel, so tiles overlap by 128 and blend over
 // the inner 64. On the wasm backend the tiles run on threads of their own (restorer-worker.ts): one wasm
-// instance uses one core, and two threads ran a 24 MP photo 1.76x as fast as one on a 2-core machine.
+// instance uses one core. Measurements: docs/decisions/0009-learned-restorer-optional.md.
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../core/progress';
 import type { Restorer } from '../model/restorer';
@@ -10,17 +10,16 @@ import { smooth } from './image-ops';
 import { builtWorker, TileThreads, tileThreads, type TileMessage } from '../core/tile-threads';
 
 /**
- * R on the tiles of a 24 MP photo, two threads (`cli deblur --learned`, session 9): tiles of 768 49.9 s,
- * peak memory 2.9 GB; 1024 42.7 s, 4.1 GB (the 128-pixel overlap is work done twice).
+ * 768: larger tiles redo less of the 128-pixel overlap but need much more memory; smaller ones redo more
+ * (24 MP timings: decision 0009).
  */
 export const RESTORER_TILES: TileOptions = { tileSize: 768, overlap: 128 };
 
 /**
  * A blur keeps a photo's local means, so R's change should have none: its low-pass (sigma ~32 px) is
- * removed. R guesses the camera's tone curve, and a wrong guess shifts whole areas' brightness (a photo of
- * dark needles against the sky lost 4.4 dB to R alone, 2.6 dB with the low-pass removed). Mean gain over
- * the blurry input on bench:deblur's 18 pairs at 512 px, R at step 1330 after fast mode's deconvolution:
- * 0.23 dB as it is, 0.34 without its change's low-pass (radius 32; 64: 0.33, 128: 0.33).
+ * removed. R guesses the camera's tone curve, and a wrong guess shifts whole areas' brightness; removing the
+ * low-pass limits that damage and raised the mean gain on the validation pairs (radii compared in
+ * decision 0009).
  */
 const LOW_PASS_RADIUS = 32;
 
@@ -36,7 +35,7 @@ export async function restorerChange(restorer: Restorer, tile: RestorerTile): Pr
     const y = tf.tensor4d(tile.pixels, [1, tile.height, tile.width, 3]);
     return tf.sub(restorer.restore(y), y);
   });
-  // Read outside tidy: dataSync() inside it made a 1024 tile take 5 s instead of 2 on wasm.
+  // Read outside tidy: dataSync() inside it is much slower on wasm (decision 0003).
   const data = (await change.data()) as Float32Array;
   change.dispose();
   return data;

@@ -1,7 +1,7 @@
 // Real 2D FFTs for the deconvolution tiles and the blind kernel fit, on PFFFT compiled to WebAssembly with
-// SIMD (@echogarden/pffft-wasm, single precision): a 1024x1024 forward transform took 6.6 ms against 26 ms
-// for the JavaScript radix-2 FFT it replaced (16-19 ms on a slower machine of the same kind). Rows go
-// through real transforms, the non-redundant columns through complex ones. Spectra stay transposed: the deconvolution only multiplies spectra
+// SIMD (@echogarden/pffft-wasm, single precision), several times faster than the JavaScript radix-2 FFT it
+// replaced (docs/decisions/0005-pffft-for-ffts.md). Rows go through real transforms, the non-redundant
+// columns through complex ones. Spectra stay transposed: the deconvolution only multiplies spectra
 // pointwise, and every spectrum it uses comes from this class, so the layout never matters and saves a
 // transpose per transform.
 import createPffft from '@echogarden/pffft-wasm/simd';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import type { Metadata } from 'sharp';
+import { extensionOf, RAW_EXTENSIONS } from '../../common/formats';
 import { PhotoError, type Photo } from './photo';
 import { sharp } from './sharp';
 
@@ -21,9 +21,6 @@ export interface Preview {
 
 export const DEFAULT_MAX_PIXELS = 300_000_000;
 
-const RAW_EXTENSIONS = new Set(
-  'dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f iiq 3fr erf kdc mrw mos rwl'.split(' '),
-);
 const EIGHT_BIT_DEPTHS = new Set(['uchar', 'char']);
 const NEW_SUBFILE_TYPE = 0xfe;
 const DNG_VERSION = 0xc612;
@@ -114,7 +111,7 @@ export async function makePreview(input: string | Buffer, maxSide: number): Prom
 
 async function openSource(input: string | Buffer, maxPixels = DEFAULT_MAX_PIXELS): Promise<Source> {
   const what = typeof input === 'string' ? `'${input}'` : 'The image data';
-  if (typeof input === 'string' && RAW_EXTENSIONS.has(extname(input).slice(1).toLowerCase())) {
+  if (typeof input === 'string' && RAW_EXTENSIONS.has(extensionOf(input))) {
     throw unsupportedRaw(what);
   }
   const buffer = typeof input === 'string' ? await readInputFile(input) : input;

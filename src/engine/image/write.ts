@@ -10,10 +10,9 @@ import {
   resetExifOrientation,
   resetXmpOrientation,
 } from './container';
+import type { OutputFormat } from '../../common/formats';
 import { PhotoError, type Photo } from './photo';
 import { sharp } from './sharp';
-
-export type OutputFormat = 'jpeg' | 'png' | 'tiff' | 'webp';
 
 export interface WriteOptions {
   format: OutputFormat;

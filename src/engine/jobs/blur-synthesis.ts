@@ -5,8 +5,8 @@
 // Both run through the engine's tiled extract/apply code, so they work on photos of any size.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { outputExtension, realOrResolved } from '../batch/plan';
-import { writeFileAtomic } from '../core/fs-atomic';
+import { outputExtension } from '../../common/formats';
+import { inputKeys, realOrResolved, replacesInput, writeFileAtomic } from '../core/fs-atomic';
 import { readPhoto, type Photo } from '../image';
 import { alignmentProblem, checkSameSize, measureAlignment } from '../kernels/alignment';
 import {
@@ -86,14 +86,15 @@ export async function generateBlurs(
   const photo = await readPhoto(options.photoPath);
   const { rows, cols } = gridFor(photo);
   const { name } = path.parse(options.photoPath);
-  const extension = outputExtension(options.photoPath, undefined);
+  const extension = outputExtension(options.photoPath);
+  const inputs = await inputKeys([options.photoPath]);
   const digits = Math.max(2, String(options.count).length);
   await mkdir(options.outDir, { recursive: true });
   const results: GeneratedBlur[] = [];
   for (let i = 0; i < options.count; i++) {
     const base = path.join(options.outDir, `${name}-blur-${String(i + 1).padStart(digits, '0')}`);
     const result = { outputPath: base + extension, tracePath: `${base}-trace.png` };
-    if (path.resolve(result.outputPath) === path.resolve(options.photoPath)) {
+    if (await replacesInput(result.outputPath, inputs)) {
       throw new Error(`${result.outputPath} is the input photo: choose another output folder.`);
     }
     const codes = samplePriorCodes(
@@ -225,7 +226,7 @@ export async function augmentPairs(
       const k = t * options.perTarget + j;
       const pairIndex = order[k % pairs.length]!;
       const name = `${path.parse(targetPath).name}--${pairs[pairIndex]!.name}`;
-      const out = pairPaths(options.outDir, layout, name, outputExtension(targetPath, undefined));
+      const out = pairPaths(options.outDir, layout, name, outputExtension(targetPath));
       items.push({
         target: path.basename(targetPath),
         pair: pairs[pairIndex]!.name,
@@ -245,11 +246,9 @@ export async function augmentPairs(
         'different extensions).',
     );
   }
-  const inputs = new Set(
-    await Promise.all([...pairs.flatMap((p) => [p.sharp, p.blurry]), ...targets].map(realOrResolved)),
-  );
+  const inputs = await inputKeys([...pairs.flatMap((p) => [p.sharp, p.blurry]), ...targets]);
   for (const output of outputs) {
-    if (inputs.has(await realOrResolved(path.join(options.outDir, output)))) {
+    if (await replacesInput(path.join(options.outDir, output), inputs)) {
       throw new Error(`${output} would replace an input photo: choose another output folder.`);
     }
   }

@@ -2,20 +2,12 @@
 // bit depth kept from the source unless asked otherwise.
 import path from 'node:path';
 import type { OutputOptions } from '../../common/api';
-import { writePhoto, type OutputFormat, type Photo } from '../image';
-
-const EXTENSIONS: Record<string, OutputFormat> = {
-  '.jpg': 'jpeg',
-  '.jpeg': 'jpeg',
-  '.png': 'png',
-  '.tif': 'tiff',
-  '.tiff': 'tiff',
-  '.webp': 'webp',
-};
+import { formatOfPath, type OutputFormat } from '../../common/formats';
+import { writePhoto, type Photo } from '../image';
 
 export function outputFormatFor(outputPath: string, requested?: OutputFormat): OutputFormat {
   if (requested) return requested;
-  const format = EXTENSIONS[path.extname(outputPath).toLowerCase()];
+  const format = formatOfPath(outputPath);
   if (!format) {
     throw new Error(
       `Cannot tell the output format from "${path.basename(outputPath)}": use .jpg, .png, .tif or .webp, ` +

@@ -5,7 +5,7 @@
 // The two photos of a pair are matched by NAME; their extensions may differ.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '../batch/plan';
+import { isPhotoFile } from '../../common/formats';
 
 export type PairLayout = 'suffix' | 'folders';
 
@@ -22,8 +22,7 @@ export interface PairFiles {
   blurry: string;
 }
 
-const isPhotoName = (name: string): boolean =>
-  !name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+const isPhotoName = (name: string): boolean => !name.startsWith('.') && isPhotoFile(name);
 
 const listing = (names: string[]): string =>
   names.slice(0, 5).join(', ') + (names.length > 5 ? ` (and ${names.length - 5} more)` : '');

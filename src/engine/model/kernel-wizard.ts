@@ -2,8 +2,10 @@
 // Parameters are keyed by the authors' PyTorch state_dict names so their checkpoints load as they are.
 // Images are NHWC float32 RGB in [0, 1] (the authors divide 8-bit RGB by 255 and apply no other normalisation).
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { GRID_CELL } from '../core/tiling';
 import {
+  PAD_MODES,
   conv2d,
   convTranspose2d,
   instanceNorm,
@@ -26,52 +28,57 @@ import {
 
 export type { StateTensor } from './parameters';
 
-export type NormType = 'none' | 'instance';
+const NormType = z.enum(['none', 'instance']);
+export type NormType = z.infer<typeof NormType>;
 
-export interface KernelWizardConfig {
+const count = (min: number): z.ZodNumber => z.number().int().min(min);
+
+/** F and G's architecture; strict, so that a misspelled key in a config or a checkpoint is refused. */
+export const KernelWizardConfig = z.strictObject({
   /** Image channels (`input_nc`). */
-  inputNc: number;
+  inputNc: count(1),
   /** Feature width (`nf`). */
-  nf: number;
+  nf: count(1),
   /** Residual blocks after the feature extractor's two stride-2 convs (`front_RBs`). */
-  frontRBs: number;
+  frontRBs: count(0),
   /** Residual blocks before the pixel-shuffle upsampling (`back_RBs`). */
-  backRBs: number;
+  backRBs: count(0),
   /** Channels of one kernel code cell (`kernel_dim`); the code grid is H/128 x W/128. */
-  kernelDim: number;
+  kernelDim: count(1),
   /** G predicts mean and sigma (2 * kernelDim channels) instead of the code (`use_vae`). */
-  useVAE: boolean;
+  useVAE: z.boolean(),
   /** ResNet blocks at the end of the kernel extractor (`KernelExtractor.n_blocks`). */
-  extractorBlocks: number;
+  extractorBlocks: count(0),
   /** `KernelExtractor.norm`; 'instance' also turns the extractor's conv biases on, as in the authors' code. */
-  extractorNorm: NormType;
+  extractorNorm: NormType,
   /** `KernelExtractor.padding_type` of its ResNet blocks. */
-  extractorPadding: PadMode;
+  extractorPadding: z.enum(PAD_MODES),
   /** `Adapter.norm`; 'instance' also turns the adapter's conv biases on. */
-  adapterNorm: NormType;
+  adapterNorm: NormType,
   /** Width of the full-resolution reconstruction convs (hard-coded 64 in the authors' trunk). */
-  reconNf: number;
+  reconNf: count(1),
   /**
    * Not in the paper: the full-resolution reconstruction convs also see x. F's residual otherwise passes
    * through nf channels at quarter resolution (48 values per 4x4 RGB block); at nf 16 that is too narrow
-   * to remove x's fine detail, and the compact F hardly blurs (docs/NOTES.md, session 6).
+   * to remove x's fine detail, and the compact F hardly blurs (docs/decisions/0015-blur-model-variants.md).
    */
-  fullResolutionSkip: boolean;
+  fullResolutionSkip: z.boolean(),
   /**
    * Not in the paper (0: off): F also adds sum_c g_c * (f_c conv x) at full resolution, with learned 7x7
    * filters f_c (`detail_bank`) and per-pixel gates g_c read from its last features (`detail_gates`, zero at
    * the start: the network is then exactly the one without). The code can thus say how much of x's own
-   * detail to keep and how to smear it, which the quarter-resolution trunk cannot carry (docs/NOTES.md,
-   * session 7). The number of filters per colour channel.
+   * detail to keep and how to smear it, which the quarter-resolution trunk cannot carry (decision 0015).
+   * The number of filters per colour channel.
    */
-  detailGates: number;
+  detailGates: count(0),
   /**
    * Not in the paper: the code also scales and shifts F's last full-resolution features, per channel and per
    * 128x128 cell (FiLM; `code_film`, zero at the start). With the full-resolution skip, F otherwise learns one
-   * average blur whatever the code says (docs/NOTES.md, session 8); this gives the code a say on that path.
+   * average blur whatever the code says (decision 0015); this gives the code a say on that path.
    */
-  codeModulation: boolean;
-}
+  codeModulation: z.boolean(),
+});
+export type KernelWizardConfig = z.infer<typeof KernelWizardConfig>;
 
 /**
  * The authors' options (options/kernel_encoding/GOPRO/woVAE.yml); wVAE.yml differs only in useVAE. Their
@@ -167,20 +174,8 @@ function describe(config: KernelWizardConfig): string {
 }
 
 function validateConfig(config: KernelWizardConfig): void {
-  const counts: Array<[string, number, number]> = [
-    ['inputNc', config.inputNc, 1],
-    ['nf', config.nf, 1],
-    ['frontRBs', config.frontRBs, 0],
-    ['backRBs', config.backRBs, 0],
-    ['kernelDim', config.kernelDim, 1],
-    ['extractorBlocks', config.extractorBlocks, 0],
-    ['reconNf', config.reconNf, 1],
-    ['detailGates', config.detailGates, 0],
-  ];
-  for (const [name, value, min] of counts) {
-    if (!Number.isInteger(value) || value < min)
-      throw new Error(`KernelWizard: ${name} must be an integer >= ${min}`);
-  }
+  const checked = KernelWizardConfig.safeParse(config);
+  if (!checked.success) throw new Error(`KernelWizard: ${z.prettifyError(checked.error)}`);
   // G's channel count doubles per downsampling and is capped at its output width, so it must reach it.
   if (config.nf * 2 ** DOWNSAMPLINGS < extractorOutChannels(config)) {
     throw new Error(

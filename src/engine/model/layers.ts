@@ -2,7 +2,8 @@
 // Layout: activations NHWC; conv filters HWIO [kh, kw, in, out]; transposed-conv filters [kh, kw, out, in].
 import * as tf from '@tensorflow/tfjs';
 
-export type PadMode = 'reflect' | 'replicate' | 'zero';
+export const PAD_MODES = ['reflect', 'replicate', 'zero'] as const;
+export type PadMode = (typeof PAD_MODES)[number];
 
 function zeroPad(x: tf.Tensor4D, pad: number): tf.Tensor4D {
   return pad > 0
@@ -18,7 +19,8 @@ function zeroPad(x: tf.Tensor4D, pad: number): tf.Tensor4D {
 /**
  * Filter gradient [k, k, ci, co] of conv2d(x, w, stride, pad) from the padded input [n, h, w, ci] and the output
  * gradient [n, oh, ow, co], computed as one forward convolution: channels become the batch, the batch becomes the
- * channels, and the output gradient is the (dilated) filter. About 3x faster on wasm than im2col + matMul.
+ * channels, and the output gradient is the (dilated) filter.
+ * Faster on wasm than im2col + matMul (decision 0004).
  */
 function filterGradient(xPadded: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
   return tf.tidy(() => {
@@ -48,7 +50,7 @@ function dilate(x: tf.Tensor4D, stride: number): tf.Tensor4D {
 /**
  * Gradient of conv2d(x, w, stride, pad) with respect to x (shape `inShape`), as a forward convolution of the
  * dilated output gradient with the flipped filter. Also the forward pass of a transposed convolution. wasm's
- * own Conv2DBackpropInput is about 15x slower than its forward convolution.
+ * own Conv2DBackpropInput is many times slower than its forward convolution (decision 0004).
  */
 function convInputGradient(
   dy: tf.Tensor4D,

@@ -1,8 +1,24 @@
 // Turns a checkpoint file into a ready network: F and G (ours or the authors' .pth) or the learned restorer.
 import path from 'node:path';
+import { z } from 'zod';
 import { CheckpointError, loadCheckpointFile, loadRestorerCheckpoint } from '../checkpoint';
-import { KernelWizard, OFFICIAL_CONFIG, type KernelWizardConfig } from './kernel-wizard';
-import { Restorer } from './restorer';
+import { KernelWizard, KernelWizardConfig, OFFICIAL_CONFIG } from './kernel-wizard';
+import { Restorer, RestorerConfig } from './restorer';
+
+/** A checkpoint's config may leave keys out (one saved before a part of F existed lacks its key): the
+ * authors' values fill them in, which leave such a part off. */
+const SavedKernelWizardConfig = KernelWizardConfig.partial();
+
+/** The model config a Blurspace checkpoint carries, checked against `schema`. */
+function savedConfig<T>(checkpointPath: string, config: unknown, schema: z.ZodType<T>): T {
+  const checked = schema.safeParse(config);
+  if (checked.success) return checked.data;
+  throw new CheckpointError(
+    'unsupported',
+    `${path.basename(checkpointPath)} has a model config this version of Blurspace cannot read: ` +
+      z.prettifyError(checked.error),
+  );
+}
 
 export interface LoadedModel {
   model: KernelWizard;
@@ -13,15 +29,14 @@ export interface LoadedModel {
 
 export async function loadModel(checkpointPath: string): Promise<LoadedModel> {
   const checkpoint = await loadCheckpointFile(checkpointPath);
+  // The authors' .pth files carry no config: it is read from the weights.
+  const config =
+    checkpoint.source === 'blurspace'
+      ? { ...OFFICIAL_CONFIG, ...savedConfig(checkpointPath, checkpoint.config, SavedKernelWizardConfig) }
+      : undefined;
   let model: KernelWizard;
   try {
-    model =
-      checkpoint.source === 'blurspace' && checkpoint.config
-        ? KernelWizard.fromStateDict(checkpoint.tensors, {
-            ...OFFICIAL_CONFIG,
-            ...(checkpoint.config as Partial<KernelWizardConfig>),
-          })
-        : KernelWizard.fromStateDict(checkpoint.tensors);
+    model = KernelWizard.fromStateDict(checkpoint.tensors, config);
   } catch (error) {
     throw new CheckpointError(
       'unsupported',
@@ -42,8 +57,9 @@ export async function loadModel(checkpointPath: string): Promise<LoadedModel> {
 
 export async function loadRestorer(checkpointPath: string): Promise<Restorer> {
   const checkpoint = await loadRestorerCheckpoint(checkpointPath);
+  const config = savedConfig(checkpointPath, checkpoint.config, RestorerConfig);
   try {
-    return Restorer.fromStateDict(checkpoint.tensors);
+    return Restorer.fromStateDict(checkpoint.tensors, config);
   } catch (error) {
     throw new CheckpointError(
       'unsupported',

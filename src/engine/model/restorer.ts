@@ -1,16 +1,21 @@
 // A learned blind restorer R(y) ~ x (not in the paper): a small U-Net that maps a blurry photo straight to
 // a sharp estimate, trained on the same synthetic pairs as F and G. Three stride-2 levels give it a
 // receptive field of ~100 px for blurs up to 60 px; upsampling is a 1x1 conv and a pixel shuffle (cheap on
-// the wasm backend); the output is y plus a residual. It is the lead for fast mode's +3 dB target, which a
-// kernel estimate and a deconvolution cannot reach on the validation pairs (docs/NOTES.md, session 8).
+// the wasm backend); the output is y plus a residual. Fast mode can run it after its deconvolution, to gain
+// what one kernel estimate and a deconvolution cannot (docs/decisions/0009-learned-restorer-optional.md).
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { conv2d, pixelShuffle } from './layers';
 import { convSpec, Parameters, withStateDict, type ParamSpec, type StateTensor } from './parameters';
 
-export interface RestorerConfig {
+const width = z.number().int().positive();
+
+/** The restorer's architecture; strict, so that a misspelled key in a config or a checkpoint is refused. */
+export const RestorerConfig = z.strictObject({
   /** Feature widths at full, 1/2, 1/4 and 1/8 resolution. */
-  widths: [number, number, number, number];
-}
+  widths: z.tuple([width, width, width, width]),
+});
+export type RestorerConfig = z.infer<typeof RestorerConfig>;
 
 export const RESTORER_DEFAULTS: RestorerConfig = { widths: [16, 32, 64, 96] };
 
@@ -49,12 +54,9 @@ export class Restorer {
   private readonly params: Parameters;
 
   private constructor(config: RestorerConfig, seed: number) {
-    if (config.widths.length !== 4 || !config.widths.every((w) => Number.isInteger(w) && w > 0)) {
-      throw new Error(
-        `Restorer: widths must be four positive integers, got ${JSON.stringify(config.widths)}`,
-      );
-    }
-    this.config = { widths: [...config.widths] };
+    const checked = RestorerConfig.safeParse(config);
+    if (!checked.success) throw new Error(`Restorer: ${z.prettifyError(checked.error)}`);
+    this.config = checked.data;
     this.params = new Parameters(paramSpecs(this.config), seed);
   }
 
@@ -63,15 +65,17 @@ export class Restorer {
     return new Restorer(config, seed);
   }
 
-  /** Builds a restorer from a state_dict in PyTorch layout, its widths read from the shapes. */
-  static fromStateDict(tensors: Map<string, StateTensor>): Restorer {
+  /** Builds a restorer from a state_dict in PyTorch layout; without `config` its widths are read from the shapes. */
+  static fromStateDict(tensors: Map<string, StateTensor>, config?: RestorerConfig): Restorer {
     const out = (key: string): number => {
       const shape = tensors.get(`${key}.weight`)?.shape;
       if (!shape) throw new Error(`Not a restorer state_dict: key "${key}.weight" is missing`);
       return shape[0]!;
     };
-    const widths: RestorerConfig['widths'] = [out('head'), out('down1'), out('down2'), out('down3')];
-    return withStateDict(new Restorer({ widths }, 0), tensors);
+    const inferred = (): RestorerConfig => ({
+      widths: [out('head'), out('down1'), out('down2'), out('down3')],
+    });
+    return withStateDict(new Restorer(config ?? inferred(), 0), tensors);
   }
 
   loadStateDict(tensors: Map<string, StateTensor>): void {

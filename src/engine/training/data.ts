@@ -3,7 +3,7 @@ import { mapPoint, renderShake, sampleTrajectory, type Camera } from './camera-s
 import { develop, expose, sampleCapture, type CaptureOptions, type CaptureParams } from './capture';
 import { applyTone, decodeSrgb8 } from '../core/colour';
 import { averageFrames, goproWindow } from './gopro';
-import { correlateRegion, loadKernels, transformKernel } from './kernels';
+import { correlateRegion, loadKernels, transformKernel, type Kernel } from './kernels';
 import { Rng, STREAM } from '../core/rng';
 import {
   chooseCrop,
@@ -38,6 +38,8 @@ export interface PairOptions {
    * blur on different scenes, for measuring kernel transfer.
    */
   sceneIndex?: number;
+  /** 'kernel' pairs: blur with this kernel instead of drawing one of the shared kernels. */
+  kernel?: Kernel;
 }
 
 export interface PairInfo {
@@ -225,8 +227,8 @@ async function syntheticPair(kind: 'shake' | 'kernel', opts: PairOptions): Promi
   } else {
     const kernels = await loadKernels(opts.dataRoot);
     const base = blurRng.pick(kernels);
-    const symmetry = blurRng.int(0, 7);
-    const k = transformKernel(base, symmetry);
+    const symmetry = opts.kernel ? 0 : blurRng.int(0, 7);
+    const k = opts.kernel ?? transformKernel(base, symmetry);
     margin = Math.max(k.width, k.height);
     render = (src, w, h, left, top) =>
       correlateRegion(src, w, h, 3, k, crop.x - left, crop.y - top, size, size);

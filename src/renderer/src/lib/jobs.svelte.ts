@@ -1,5 +1,5 @@
 // Engine jobs as the UI sees them: started by id, followed through the event stream, ended once.
-import type { EngineEvent, JobResult, JobSpecInput, Region } from '../../../common/api';
+import type { BatchItemProgress, EngineEvent, JobResult, JobSpecInput, Region } from '../../../common/api';
 import { api } from './api';
 
 export interface LossSample {
@@ -9,6 +9,8 @@ export interface LossSample {
 
 export class Job {
   stage = $state('queued');
+  /** Batch jobs: the photo the last progress event was about. */
+  item = $state<BatchItemProgress | null>(null);
   progress = $state(0);
   etaSeconds = $state<number | null>(null);
   /** When the engine sent etaSeconds (performance.now()): the ETA shown counts down from there. */
@@ -101,6 +103,7 @@ class Jobs {
     const { job } = entry;
     if (event.type === 'jobProgress') {
       job.stage = event.stage;
+      job.item = event.item ?? null;
       job.progress = event.progress;
       job.etaSeconds = event.etaSeconds;
       job.etaAt = performance.now();

@@ -1,5 +1,6 @@
 // File-name helpers for paths that come from the engine's machine (either separator).
 import type { CallResult } from '../../../common/api';
+import { FORMAT_EXTENSIONS, type OutputFormat } from '../../../common/formats';
 
 export function splitPath(path: string): { dir: string; stem: string; ext: string; sep: string } {
   const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -13,9 +14,6 @@ export function splitPath(path: string): { dir: string; stem: string; ext: strin
     sep,
   };
 }
-
-export const EXTENSIONS = { jpeg: '.jpg', png: '.png', tiff: '.tif', webp: '.webp' } as const;
-export type ExportFormat = keyof typeof EXTENSIONS;
 
 /** `name` inside `dir`, with the separator `dir` already uses (the engine's machine may be Windows). */
 export function joinPath(dir: string, name: string): string {
@@ -32,6 +30,6 @@ export function defaultOutputFolder(outputs: OutputFolders, sub: string): string
 }
 
 /** In `folder` (an allowed output folder): the original's name, "-blurspace", the format's extension. */
-export function defaultExportPath(originalPath: string, format: ExportFormat, folder: string): string {
-  return joinPath(folder, `${splitPath(originalPath).stem}-blurspace${EXTENSIONS[format]}`);
+export function defaultExportPath(originalPath: string, format: OutputFormat, folder: string): string {
+  return joinPath(folder, `${splitPath(originalPath).stem}-blurspace${FORMAT_EXTENSIONS[format]}`);
 }

@@ -1,0 +1,2 @@
+export const ELECTRON_PACKAGE: string;
+export function findElectronBinary(): string | null;

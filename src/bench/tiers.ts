@@ -1,0 +1,124 @@
+// The validation ladder that deblurring is judged on, from the validation split only:
+// - clean: motion kernels (the shared motion kernels and synthetic camera shake of 9-75 px) on validation
+//   photos, blurred in linear light, plain sRGB, 1 % Gaussian noise, 8 bits;
+// - realistic: the same kernels through the simulated camera (noise, tone curve, clipped highlights, JPEG);
+// - gopro: real frame averages of the GoPro sequence (object and camera motion, no single true kernel).
+// Each pair carries the kernel its ceiling is deconvolved with: the true one, or for GoPro the best uniform
+// kernel fitted to the pair by least squares.
+import { fitPsf, luma, type Psf } from '../engine/kernels/psf';
+import {
+  kernelCentre,
+  loadKernels,
+  makePair,
+  Rng,
+  shakeKernel,
+  type Kernel,
+  type PairOptions,
+} from '../engine/training';
+import type { FloatImage } from '../engine/core/tiling';
+
+export type Tier = 'clean' | 'realistic' | 'gopro';
+export const TIERS: readonly Tier[] = ['clean', 'realistic', 'gopro'];
+
+export interface TierPair {
+  tier: Tier;
+  name: string;
+  sharp: FloatImage;
+  blurry: FloatImage;
+  /** The kernel of the ceiling: true (clean, realistic) or fitted to the pair (gopro). */
+  ceilingPsf: Psf;
+  /** The blur's longest side in pixels (true kernel's box of taps >= 2 % of the peak). */
+  blurPx: number;
+}
+
+const SEED = 2021;
+/** Lengths of the synthetic shakes, spread over 9-75 px. */
+const SHAKE_LENGTHS = [9, 13, 17, 21, 27, 33, 41, 51, 63, 75];
+
+/** The kernel of pair `index`: the shared motion kernels first, then synthetic shakes of growing length. */
+async function tierKernel(dataRoot: string, index: number): Promise<Kernel> {
+  // The shared kernels' motion ones (the others are Gaussian, see ../shared/data/README.md).
+  const motion = (await loadKernels(dataRoot)).filter((k) => /^(kair12_1\d|k_large_\d)$/.test(k.id));
+  if (index < motion.length) return motion[index]!;
+  const i = index - motion.length;
+  const length = SHAKE_LENGTHS[i % SHAKE_LENGTHS.length]!;
+  return shakeKernel(new Rng(SEED, i, 7), length, `shake-${length}px-${i}`);
+}
+
+export function kernelToPsf(k: Kernel): Psf {
+  const side = Math.max(k.width, k.height) | 1;
+  const centre = kernelCentre(k);
+  const c = side >> 1;
+  const weights = new Array<number>(side * side).fill(0);
+  for (let y = 0; y < k.height; y++)
+    for (let x = 0; x < k.width; x++)
+      weights[(y - centre.y + c) * side + (x - centre.x + c)] = k.data[y * k.width + x]!;
+  return { size: side, weights };
+}
+
+/** Longest side of the box of taps at least 2 % of the peak. */
+export function psfExtent(psf: Psf): number {
+  const peak = Math.max(...psf.weights);
+  let [x0, x1, y0, y1] = [psf.size, -1, psf.size, -1];
+  psf.weights.forEach((w, i) => {
+    if (w < 0.02 * peak) return;
+    const x = i % psf.size;
+    const y = Math.floor(i / psf.size);
+    [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
+  });
+  return Math.max(x1 - x0, y1 - y0) + 1;
+}
+
+function image(data: Float32Array, size: number): FloatImage {
+  return { width: size, height: size, channels: 3, data };
+}
+
+/** Gaussian noise of `sigma` on sRGB values, then 8-bit quantisation (deterministic per pair). */
+function noisy8(data: Float32Array, sigma: number, rng: Rng): Float32Array {
+  return data.map((v) => Math.round(Math.min(1, Math.max(0, v + sigma * rng.normal())) * 255) / 255);
+}
+
+/** The best uniform kernel for a real pair: a least-squares fit on the central power-of-two square. */
+function fittedPsf(sharp: FloatImage, blurry: FloatImage, size: number): Psf {
+  let side = 1;
+  while (side * 2 <= Math.min(sharp.width, sharp.height)) side *= 2;
+  const cut = (img: FloatImage) => {
+    const x0 = (img.width - side) >> 1;
+    const y0 = (img.height - side) >> 1;
+    const rgb = new Float32Array(side * side * 3);
+    for (let y = 0; y < side; y++)
+      rgb.set(
+        img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + side) * 3),
+        y * side * 3,
+      );
+    return luma(rgb, side * side);
+  };
+  return fitPsf(cut(sharp), cut(blurry), side, size, 1e-3);
+}
+
+export async function tierPair(tier: Tier, index: number, size: number, dataRoot: string): Promise<TierPair> {
+  const base: PairOptions = { seed: SEED, index, size, split: 'val', dataRoot };
+  if (tier === 'gopro') {
+    const pair = await makePair('gopro', base);
+    const sharp = image(pair.sharp, size);
+    const blurry = image(pair.blurry, size);
+    const ceilingPsf = fittedPsf(sharp, blurry, 45);
+    return { tier, name: `gopro ${index}`, sharp, blurry, ceilingPsf, blurPx: psfExtent(ceilingPsf) };
+  }
+  const kernel = await tierKernel(dataRoot, index);
+  const clean = tier === 'clean';
+  const pair = await makePair('kernel', {
+    ...base,
+    kernel,
+    ...(clean && { capture: { noise: false, jpeg: false, tone: false, highlights: false } }),
+  });
+  const ceilingPsf = kernelToPsf(kernel);
+  return {
+    tier,
+    name: `${tier} ${kernel.id}`,
+    sharp: image(pair.sharp, size),
+    blurry: image(clean ? noisy8(pair.blurry, 0.01, new Rng(SEED, index, 11)) : pair.blurry, size),
+    ceilingPsf,
+    blurPx: psfExtent(ceilingPsf),
+  };
+}
