@@ -110,7 +110,9 @@ async function shapes(width, height) {
     }
   }
   for (let i = 0; i < 6; i++)
-    parts.push(`<circle cx="${pick(0, width)}" cy="${pick(0, height)}" r="${pick(5, 24)}" fill="${colour()}"/>`);
+    parts.push(
+      `<circle cx="${pick(0, width)}" cy="${pick(0, height)}" r="${pick(5, 24)}" fill="${colour()}"/>`,
+    );
   for (let i = 0; i < 6; i++) {
     const x = pick(0, width);
     parts.push(
@@ -160,7 +162,8 @@ function pathKernel(size, points) {
       [1, 1],
     ]) {
       const w = (dx ? x - x0 : 1 - x + x0) * (dy ? y - y0 : 1 - y + y0);
-      if (x0 + dx >= 0 && x0 + dx < size && y0 + dy >= 0 && y0 + dy < size) k[(y0 + dy) * size + x0 + dx] += w;
+      if (x0 + dx >= 0 && x0 + dx < size && y0 + dy >= 0 && y0 + dy < size)
+        k[(y0 + dy) * size + x0 + dx] += w;
     }
   }
   return normalised(k);
@@ -192,17 +195,22 @@ const kernels = [
   { id: 'gauss_1', size: 25, data: gaussianKernel(25, 1.2, 1.2, 0) },
   { id: 'gauss_3', size: 25, data: gaussianKernel(25, 3, 3, 0) },
   { id: 'aniso_gauss', size: 25, data: gaussianKernel(25, 4, 1.3, 0.6) },
-  { id: 'motion_line', size: 25, data: pathKernel(25, curve(60, (t) => [9 * (t - 0.5) * 2, 4 * (t - 0.5) * 2])) },
   {
-    id: 'motion_hook',
+    id: 'motion_line',
+    size: 25,
+    data: pathKernel(
+      25,
+      curve(60, (t) => [9 * (t - 0.5) * 2, 4 * (t - 0.5) * 2]),
+    ),
+  },
+  {
+    id: 'motion_arc',
     size: 25,
     data: pathKernel(
       25,
       curve(80, (t) => {
-        // Round an arc, slowing down, then a short straight tail.
-        const a = Math.PI * (0.4 + 1.2 * Math.min(1, t / 0.7) ** 0.8);
-        const tail = Math.max(0, t - 0.7) * 16;
-        return [6 * Math.cos(a) + tail, 7 * Math.sin(a) - 0.5 * tail];
+        const a = Math.PI * (0.55 + 0.9 * t);
+        return [5 * Math.cos(a) + 2, 9 * Math.sin(a)];
       }),
     ),
   },
@@ -232,9 +240,9 @@ const street = await shapes(W, H);
 await raw(street, W, H).jpeg({ quality: 92 }).toFile(path.join(IMAGES, 'street.jpg'));
 await (await grass(320, 240)).toFile(path.join(IMAGES, 'grass.jpg'));
 
-// A 256 px crop of the street moved along the hook-shaped trail in linear light, with a little sensor noise:
+// A 256 px crop of the street moved along the arc-shaped trail in linear light, with a little sensor noise:
 // a motion-blurred photo with no sharp original beside it.
-const hook = kernels.find((k) => k.id === 'motion_hook');
+const arc = kernels.find((k) => k.id === 'motion_arc');
 const side = 256;
 const [ox, oy] = [(W - side) >> 1, (H - side) >> 1];
 const toLinear = (v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
@@ -245,9 +253,9 @@ for (let y = 0; y < side; y++) {
   for (let x = 0; x < side; x++) {
     for (let ch = 0; ch < 3; ch++) {
       let sum = 0;
-      for (let i = 0; i < hook.size; i++) {
-        for (let j = 0; j < hook.size; j++) {
-          const w = hook.data[i * hook.size + j];
+      for (let i = 0; i < arc.size; i++) {
+        for (let j = 0; j < arc.size; j++) {
+          const w = arc.data[i * arc.size + j];
           if (w === 0) continue;
           const sy = Math.min(H - 1, Math.max(0, oy + y + i - 12));
           const sx = Math.min(W - 1, Math.max(0, ox + x + j - 12));

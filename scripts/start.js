@@ -1,5 +1,6 @@
-// `npm start`: builds and starts the desktop app. Electron's package no longer downloads its binary when it
-// is installed, and electron-vite does not download it either, so the first run fetches it here.
+// `npm start` (`node scripts/start.js preview`: builds and starts the desktop app) and `npm run dev`
+// (`... dev`). Electron's package no longer downloads its binary when it is installed, and electron-vite does
+// not download it either, so the first run fetches it here.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ELECTRON_PACKAGE, findElectronBinary } from './electron-binary.js';
@@ -11,7 +12,8 @@ function downloadElectron() {
     stdio: ['ignore', 'inherit', 'pipe'],
     encoding: 'utf8',
   });
-  if (result.status === 0) return findElectronBinary();
+  const binary = result.status === 0 ? findElectronBinary() : null;
+  if (binary) return binary;
   const reason =
     (result.stderr ?? '').trim().split('\n')[0] || result.error?.message || `exit ${result.status}`;
   console.error(
@@ -25,7 +27,7 @@ const binary = findElectronBinary() ?? downloadElectron();
 if (binary === null) process.exit(1);
 
 const electronVite = path.join(path.dirname(ELECTRON_PACKAGE), 'electron-vite', 'bin', 'electron-vite.js');
-const app = spawnSync(process.execPath, [electronVite, 'preview', ...process.argv.slice(2)], {
+const app = spawnSync(process.execPath, [electronVite, ...process.argv.slice(2)], {
   stdio: 'inherit',
   env: { ...process.env, ELECTRON_EXEC_PATH: binary },
 });

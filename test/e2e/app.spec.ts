@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { HAS_SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { expect, test } from './fixtures';
 import {
   kernelFlow,
@@ -18,7 +17,7 @@ import {
 let files: Fixtures;
 
 test.beforeAll(async () => {
-  if (HAS_SHARED_DATA) files = await makeFixtures();
+  files = await makeFixtures();
 });
 test.afterAll(async () => {
   if (files) await rm(files.dir, { recursive: true, force: true });
@@ -26,7 +25,6 @@ test.afterAll(async () => {
 
 test.describe('with photos', () => {
   test.beforeEach(async ({ page, bridge, engine }) => {
-    test.skip(!HAS_SHARED_DATA, SHARED_DATA_MISSING);
     // Exports go beside the test photos: allow that folder, as `npm run serve -- --output-dir` would.
     engine.grantOutputFolder(files.dir);
     await page.goto(bridge.openUrl);

@@ -4,14 +4,13 @@ import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
 import sharp from 'sharp';
 import { ELECTRON_MISSING, findElectronBinary } from '../helpers/electron';
-import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA_MISSING } from '../helpers/paths';
+import { REPO_ROOT } from '../helpers/paths';
 import { kernelFlow, makeFixtures, useCheckpoint } from './flow';
 
 const binary = findElectronBinary();
 
 test('desktop app: opens photos (native dialog), reads and applies a kernel, compares and exports', async () => {
   test.skip(binary === null, ELECTRON_MISSING);
-  test.skip(!HAS_SHARED_DATA, SHARED_DATA_MISSING);
   test.setTimeout(180_000);
   const files = await makeFixtures();
   const app = await electron.launch({

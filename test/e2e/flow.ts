@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { SHARED_DATA } from '../helpers/paths';
+import { STREET, TEXTURE, writeLargePhoto } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 export interface Fixtures {
@@ -32,17 +32,11 @@ export async function makeFixtures(): Promise<Fixtures> {
   await tf.setBackend('cpu');
   await saveTinyCheckpoint(files.checkpoint, 3);
   const crop = { left: 10, top: 20, width: 301, height: 283 };
-  const source = sharp(path.join(SHARED_DATA, 'photos-small', 'astronaut.png')).extract(crop);
+  const source = sharp(STREET).extract(crop);
   await source.clone().png().toFile(files.sharp);
   await source.clone().blur(2.5).png().toFile(files.blurry);
-  await sharp(path.join(SHARED_DATA, 'photos-small', 'coffee.png'))
-    .extract(crop)
-    .png()
-    .toFile(files.other);
-  await sharp(path.join(SHARED_DATA, 'photos', 'enlightenment-data', 'Mountain.jpg'))
-    .resize(6000, 4000, { fit: 'fill' })
-    .jpeg({ quality: 90 })
-    .toFile(files.large);
+  await sharp(TEXTURE).extract(crop).png().toFile(files.other);
+  await writeLargePhoto(files.large, 6000, 4000);
   return files;
 }
 

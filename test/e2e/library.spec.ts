@@ -3,14 +3,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HAS_SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { expect, test } from './fixtures';
 import { makeFixtures, openPhotos, openSettings, shot, useCheckpoint, type Fixtures } from './flow';
 
 let files: Fixtures;
 
 test.beforeAll(async () => {
-  if (HAS_SHARED_DATA) files = await makeFixtures();
+  files = await makeFixtures();
 });
 test.afterAll(async () => {
   if (files) await rm(files.dir, { recursive: true, force: true });
@@ -21,7 +20,6 @@ test('kernel library: export, delete, import (bad and foreign files refused), th
   bridge,
   engine,
 }) => {
-  test.skip(!HAS_SHARED_DATA, SHARED_DATA_MISSING);
   test.setTimeout(180_000);
   const info = test.info();
   await page.goto(bridge.openUrl);

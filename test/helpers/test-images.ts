@@ -3,7 +3,7 @@
 // in the shared data's layout, for the training code.
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions, type Sharp } from 'sharp';
 import { REPO_ROOT } from './paths';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
@@ -15,11 +15,11 @@ export const STREET = path.join(IMAGES, 'street.jpg');
 export const TEXTURE = path.join(IMAGES, 'texture.jpg');
 /** Dense blades of grass, nothing larger than a blade: its blur is hard to tell from its texture (320 x 240). */
 export const GRASS = path.join(IMAGES, 'grass.jpg');
-/** 256 x 256, blurred by the hook-shaped camera motion of kernel `motion_hook`; no sharp original. */
+/** 256 x 256, blurred by the arc-shaped camera motion of kernel `motion_arc`; no sharp original. */
 export const MOTION_BLURRED = path.join(IMAGES, 'motion-blurred.jpg');
 /**
  * Data root for loadKernels (kernels/kernels.json): Gaussian `gauss_1`, `gauss_3`, `aniso_gauss` and motion
- * `motion_line`, `motion_hook` (25 x 25), `motion_large` (67 x 67; the motions are not symmetric).
+ * `motion_line`, `motion_arc` (25 x 25), `motion_large` (67 x 67; the motions are not symmetric).
  */
 export const TEST_KERNELS_ROOT = FIXTURES;
 
@@ -29,7 +29,7 @@ export const TEST_KERNELS_ROOT = FIXTURES;
  */
 export async function writeLargePhoto(file: string, width: number, height: number): Promise<void> {
   const [tileWidth, tileHeight] = [480, 360];
-  const tiles: sharp.OverlayOptions[] = [];
+  const tiles: OverlayOptions[] = [];
   for (let row = 0; row * tileHeight < height; row++) {
     for (let col = 0; col * tileWidth < width; col++) {
       let tile = sharp((row + col) % 2 ? TEXTURE : STREET);
@@ -53,7 +53,7 @@ export const TEST_FRAMES = { train: [1, 20], val: [250, 269] } as const;
  */
 export async function makeDataRoot(root: string): Promise<string> {
   const manifest: { file: string; package: string }[] = [];
-  const photo = async (pkg: string, name: string, image: sharp.Sharp) => {
+  const photo = async (pkg: string, name: string, image: Sharp) => {
     const file = path.join('photos', pkg, name);
     await mkdir(path.join(root, 'photos', pkg), { recursive: true });
     await image.jpeg({ quality: 92 }).toFile(path.join(root, file));

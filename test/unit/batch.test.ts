@@ -1,4 +1,4 @@
-// Batch export on real photos: folder trees, naming, conflicts, bad inputs, cancel, and a CLI batch killed
+// Batch export on the test photos: folder trees, naming, conflicts, bad inputs, cancel, and a CLI batch killed
 // with SIGKILL that resumes without losing or duplicating work and without touching the originals.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,11 +14,11 @@ import { forgetBatchSpec, manifestCounts } from '../../src/engine/batch/manifest
 import { JobSpec, type BatchItemProgress, type BatchSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { JobCancelledError, type ProgressUpdate } from '../../src/engine/core/progress';
-import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
+import { REPO_ROOT } from '../helpers/paths';
+import { GRASS, MOTION_BLURRED, STREET, TEXTURE } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 
 const CLI = path.join(REPO_ROOT, 'out', 'main', 'cli.js');
-const PHOTOS = path.join(SHARED_DATA, 'photos-small');
 const run = promisify(execFile);
 
 const sha256 = async (file: string): Promise<string> =>
@@ -37,7 +37,7 @@ async function listFiles(dir: string): Promise<string[]> {
 
 async function makePhoto(file: string, source: string, width: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const image = sharp(path.join(PHOTOS, source)).resize({ width });
+  const image = sharp(source).resize({ width });
   await (file.endsWith('.png') ? image.png() : image.jpeg({ quality: 90 })).toFile(file);
 }
 
@@ -49,7 +49,7 @@ function readManifest(outDir: string): Manifest | null {
   }
 }
 
-describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`, () => {
+describe('batch export', () => {
   let dir: string;
   let engine: Engine;
   const batch = (
@@ -72,9 +72,9 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('mirrors a folder tree (recursive only when asked), unicode and spaces included', async () => {
     const input = path.join(dir, 'tree in');
-    await makePhoto(path.join(input, 'top.jpg'), 'coffee.png', 300);
-    await makePhoto(path.join(input, 'sub folder', 'chat été.png'), 'chelsea.png', 260);
-    await makePhoto(path.join(input, 'sub folder', 'déjà', 'rocket.jpg'), 'rocket.jpg', 280);
+    await makePhoto(path.join(input, 'top.jpg'), TEXTURE, 300);
+    await makePhoto(path.join(input, 'sub folder', 'chat été.png'), STREET, 260);
+    await makePhoto(path.join(input, 'sub folder', 'déjà', 'grass.jpg'), GRASS, 280);
     await writeFile(path.join(input, 'notes.txt'), 'not a photo');
 
     const flat = path.join(dir, 'flat');
@@ -87,7 +87,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     expect(summary.counts).toMatchObject({ total: 3, done: 3, failed: 0 });
     expect((await listFiles(out)).filter((f) => !f.startsWith('.') && !f.startsWith('batch-'))).toEqual([
       path.join('sub folder', 'chat été-export.webp'),
-      path.join('sub folder', 'déjà', 'rocket-export.webp'),
+      path.join('sub folder', 'déjà', 'grass-export.webp'),
       'top-export.webp',
     ]);
     const meta = await sharp(path.join(out, 'sub folder', 'chat été-export.webp')).metadata();
@@ -101,7 +101,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
       expect(stage).toBe(`${item!.index}/${item!.total} ${item!.name}: ${item!.stage}`);
     }
     expect(run.updates.map((u) => u.item).filter((item) => item?.stage === 'done')).toEqual(
-      ['chat été.png', 'rocket.jpg', 'top.jpg'].map((name, i) => ({
+      ['chat été.png', 'grass.jpg', 'top.jpg'].map((name, i) => ({
         index: i + 1,
         total: 3,
         name,
@@ -123,8 +123,8 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('never writes through a sub-folder of OUTDIR that is a link leading elsewhere', async () => {
     const input = path.join(dir, 'linked in');
-    await makePhoto(path.join(input, 'top.jpg'), 'coffee.png', 120);
-    await makePhoto(path.join(input, 'sub', 'inner.jpg'), 'rocket.jpg', 120);
+    await makePhoto(path.join(input, 'top.jpg'), TEXTURE, 120);
+    await makePhoto(path.join(input, 'sub', 'inner.jpg'), GRASS, 120);
     const out = path.join(dir, 'linked out');
     const elsewhere = path.join(dir, 'elsewhere');
     await mkdir(out, { recursive: true });
@@ -139,8 +139,8 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('names results from the template and applies the conflict policy', async () => {
     const input = path.join(dir, 'named');
-    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 256);
-    await makePhoto(path.join(input, 'b.png'), 'camera.png', 256);
+    await makePhoto(path.join(input, 'a.jpg'), TEXTURE, 256);
+    await makePhoto(path.join(input, 'b.png'), MOTION_BLURRED, 256);
     const out = path.join(dir, 'named out');
     const today = new Date().toISOString().slice(0, 10);
     await batch({ inputs: [input], outDir: out, nameTemplate: '{n}_{name}_{preset}_{date}' }).done;
@@ -205,8 +205,8 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('finishes despite bad inputs, reports why each failed, processes a duplicate once', async () => {
     const input = path.join(dir, 'bad inputs');
-    await makePhoto(path.join(input, 'good.jpg'), 'coffee.png', 300);
-    await makePhoto(path.join(input, 'other good.png'), 'brick.png', 256);
+    await makePhoto(path.join(input, 'good.jpg'), TEXTURE, 300);
+    await makePhoto(path.join(input, 'other good.png'), GRASS, 256);
     const jpeg = await readFile(path.join(input, 'good.jpg'));
     await writeFile(path.join(input, 'corrupt.jpg'), jpeg.subarray(0, jpeg.length >> 1));
     await writeFile(path.join(input, 'zero.png'), '');
@@ -240,7 +240,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('stops between items on cancel and resumes from the manifest', async () => {
     const input = path.join(dir, 'cancel');
-    for (let i = 0; i < 4; i++) await makePhoto(path.join(input, `p${i}.jpg`), 'astronaut.png', 256 + i * 8);
+    for (let i = 0; i < 4; i++) await makePhoto(path.join(input, `p${i}.jpg`), STREET, 256 + i * 8);
     const out = path.join(dir, 'cancel out');
     const controller = new AbortController();
     const first = batch({ inputs: [input], outDir: out }, controller.signal);
@@ -254,7 +254,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     // What a kill leaves behind: a temp file, and a result written just before the manifest was updated.
     const pending = readManifest(out)!.items.filter((i) => i.status === 'pending');
     await writeFile(path.join(out, `.${pending[0]!.output}.0badc0de.tmp`), 'half a photo');
-    await makePhoto(path.join(out, pending[1]!.output), 'coffee.png', 64);
+    await makePhoto(path.join(out, pending[1]!.output), TEXTURE, 64);
     const resumed = await batch({ inputs: [input], outDir: out }).done;
     expect(resumed.counts).toMatchObject({ total: 4, done: 4 });
     expect(await listFiles(out)).toEqual([
@@ -268,7 +268,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('paused through the engine: the rest stays pending, the manifest knows how to resume, nothing is redone', async () => {
     const input = path.join(dir, 'pause in');
-    for (let i = 0; i < 5; i++) await makePhoto(path.join(input, `q${i}.png`), 'chelsea.png', 240 + i * 8);
+    for (let i = 0; i < 5; i++) await makePhoto(path.join(input, `q${i}.png`), STREET, 240 + i * 8);
     const out = path.join(dir, 'pause out');
     const spec = JobSpec.parse({ kind: 'batch', inputs: [input], outDir: out, preset: { kind: 'export' } });
     const controller = new AbortController();
@@ -334,7 +334,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     await saveTinyCheckpoint(checkpointPath, 4);
     const withModel = await Engine.create({ backend: 'wasm', checkpointPath, defaultCheckpointPath: '' });
     const pair = path.join(dir, 'pair');
-    await makePhoto(path.join(pair, 'sharp.png'), 'chelsea.png', 300);
+    await makePhoto(path.join(pair, 'sharp.png'), STREET, 300);
     await sharp(path.join(pair, 'sharp.png')).blur(2).toFile(path.join(pair, 'blurry.png'));
     const kernelPath = path.join(dir, 'cat.blurkernel');
     const spec = {
@@ -345,8 +345,8 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
     } as const;
     await withModel.runJob(spec, new AbortController().signal, () => {});
     const input = path.join(dir, 'to blur');
-    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 280);
-    await makePhoto(path.join(input, 'b.png'), 'brick.png', 256);
+    await makePhoto(path.join(input, 'a.jpg'), TEXTURE, 280);
+    await makePhoto(path.join(input, 'b.png'), GRASS, 256);
     const out = path.join(dir, 'blurred');
     const summary = await runBatch(
       {
@@ -376,7 +376,7 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
 
   it('runs as an engine job (JobSpec kind batch): counts, report path and each problem with its reason', async () => {
     const input = path.join(dir, 'job in');
-    await makePhoto(path.join(input, 'a.jpg'), 'coffee.png', 240);
+    await makePhoto(path.join(input, 'a.jpg'), TEXTURE, 240);
     await writeFile(path.join(input, 'text.jpg'), 'not a JPEG\n');
     const out = path.join(dir, 'job out');
     const spec = JobSpec.parse({ kind: 'batch', inputs: [input], outDir: out, preset: { kind: 'export' } });
@@ -411,13 +411,13 @@ describe.skipIf(!HAS_SHARED_DATA)(`batch export ${HAS_SHARED_DATA ? '' : SHARED_
       stderr: expect.stringMatching(/missing the photos or folders/),
     });
     await expect(
-      run(process.execPath, [CLI, 'batch', PHOTOS, '-o', dir, '--on-conflict', 'replace']),
+      run(process.execPath, [CLI, 'batch', path.dirname(STREET), '-o', dir, '--on-conflict', 'replace']),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/invalid options/) });
   });
 
   it('a CLI batch killed with SIGKILL resumes: every result once, complete, originals untouched', async () => {
     const input = path.join(dir, 'kill in');
-    const sources = ['astronaut.png', 'chelsea.png', 'coffee.png', 'camera.png', 'rocket.jpg'];
+    const sources = [STREET, TEXTURE, GRASS, MOTION_BLURRED];
     const expected: string[] = [];
     for (let i = 0; i < 24; i++) {
       const sub = i < 12 ? 'roll 1' : 'rouleau №2';
