@@ -124,10 +124,24 @@ export async function runTiles<Job extends TileMessage>(
   }
   const pool = new TileThreads(file, count, signal, workerData);
   let next = 0;
+  // Results reach onTile in the jobs' order, whichever thread finishes first: blending sums overlaps
+  // in floating point, and the same photo must give the same bytes on any number of threads.
+  const finished = new Map<number, [Job, Float32Array]>();
+  let committed = 0;
+  let delivered = Promise.resolve();
+  const deliver = (): Promise<void> =>
+    (delivered = delivered.then(async () => {
+      for (let item = finished.get(committed); item; item = finished.get(committed)) {
+        finished.delete(committed++);
+        await onTile(...item);
+      }
+    }));
   const lane = async (): Promise<void> => {
     while (next < jobs.length) {
-      const job = jobs[next++]!();
-      await onTile(job, await pool.run(job));
+      const index = next++;
+      const job = jobs[index]!();
+      finished.set(index, [job, await pool.run(job)]);
+      await deliver();
     }
   };
   try {
