@@ -1,7 +1,9 @@
 // The layer rule (eslint/layers.js) on planted imports: it must fail an upward or sideways import and
 // pass a downward one, through ESLint with the project's own configuration.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
+import { LAYERS } from '../../eslint/layers.js';
 
 const eslint = new ESLint({ cwd: process.cwd() });
 
@@ -46,5 +48,24 @@ describe('the layer rule', () => {
       "import { GRID_CELL } from '../core/tiling';\nimport { psfFromKernel } from './fast-mode';\nimport type { JobSpec } from '../../common/api';\nexport const z = [GRID_CELL, psfFromKernel] as unknown as JobSpec;\n",
     );
     expect(errors).toEqual([]);
+  });
+});
+
+describe('the layout', () => {
+  const folders = (dir: string) =>
+    readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `${dir}/${entry.name}`);
+  const tree = [...folders('src'), ...folders('src/engine')].filter((dir) => dir !== 'src/engine');
+
+  it('has a layer for every folder of src and src/engine, and a folder for every layer', () => {
+    const layers = LAYERS.map((layer) => layer.dir);
+    expect(tree.filter((dir) => !layers.includes(dir))).toEqual([]);
+    expect(layers.filter((dir) => !existsSync(dir))).toEqual([]);
+  });
+
+  it('is the one docs/ARCHITECTURE.md describes', () => {
+    const architecture = readFileSync('docs/ARCHITECTURE.md', 'utf8');
+    expect(tree.filter((dir) => !architecture.includes(`\`${dir}\``))).toEqual([]);
   });
 });
