@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, REPORT_JSON, REPORT_TEXT, runBatch, type Manifest } from '../../src/engine/batch';
-import { forgetBatchSpec, manifestCounts } from '../../src/engine/batch/manifest';
+import { forgetBatchSpec, loadManifest, manifestCounts } from '../../src/engine/batch/manifest';
 import { JobSpec, type BatchItemProgress, type BatchSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
 import { JobCancelledError, type ProgressUpdate } from '../../src/engine/core/progress';
@@ -48,6 +48,30 @@ function readManifest(outDir: string): Manifest | null {
     return null; // not written yet
   }
 }
+
+describe('the batch manifest', () => {
+  it('is read back strictly: a misspelled key makes it a file this version does not understand', async () => {
+    const outDir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-manifest-'));
+    try {
+      const manifest = {
+        format: 'blurspace-batch',
+        version: 1,
+        settings: '{}',
+        date: '2026-12-06',
+        items: [],
+        outputs: [],
+      };
+      await writeFile(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest));
+      expect(await loadManifest(outDir)).toEqual(manifest);
+      await writeFile(path.join(outDir, MANIFEST_FILE), JSON.stringify({ ...manifest, outptus: [] }));
+      await expect(loadManifest(outDir)).rejects.toThrow(
+        /not a batch manifest this version of Blurspace understands/,
+      );
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('batch export', () => {
   let dir: string;

@@ -2,49 +2,56 @@
 // a batch killed at any moment can be resumed by running the same command again.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BatchCounts, BatchItemStatus, BatchSpec } from '../../common/api';
+import { z } from 'zod';
+import { BatchItemStatus, BatchJobSpec, type BatchCounts } from '../../common/api';
 import { writeFileAtomic } from '../core/fs-atomic';
 
 export const MANIFEST_FILE = '.blurspace-batch.json';
 export const MANIFEST_FORMAT = 'blurspace-batch';
 export const MANIFEST_VERSION = 1;
 
-export interface ManifestItem {
-  /** The input file (absolute). */
-  input: string;
-  /** Its real path: the identity used for de-duplication. */
-  key: string;
-  /** The result, relative to the output folder. */
-  output: string;
-  status: BatchItemStatus;
-  reason?: string;
-  /**
-   * Deblur preset, done items: how far the blur estimate could be trusted (the deblur job's note), e.g. that
-   * the photo was written unchanged because the blur could not be estimated.
-   */
-  note?: string;
-  /** Deblur preset: the result is the photo unchanged (re-encoded with the output options). */
-  unchanged?: boolean;
-}
+const ManifestItem = z
+  .object({
+    /** The input file (absolute). */
+    input: z.string(),
+    /** Its real path: the identity used for de-duplication. */
+    key: z.string(),
+    /** The result, relative to the output folder. */
+    output: z.string(),
+    status: BatchItemStatus,
+    reason: z.string().optional(),
+    /**
+     * Deblur preset, done items: how far the blur estimate could be trusted (the deblur job's note), e.g.
+     * that the photo was written unchanged because the blur could not be estimated.
+     */
+    note: z.string().optional(),
+    /** Deblur preset: the result is the photo unchanged (re-encoded with the output options). */
+    unchanged: z.boolean().optional(),
+  })
+  .strict();
+export type ManifestItem = z.infer<typeof ManifestItem>;
 
-export interface Manifest {
-  format: typeof MANIFEST_FORMAT;
-  version: typeof MANIFEST_VERSION;
-  /** What decides an item's result (preset, output options, naming); items are reused only when it matches. */
-  settings: string;
-  /** The {date} of the batch, kept so a resumed batch names its results the same way. */
-  date: string;
-  items: ManifestItem[];
-  /** Every result a batch ever wrote here (relative paths): the only files --on-conflict overwrite replaces. */
-  outputs: string[];
-  /**
-   * The batch as last started (absolute paths), so the app can offer to resume a paused batch after a
-   * restart; absent once the batch is discarded (`forgetBatchSpec`) or written by an older version.
-   */
-  spec?: BatchSpec;
-  /** How many items at the head of `items` belong to the last run (the rest are from earlier inputs). */
-  current?: number;
-}
+const Manifest = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    version: z.literal(MANIFEST_VERSION),
+    /** What decides an item's result (preset, output options, naming); items are reused only when it matches. */
+    settings: z.string(),
+    /** The {date} of the batch, kept so a resumed batch names its results the same way. */
+    date: z.string(),
+    items: z.array(ManifestItem),
+    /** Every result a batch ever wrote here (relative paths): the only files --on-conflict overwrite replaces. */
+    outputs: z.array(z.string()),
+    /**
+     * The batch as last started (absolute paths), so the app can offer to resume a paused batch after a
+     * restart; absent once the batch is discarded (`forgetBatchSpec`).
+     */
+    spec: BatchJobSpec.omit({ kind: true }).strict().optional(),
+    /** How many items at the head of `items` belong to the last run (the rest are from earlier inputs). */
+    current: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type Manifest = z.infer<typeof Manifest>;
 
 /** Counts of items by status. */
 export function countItems(items: readonly ManifestItem[]): BatchCounts {
@@ -69,24 +76,20 @@ export async function loadManifest(outDir: string): Promise<Manifest | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  let manifest: Partial<Manifest>;
+  let json: unknown;
   try {
-    manifest = JSON.parse(text) as Partial<Manifest>;
+    json = JSON.parse(text);
   } catch {
-    manifest = {};
+    json = null;
   }
-  if (
-    manifest.format !== MANIFEST_FORMAT ||
-    manifest.version !== MANIFEST_VERSION ||
-    !Array.isArray(manifest.items) ||
-    !Array.isArray(manifest.outputs)
-  ) {
+  const parsed = Manifest.safeParse(json);
+  if (!parsed.success) {
     throw new Error(
       `'${file}' is not a batch manifest this version of Blurspace understands. Move it away to start ` +
         'the batch over (results already in the folder are then treated as foreign files).',
     );
   }
-  return manifest as Manifest;
+  return parsed.data;
 }
 
 /** Serialises saves: the last call's state is what ends up on disk. */
