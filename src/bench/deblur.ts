@@ -1,6 +1,6 @@
 // `npm run bench:deblur`: restoration quality and speed on the validation ladder (src/bench/tiers.ts:
-// clean, realistic, GoPro), each tier with its ceiling (the non-blind deconvolution with the true kernel, or
-// for GoPro the best uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
+// clean, realistic, GoPro), each tier with its ceiling (the non-blind deconvolution with the true kernel; for
+// GoPro, whose blur varies, a uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
 // restorer, the ceiling; Levin et al.'s error ratio, kernel sizes, how far "reliable" can be trusted; then a
 // 24 MP timing and a contact sheet of ../shared/data/real-blurry.
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { deconvolve } from '../engine/deblur/deconvolution';
 import {
   FAST_DEFAULTS,
   fastDeblur,
+  nonBlindOptions,
   type FastModeOptions,
   type Reliability,
 } from '../engine/deblur/fast-mode';
@@ -80,8 +81,7 @@ function alignedError(result: FloatImage, sharp: FloatImage): number {
 const decibels = (error: number): number => 10 * Math.log10(1 / error);
 /**
  * Mean time of a 1024x1024 forward FFT, the deconvolution's main cost: machines of the same kind here have
- * differed widely in it (docs/decisions/0005-pffft-for-ffts.md), which moves every time in this report by
- * about as much.
+ * differed by 2.5x, which moves every time in this report by about as much.
  */
 function fftMilliseconds(): number {
   const fft = new RealTileFft(1024, 1024);
@@ -121,7 +121,10 @@ for (const tier of values.tiers.split(',') as Tier[]) {
     const pair = await tierPair(tier, index, size, SHARED_DATA_DIR);
     const [fast, seconds] = await timed(() => fastDeblur(pair.blurry, fastOptions, ctx));
     const learned = learnedOptions && (await fastDeblur(pair.blurry, learnedOptions, ctx));
-    const ceiling = await deconvolve(pair.blurry, pair.ceilingPsf, fastOptions.deconvolution);
+    const ceiling = await deconvolve(pair.blurry, pair.ceilingPsf, {
+      ...nonBlindOptions(pair.blurry),
+      ...fastOptions.deconvolution,
+    });
     const result: PairResult = {
       name: pair.name,
       blurry: alignedError(pair.blurry, pair.sharp),
@@ -182,7 +185,7 @@ for (const [tier, list] of results) {
       '-',
     );
   row(
-    tier === 'gopro' ? 'ceiling (fitted kernel)' : 'ceiling (true kernel)',
+    tier === 'gopro' ? 'fitted uniform kernel (reference)' : 'ceiling (true kernel)',
     list.map((r) => r.ceiling),
     list.map((r) => r.ssim.ceiling),
     '-',

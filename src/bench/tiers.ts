@@ -3,8 +3,9 @@
 //   photos, blurred in linear light, plain sRGB, 1 % Gaussian noise, 8 bits;
 // - realistic: the same kernels through the simulated camera (noise, tone curve, clipped highlights, JPEG);
 // - gopro: real frame averages of the GoPro sequence (object and camera motion, no single true kernel).
-// Each pair carries the kernel its ceiling is deconvolved with: the true one, or for GoPro the best uniform
-// kernel fitted to the pair by least squares.
+// Each pair carries the kernel its ceiling is deconvolved with: the true one. GoPro pairs have none (people
+// and branches move on their own): their reference is the uniform kernel fitted to the pair by least
+// squares, which a blind estimate on the most textured window can beat.
 import { fitPsf, luma, type Psf } from '../engine/kernels/psf';
 import {
   kernelCentre,
@@ -16,6 +17,7 @@ import {
   type PairOptions,
 } from '../engine/training';
 import type { FloatImage } from '../engine/core/tiling';
+import { srgbToLinear } from '../engine/core/colour';
 
 export type Tier = 'clean' | 'realistic' | 'gopro';
 export const TIERS: readonly Tier[] = ['clean', 'realistic', 'gopro'];
@@ -78,7 +80,7 @@ function noisy8(data: Float32Array, sigma: number, rng: Rng): Float32Array {
   return data.map((v) => Math.round(Math.min(1, Math.max(0, v + sigma * rng.normal())) * 255) / 255);
 }
 
-/** The best uniform kernel for a real pair: a least-squares fit on the central power-of-two square. */
+/** The uniform kernel of a real pair: a least-squares fit in linear light on the central power-of-two square. */
 function fittedPsf(sharp: FloatImage, blurry: FloatImage, size: number): Psf {
   let side = 1;
   while (side * 2 <= Math.min(sharp.width, sharp.height)) side *= 2;
@@ -91,13 +93,18 @@ function fittedPsf(sharp: FloatImage, blurry: FloatImage, size: number): Psf {
         img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + side) * 3),
         y * side * 3,
       );
-    return luma(rgb, side * side);
+    // In linear light, where the frames were averaged.
+    return luma(
+      rgb.map((v) => srgbToLinear(Math.min(1, Math.max(0, v)))),
+      side * side,
+    );
   };
-  return fitPsf(cut(sharp), cut(blurry), side, size, 1e-3);
+  return fitPsf(cut(sharp), cut(blurry), side, size, 1e-2);
 }
 
 export async function tierPair(tier: Tier, index: number, size: number, dataRoot: string): Promise<TierPair> {
-  const base: PairOptions = { seed: SEED, index, size, split: 'val', dataRoot };
+  // Many candidate crops: the most textured is kept (a flat crop cannot show a blur or its removal).
+  const base: PairOptions = { seed: SEED, index, size, split: 'val', dataRoot, cropCandidates: 24 };
   if (tier === 'gopro') {
     const pair = await makePair('gopro', base);
     const sharp = image(pair.sharp, size);

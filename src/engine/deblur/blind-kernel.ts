@@ -2,8 +2,8 @@
 // L0-gradient latent image (few, strong edges: Xu et al. 2013, Pan et al. 2014) and a kernel fitted to
 // the gradients of the latent and the blurry window by conjugate gradients on the kernel's support.
 // Everything is solved with periodic FFTs over the window surrounded by a smooth periodic extension. The
-// estimate reports two reliability measures (consistency between the two finest scales, and how much of
-// its support the kernel fills) so that callers can refuse a failed estimate.
+// estimate reports three reliability measures (consistency between the two finest scales, how much of its
+// support the kernel fills, and its mass at the support's border) so that callers can refuse a failed one.
 import { checkpoint } from '../core/progress';
 import type { Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
@@ -19,16 +19,9 @@ export interface BlindKernelOptions {
   fineIterations: number;
   /** Growth of the half-quadratic weight between the latent's steps (2 in Xu et al.; larger is faster). */
   betaFactor: number;
-  /**
-   * Initial weight of the L0 gradient prior; divided by 1.1 after every alternation. Pan et al.'s 4e-3 left
-   * too few edges on smooth windows at the coarse scales, where the kernel then filled its support.
-   */
+  /** Initial weight of the L0 gradient prior; divided by 1.1 after every alternation, down to 1e-4. */
   lambda: number;
-  /**
-   * Tikhonov weight of the kernel fit. 8: on ../shared/data/real-blurry lower weights gave kernels shorter
-   * than the visible streaks and results that looked like the inputs; at 8 the traces follow the streaks
-   * (measurements: docs/decisions/0006-fast-mode.md).
-   */
+  /** Tikhonov weight of the kernel fit (per unit of the gradients' summed squares). */
   kernelWeight: number;
   /** Taps below this fraction of the kernel's peak are dropped after every fit. */
   tapFloor: number;
@@ -46,14 +39,20 @@ export interface BlindKernelLoss {
   kernel: number;
 }
 
+/**
+ * Pan et al.'s schedule (L0 weight 4e-3, five alternations at every scale, beta doubling, taps under 5 % of
+ * the peak dropped, kernel weight 2), run on linear-light luma: on the clean and realistic tiers of
+ * `npm run bench:deblur` it beat the shorter schedule with a 0.25 tap floor that had been tuned on noisy
+ * pairs (decision 0018).
+ */
 export const BLIND_KERNEL_DEFAULTS: Omit<BlindKernelOptions, 'kernelSize'> = {
   window: 448,
   iterationsPerScale: 5,
-  fineIterations: 2,
-  betaFactor: 3,
-  lambda: 1e-3,
-  kernelWeight: 8,
-  tapFloor: 0.25,
+  fineIterations: 5,
+  betaFactor: 2,
+  lambda: 4e-3,
+  kernelWeight: 2,
+  tapFloor: 0.05,
 };
 
 /** A grey plane (row-major, values around 0..1). */
@@ -536,18 +535,31 @@ export function psfSimilarity(a: Psf, b: Psf, reach = 3): number {
   return best;
 }
 
+/** The share of a kernel's mass within `band` taps of its support's border. */
+export function edgeMass(psf: Psf, band: number): number {
+  let edge = 0;
+  psf.weights.forEach((w, i) => {
+    const x = i % psf.size;
+    const y = Math.floor(i / psf.size);
+    if (Math.min(x, y, psf.size - 1 - x, psf.size - 1 - y) < band) edge += w;
+  });
+  return edge;
+}
+
 export interface BlurEstimate {
   psf: Psf;
   /** Similarity of the kernels found at the two finest scales (1 = the same shape). */
   consistency: number;
   /** Minor-axis spread of the kernel over its support side: a blob filling the support is a failed estimate. */
   fill: number;
+  /** The share of the kernel's mass within 3 taps of its support's border: the blur may be longer. */
+  edgeMass: number;
 }
 
 /**
- * Estimates the blur of a grey image (gamma-encoded) around its centre: blurry ≈ correlate(sharp, psf).
- * At scale s the estimation window covers `options.window / s` pixels of the image (as much as it has), so
- * the coarse scales see more of the photo.
+ * Estimates the blur of a grey image (linear light, where blur adds up) around its centre: blurry ≈
+ * correlate(sharp, psf). At scale s the estimation window covers `options.window / s` pixels of the image (as
+ * much as it has), so the coarse scales see more of the photo.
  */
 export async function estimateBlurKernel(
   image: GreyImage,
@@ -614,5 +626,6 @@ export async function estimateBlurKernel(
     psf: psf!,
     consistency: previous ? psfSimilarity(psf!, previous) : 1,
     fill: psfSpread(psf!)[1] / psf!.size,
+    edgeMass: edgeMass(psf!, 3),
   };
 }

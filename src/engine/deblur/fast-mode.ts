@@ -5,6 +5,7 @@
 // estimate: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
 // restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
+import { srgbToLinear } from '../core/colour';
 import { checkpoint, type JobContext } from '../core/progress';
 import { luma, type Psf } from '../kernels/psf';
 import type { Restorer } from '../model/restorer';
@@ -16,7 +17,7 @@ import {
   type BlurEstimate,
 } from './blind-kernel';
 import { deconvolve, type DeconvolutionOptions } from './deconvolution';
-import { mostTexturedWindow } from './image-ops';
+import { mostTexturedWindow, noiseLevel } from './image-ops';
 import { restoreLearned } from './learned-restore';
 
 export interface FastModeOptions {
@@ -38,9 +39,17 @@ export interface FastModeOptions {
 }
 
 export const FAST_DEFAULTS: FastModeOptions = {
-  maxBlurPx: 41,
+  maxBlurPx: 75,
   strength: 1,
 };
+
+/**
+ * Kernel supports tried in turn (full-resolution pixels) while the estimate reaches the edge of its
+ * support; the last try uses `maxBlurPx`. A small support first: extra support is room for noise taps.
+ */
+const SUPPORTS = [31, 51];
+/** A kernel with this much of its mass at its support's border may be cut short. */
+const EDGE_MASS_LIMIT = 0.1;
 
 /** Side of the estimation window at full resolution; coarser scales see up to WINDOW / scale pixels. */
 const WINDOW = 448;
@@ -50,23 +59,39 @@ const CONTEXT = 4;
 export const FAST_MIN_SIDE = 48;
 
 /**
- * Data weight of the deconvolution (its default, 1000, suits true kernels): an estimated kernel is
- * slightly wrong, and a more regularised restoration loses less where it is. 300 scored best on the
- * validation pairs among the weights tried (decision 0007).
+ * How far the estimate can be trusted. Reliable: the two finest scales agree, the kernel is a trace rather
+ * than a blob, and it does not run into its support's border. Thresholds from the per-pair table of
+ * `npm run bench:deblur -- --verbose` (decision 0018).
  */
-const DATA_WEIGHT = 300;
-
-/** How far the estimate can be trusted, with the thresholds measured on blurred validation crops. */
 export type Reliability = 'reliable' | 'uncertain' | 'failed';
-export function reliability(estimate: Pick<BlurEstimate, 'consistency' | 'fill'>): Reliability {
+export function reliability(estimate: Pick<BlurEstimate, 'consistency' | 'fill' | 'edgeMass'>): Reliability {
   if (estimate.fill > FILL_FAILED || estimate.consistency < CONSISTENCY_FAILED) return 'failed';
-  if (estimate.fill > FILL_UNCERTAIN || estimate.consistency < CONSISTENCY_UNCERTAIN) return 'uncertain';
+  if (
+    estimate.fill > FILL_UNCERTAIN ||
+    estimate.consistency < CONSISTENCY_UNCERTAIN ||
+    estimate.edgeMass >= EDGE_MASS_LIMIT
+  )
+    return 'uncertain';
   return 'reliable';
 }
-const FILL_FAILED = 0.14;
-const FILL_UNCERTAIN = 0.1;
-const CONSISTENCY_FAILED = 0.8;
-const CONSISTENCY_UNCERTAIN = 0.88;
+const FILL_FAILED = 0.18;
+const FILL_UNCERTAIN = 0.15;
+const CONSISTENCY_FAILED = 0.6;
+const CONSISTENCY_UNCERTAIN = 0.85;
+
+/**
+ * The non-blind step's settings for a photo: a hyper-Laplacian prior of exponent 0.8 and a data weight that
+ * follows the noise measured on the photo (lambda = c / sigma^2 in linear light), within bounds: a noisy
+ * photo is restored more gently. c and the bounds scored best for the true kernel's restoration over the
+ * clean and realistic tiers together (decision 0018).
+ */
+export function nonBlindOptions(photo: FloatImage): DeconvolutionOptions {
+  const sigma = Math.max(noiseLevel(photo), 1e-6);
+  return { alpha: 0.8, lambda: Math.min(LAMBDA_MAX, Math.max(LAMBDA_MIN, NOISE_WEIGHT / (sigma * sigma))) };
+}
+const NOISE_WEIGHT = 0.01;
+const LAMBDA_MIN = 100;
+const LAMBDA_MAX = 500;
 
 export interface FastResult {
   image: FloatImage;
@@ -126,30 +151,44 @@ export async function fastDeblur(
   const marks = progressMarks(photo.width * photo.height, options.restorer !== undefined);
   const area = around(photo, window, CONTEXT * WINDOW);
   const pixels = crop(photo, area.x, area.y, area.width, area.height);
-  const estimate = await estimateBlurKernel(
-    { width: area.width, height: area.height, data: luma(pixels.data, area.width * area.height) },
-    {
-      ...BLIND_KERNEL_DEFAULTS,
-      // A kernel longer than a third of the window cannot be told from the photo's content.
-      kernelSize: Math.min(options.maxBlurPx, Math.floor(windowSide / 3)),
-      window: windowSide,
-      ...options.blind,
-      signal: ctx.signal,
-      onProgress: (alternation, fraction, loss) =>
-        ctx.progress({
-          stage: 'estimating the blur',
-          progress: fraction * marks.estimated,
-          loss: {
-            step: alternation,
-            terms: {
-              total: loss.data + loss.kernel,
-              'data (gradients)': loss.data,
-              'kernel prior': loss.kernel,
-            },
-          },
-        }),
-    },
+  // Blur adds up light: the kernel is estimated on linear-light luma.
+  const grey = luma(pixels.data, area.width * area.height).map((v) =>
+    srgbToLinear(Math.min(1, Math.max(0, v))),
   );
+  // A kernel longer than a third of the window cannot be told from the photo's content.
+  const longest = Math.min(options.maxBlurPx, Math.floor(windowSide / 3));
+  const supports = SUPPORTS.filter((support) => support < longest).concat(longest);
+  let estimate!: BlurEstimate;
+  for (const [attempt, support] of supports.entries()) {
+    const stage = attempt
+      ? `estimating the blur (looking for one up to ${support} px)`
+      : 'estimating the blur';
+    const start = attempt / supports.length;
+    estimate = await estimateBlurKernel(
+      { width: area.width, height: area.height, data: grey },
+      {
+        ...BLIND_KERNEL_DEFAULTS,
+        kernelSize: support,
+        window: windowSide,
+        ...options.blind,
+        signal: ctx.signal,
+        onProgress: (alternation, fraction, loss) =>
+          ctx.progress({
+            stage,
+            progress: (start + fraction / supports.length) * marks.estimated,
+            loss: {
+              step: alternation,
+              terms: {
+                total: loss.data + loss.kernel,
+                'data (gradients)': loss.data,
+                'kernel prior': loss.kernel,
+              },
+            },
+          }),
+      },
+    );
+    if (estimate.edgeMass < EDGE_MASS_LIMIT) break;
+  }
   const trust = reliability(estimate);
   const { restorer } = options;
   const { deconvolved } = marks;
@@ -175,7 +214,7 @@ export async function fastDeblur(
       estimate.psf,
       {
         strength,
-        lambda: DATA_WEIGHT,
+        ...nonBlindOptions(photo),
         ...(ctx.tileSize && { tileSize: ctx.tileSize }),
         ...options.deconvolution,
       },

@@ -3,7 +3,7 @@
 // size, bit depth and metadata.
 import sharp from 'sharp';
 import type { JobResult, JobSpec, Region } from '../../common/api';
-import { FAST_DEFAULTS, fastDeblur, type Reliability } from '../deblur/fast-mode';
+import { FAST_DEFAULTS, fastDeblur, nonBlindOptions, type Reliability } from '../deblur/fast-mode';
 import { deconvolve } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { readPhoto, type Photo } from '../image';
@@ -45,7 +45,9 @@ async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promi
     channels: 3,
     data: new Float32Array(data).map((v) => v / 255),
   };
-  return previewDataUrl(await deconvolve(small, factor < 1 ? shrinkPsf(psf, factor) : psf, { strength }));
+  const smallPsf = factor < 1 ? shrinkPsf(psf, factor) : psf;
+  // The same settings as the full-size restoration, so that the preview shows what the result will be.
+  return previewDataUrl(await deconvolve(small, smallPsf, { ...nonBlindOptions(small), strength }));
 }
 
 /** What each verdict on the blur estimate means for the result, as the UI, the CLI and batch reports say it. */
