@@ -15,6 +15,7 @@ import { tileThreads } from '../engine/core/tile-threads';
 import { RealTileFft } from '../engine/deblur/tile-fft';
 import { deconvolve } from '../engine/deblur/deconvolution';
 import {
+  blurExtent,
   FAST_DEFAULTS,
   fastDeblur,
   nonBlindOptions,
@@ -30,7 +31,7 @@ import { bestShift } from '../engine/deblur/image-ops';
 import { crop, type FloatImage } from '../engine/core/tiling';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, ssim } from './report';
-import { psfExtent, tierPair, TIERS, type Tier } from './tiers';
+import { tierPair, TIERS, type Tier } from './tiers';
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +110,7 @@ interface PairResult {
   ssim: { blurry: number; fast: number; ceiling: number };
   seconds: number;
   reliability: Reliability;
-  trueBlurPx: number;
+  trueBlurPx: number | null;
   foundBlurPx: number;
 }
 
@@ -139,7 +140,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
       seconds: seconds / ((size * size) / 1e6),
       reliability: fast.reliability,
       trueBlurPx: pair.blurPx,
-      foundBlurPx: fast.reliability === 'failed' ? 0 : psfExtent(fast.psf),
+      foundBlurPx: fast.reliability === 'failed' ? 0 : blurExtent(fast.psf),
     };
     list.push(result);
     if (values.verbose) {
@@ -155,6 +156,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
 
 const rows: string[][] = [];
 for (const [tier, list] of results) {
+  if (!list.length) continue;
   const row = (method: string, errors: number[], ssims: number[] | null, seconds: string) =>
     rows.push([
       tier,
@@ -196,10 +198,13 @@ printTable(['tier', 'method', 'n', 'PSNR dB (aligned)', 'gain dB', 'SSIM', 's / 
 console.log('');
 const summary: string[][] = [];
 for (const [tier, list] of results) {
+  if (!list.length) continue;
   const ratios = list.map((r) => r.fast / r.ceiling);
   const reliable = list.filter((r) => r.reliability === 'reliable');
   const falseReliable = reliable.filter((r) => r.fast > r.blurry);
-  const sizeErrors = list.filter((r) => r.foundBlurPx > 0).map((r) => r.foundBlurPx - r.trueBlurPx);
+  const sizeErrors = list
+    .filter((r) => r.foundBlurPx > 0 && r.trueBlurPx !== null)
+    .map((r) => r.foundBlurPx - r.trueBlurPx!);
   summary.push([
     tier,
     `${((100 * ratios.filter((q) => q <= 3).length) / ratios.length).toFixed(0)} %`,
@@ -208,7 +213,7 @@ for (const [tier, list] of results) {
     `${reliable.length} / ${list.filter((r) => r.reliability === 'uncertain').length} / ${list.filter((r) => r.reliability === 'failed').length}`,
     `${falseReliable.length} of ${reliable.length}`,
     sizeErrors.length ? `${mean(sizeErrors).toFixed(1)} / ${mean(sizeErrors.map(Math.abs)).toFixed(1)}` : '-',
-    `${mean(list.map((r) => r.trueBlurPx)).toFixed(1)}`,
+    tier === 'gopro' ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
   ]);
 }
 printTable(

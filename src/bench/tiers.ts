@@ -6,12 +6,13 @@
 // Each pair carries the kernel its ceiling is deconvolved with: the true one. GoPro pairs have none (people
 // and branches move on their own): their reference is the uniform kernel fitted to the pair by least
 // squares, which a blind estimate on the most textured window can beat.
+import { blurExtent } from '../engine/deblur/fast-mode';
 import { fitPsf, luma, type Psf } from '../engine/kernels/psf';
 import {
-  kernelCentre,
   loadKernels,
   makePair,
   Rng,
+  kernelToPsf,
   shakeKernel,
   type Kernel,
   type PairOptions,
@@ -29,8 +30,8 @@ export interface TierPair {
   blurry: FloatImage;
   /** The kernel of the ceiling: true (clean, realistic) or fitted to the pair (gopro). */
   ceilingPsf: Psf;
-  /** The blur's longest side in pixels (true kernel's box of taps >= 2 % of the peak). */
-  blurPx: number;
+  /** The true blur's longest side in pixels (its box of taps >= 2 % of the peak); null for GoPro. */
+  blurPx: number | null;
 }
 
 const SEED = 2021;
@@ -45,30 +46,6 @@ async function tierKernel(dataRoot: string, index: number): Promise<Kernel> {
   const i = index - motion.length;
   const length = SHAKE_LENGTHS[i % SHAKE_LENGTHS.length]!;
   return shakeKernel(new Rng(SEED, i, 7), length, `shake-${length}px-${i}`);
-}
-
-export function kernelToPsf(k: Kernel): Psf {
-  const side = Math.max(k.width, k.height) | 1;
-  const centre = kernelCentre(k);
-  const c = side >> 1;
-  const weights = new Array<number>(side * side).fill(0);
-  for (let y = 0; y < k.height; y++)
-    for (let x = 0; x < k.width; x++)
-      weights[(y - centre.y + c) * side + (x - centre.x + c)] = k.data[y * k.width + x]!;
-  return { size: side, weights };
-}
-
-/** Longest side of the box of taps at least 2 % of the peak. */
-export function psfExtent(psf: Psf): number {
-  const peak = Math.max(...psf.weights);
-  let [x0, x1, y0, y1] = [psf.size, -1, psf.size, -1];
-  psf.weights.forEach((w, i) => {
-    if (w < 0.02 * peak) return;
-    const x = i % psf.size;
-    const y = Math.floor(i / psf.size);
-    [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
-  });
-  return Math.max(x1 - x0, y1 - y0) + 1;
 }
 
 function image(data: Float32Array, size: number): FloatImage {
@@ -110,7 +87,7 @@ export async function tierPair(tier: Tier, index: number, size: number, dataRoot
     const sharp = image(pair.sharp, size);
     const blurry = image(pair.blurry, size);
     const ceilingPsf = fittedPsf(sharp, blurry, 45);
-    return { tier, name: `gopro ${index}`, sharp, blurry, ceilingPsf, blurPx: psfExtent(ceilingPsf) };
+    return { tier, name: `gopro ${index}`, sharp, blurry, ceilingPsf, blurPx: null };
   }
   const kernel = await tierKernel(dataRoot, index);
   const clean = tier === 'clean';
@@ -126,6 +103,6 @@ export async function tierPair(tier: Tier, index: number, size: number, dataRoot
     sharp: image(pair.sharp, size),
     blurry: image(clean ? noisy8(pair.blurry, 0.01, new Rng(SEED, index, 11)) : pair.blurry, size),
     ceilingPsf,
-    blurPx: psfExtent(ceilingPsf),
+    blurPx: blurExtent(ceilingPsf),
   };
 }

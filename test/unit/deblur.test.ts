@@ -15,8 +15,8 @@ import {
 } from '../../src/engine/deblur/blind-kernel';
 import { reliability } from '../../src/engine/deblur/fast-mode';
 import { Engine } from '../../src/engine/engine';
-import { luma, type Psf } from '../../src/engine/kernels/psf';
-import { correlate, kernelCentre, loadKernels } from '../../src/engine/training';
+import { luma } from '../../src/engine/kernels/psf';
+import { correlate, kernelToPsf, loadKernels } from '../../src/engine/training';
 import type { ProgressUpdate } from '../../src/engine/core/progress';
 import { jobEnded, nextEvent, startTestEngine } from '../helpers/engine';
 import { MOTION_BLURRED, TEST_KERNELS_ROOT, writeLargePhoto } from '../helpers/test-images';
@@ -80,13 +80,7 @@ describe('deblur jobs', () => {
 
   it('estimates a known motion kernel blindly on a blurred crop', async () => {
     const kernel = (await loadKernels(TEST_KERNELS_ROOT)).find((k) => k.id === 'motion_arc')!;
-    const side = Math.max(kernel.width, kernel.height) | 1;
-    const c = side >> 1;
-    const centre = kernelCentre(kernel);
-    const truth: Psf = { size: side, weights: new Array<number>(side * side).fill(0) };
-    for (let y = 0; y < kernel.height; y++)
-      for (let x = 0; x < kernel.width; x++)
-        truth.weights[(y - centre.y + c) * side + (x - centre.x + c)] = kernel.data[y * kernel.width + x]!;
+    const truth = kernelToPsf(kernel);
     const size = 512;
     const window = 448;
     const sharpFile = path.join(dir, 'sharp-512.png');

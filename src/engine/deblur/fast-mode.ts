@@ -7,7 +7,7 @@
 import type { Region } from '../../common/api';
 import { srgbToLinear } from '../core/colour';
 import { checkpoint, type JobContext } from '../core/progress';
-import { luma, type Psf } from '../kernels/psf';
+import { luma, psfBounds, type Psf } from '../kernels/psf';
 import type { Restorer } from '../model/restorer';
 import { crop, type FloatImage } from '../core/tiling';
 import {
@@ -64,7 +64,11 @@ export const FAST_MIN_SIDE = 48;
  * `npm run bench:deblur -- --verbose` (decision 0018).
  */
 export type Reliability = 'reliable' | 'uncertain' | 'failed';
-export function reliability(estimate: Pick<BlurEstimate, 'consistency' | 'fill' | 'edgeMass'>): Reliability {
+export function reliability(
+  estimate: Pick<BlurEstimate, 'psf' | 'consistency' | 'fill' | 'edgeMass'>,
+): Reliability {
+  // A point is no motion blur: "removing" it would only sharpen the noise.
+  if (blurExtent(estimate.psf) <= NO_BLUR_PX) return 'failed';
   if (estimate.fill > FILL_FAILED || estimate.consistency < CONSISTENCY_FAILED) return 'failed';
   if (
     estimate.fill > FILL_UNCERTAIN ||
@@ -74,10 +78,17 @@ export function reliability(estimate: Pick<BlurEstimate, 'consistency' | 'fill' 
     return 'uncertain';
   return 'reliable';
 }
+const NO_BLUR_PX = 3;
 const FILL_FAILED = 0.18;
 const FILL_UNCERTAIN = 0.15;
 const CONSISTENCY_FAILED = 0.6;
 const CONSISTENCY_UNCERTAIN = 0.85;
+
+/** The longest side of the box of a PSF's taps of at least 2 % of its peak. */
+export function blurExtent(psf: Psf): number {
+  const b = psfBounds(psf.weights, psf.size);
+  return Math.max(b.right - b.left, b.bottom - b.top) + 1;
+}
 
 /**
  * The non-blind step's settings for a photo: a hyper-Laplacian prior of exponent 0.8 and a data weight that
@@ -196,8 +207,8 @@ export async function fastDeblur(
   if (trust === 'failed') {
     ctx.progress({
       stage: restorer
-        ? 'the blur could not be estimated reliably: only the learned restorer is applied'
-        : 'the blur could not be estimated reliably: the photo is left unchanged',
+        ? 'no motion blur could be measured reliably: only the learned restorer is applied'
+        : 'no motion blur could be measured reliably: the photo is left unchanged',
       progress: deconvolved,
     });
     await checkpoint(ctx.signal);

@@ -55,14 +55,14 @@ export const RELIABILITY_NOTES: Record<Reliability, string> = {
   reliable: 'The blur was estimated reliably.',
   uncertain: 'The blur estimate is uncertain: the photo was restored at half the strength asked for.',
   failed:
-    'The blur could not be estimated reliably: the photo was left unchanged. A region drawn over a detailed, ' +
-    'evenly blurred part of the photo may help.',
+    'No motion blur could be measured reliably (or there is none): the photo was left unchanged. A region ' +
+    'drawn over a detailed, evenly blurred part of the photo may help.',
 };
 
 /** The note when the estimate failed but the learned restorer still ran. */
 export const LEARNED_ONLY_NOTE =
-  'The blur could not be estimated reliably: only the learned restorer was applied. A region drawn over a ' +
-  'detailed, evenly blurred part of the photo may help.';
+  'No motion blur could be measured reliably (or there is none): only the learned restorer was applied. A ' +
+  'region drawn over a detailed, evenly blurred part of the photo may help.';
 
 function checkRegion(region: Region, photo: FloatImage): void {
   if (region.x + region.width > photo.width || region.y + region.height > photo.height) {

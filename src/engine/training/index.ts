@@ -10,6 +10,14 @@ export type {
 } from './data';
 export type { CaptureOptions, CaptureParams } from './capture';
 export { writeContactSheet, type ContactSheetOptions } from './contact-sheet';
-export { correlate, kernelCentre, loadKernels, shakeKernel, transformKernel, type Kernel } from './kernels';
+export {
+  correlate,
+  kernelCentre,
+  kernelToPsf,
+  loadKernels,
+  shakeKernel,
+  transformKernel,
+  type Kernel,
+} from './kernels';
 export { Rng } from '../core/rng';
 export { clearSourceCache, listSources, setSourceCacheLimit, type SourceList, type Split } from './sources';

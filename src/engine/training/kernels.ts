@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Rng } from '../core/rng';
+import type { Psf } from '../kernels/psf';
 import { join } from 'node:path';
 
 /** A blur kernel, row-major, summing to 1, applied as blurry = correlate(sharp, k) (MATLAB imfilter). */
@@ -55,6 +56,18 @@ export function transformKernel(k: Kernel, symmetry: number): Kernel {
 /** The centre tap, as imfilter places it: floor((n - 1) / 2), so 12 for 25 taps and 34 for 70. */
 export function kernelCentre(k: Kernel): { x: number; y: number } {
   return { x: (k.width - 1) >> 1, y: (k.height - 1) >> 1 };
+}
+
+/** The kernel as a square PSF centred on its centre tap, for deconvolution and comparison. */
+export function kernelToPsf(k: Kernel): Psf {
+  const side = Math.max(k.width, k.height) | 1;
+  const c = side >> 1;
+  const centre = kernelCentre(k);
+  const weights = new Array<number>(side * side).fill(0);
+  for (let y = 0; y < k.height; y++)
+    for (let x = 0; x < k.width; x++)
+      weights[(y - centre.y + c) * side + (x - centre.x + c)] = k.data[y * k.width + x]!;
+  return { size: side, weights };
 }
 
 /**

@@ -1,0 +1,117 @@
+// Fast mode end to end on synthetic camera shake of known kernels: the kernel it finds, the gain, where the
+// result sits, and what it says when there is no motion blur to find. Quality over many pairs is measured by
+// `npm run bench:deblur`; these bounds only catch a broken estimator.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
+import type { JobContext } from '../../src/engine/core/progress';
+import type { FloatImage } from '../../src/engine/core/tiling';
+import { psfSimilarity } from '../../src/engine/deblur/blind-kernel';
+import { blurExtent, FAST_DEFAULTS, fastDeblur, reliability } from '../../src/engine/deblur/fast-mode';
+import { bestShift } from '../../src/engine/deblur/image-ops';
+import { correlate, kernelToPsf, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
+import { writeLargePhoto } from '../helpers/test-images';
+
+const SIZE = 512;
+const ctx: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+
+/** The camera's blur: in linear light, then sRGB, 0.5 % noise and 8 bits. */
+function blurLikeACamera(sharp: FloatImage, kernel: Kernel, seed: number): FloatImage {
+  const linear = sharp.data.map(srgbToLinear);
+  const blurred = correlate(linear, sharp.width, sharp.height, 3, kernel);
+  const rng = new Rng(seed);
+  const data = blurred.map(
+    (v) => Math.round(Math.min(1, Math.max(0, linearToSrgb(v) + 0.005 * rng.normal())) * 255) / 255,
+  );
+  return { ...sharp, data };
+}
+
+/** A straight blur of `length` px at `angle`: symmetric, so its centroid is its centre. */
+function lineKernel(length: number, angle: number): Kernel {
+  const side = (length + 2) | 1;
+  const c = side >> 1;
+  const data = new Float32Array(side * side);
+  for (let i = 0; i <= 200; i++) {
+    const t = (i / 200 - 0.5) * (length - 1);
+    const x = c + t * Math.cos(angle);
+    const y = c + t * Math.sin(angle);
+    const x0 = Math.floor(x);
+    const y0 = Math.floor(y);
+    const [ax, ay] = [x - x0, y - y0];
+    data[y0 * side + x0] += (1 - ax) * (1 - ay);
+    data[y0 * side + x0 + 1] += ax * (1 - ay);
+    data[(y0 + 1) * side + x0] += (1 - ax) * ay;
+    data[(y0 + 1) * side + x0 + 1] += ax * ay;
+  }
+  const total = data.reduce((a, b) => a + b, 0);
+  return { id: 'line', width: side, height: side, data: data.map((v) => v / total) };
+}
+
+const lineKernelPsf = (length: number) => kernelToPsf(lineKernel(length, 0));
+
+const mse = (a: FloatImage, b: FloatImage) => bestShift(a, b).meanSquaredError;
+const decibels = (error: number) => 10 * Math.log10(1 / error);
+
+describe('fast mode on synthetic camera shake', () => {
+  let dir: string;
+  let photo: FloatImage;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'blurspace-fast-'));
+    const file = path.join(dir, 'sharp.png');
+    await writeLargePhoto(file, SIZE, SIZE);
+    const pixels = await sharp(file).removeAlpha().raw().toBuffer();
+    photo = { width: SIZE, height: SIZE, channels: 3, data: Float32Array.from(pixels, (v) => v / 255) };
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  for (const length of [15, 27]) {
+    it(`finds a ${length} px shake, trusts it, and gains over the blurry photo`, async () => {
+      const kernel = shakeKernel(new Rng(7, length), length);
+      const blurry = blurLikeACamera(photo, kernel, length);
+      const result = await fastDeblur(blurry, FAST_DEFAULTS, ctx);
+      expect(result.reliability).toBe('reliable');
+      expect(psfSimilarity(result.psf, kernelToPsf(kernel))).toBeGreaterThan(0.6);
+      expect(Math.abs(blurExtent(result.psf) - length)).toBeLessThan(length * 0.5);
+      expect(decibels(mse(result.image, photo)) - decibels(mse(blurry, photo))).toBeGreaterThan(2);
+    });
+  }
+
+  it('keeps the photo where it was: a symmetric blur removed leaves the result on the sharp photo', async () => {
+    const blurry = blurLikeACamera(photo, lineKernel(21, Math.PI / 6), 21);
+    const result = await fastDeblur(blurry, FAST_DEFAULTS, ctx);
+    expect(result.reliability).toBe('reliable');
+    expect(result.image).toMatchObject({ width: SIZE, height: SIZE });
+    expect(bestShift(result.image, photo)).toMatchObject({ dx: 0, dy: 0 });
+  });
+
+  it('never calls an estimate reliable where there is no motion blur (noise) or none to see (a flat photo)', async () => {
+    const rng = new Rng(3);
+    const noise: FloatImage = {
+      width: 256,
+      height: 256,
+      channels: 3,
+      data: Float32Array.from({ length: 256 * 256 * 3 }, () =>
+        Math.min(1, Math.max(0, 0.5 + 0.2 * rng.normal())),
+      ),
+    };
+    const flat: FloatImage = { ...noise, data: noise.data.map((v) => 0.5 + (v - 0.5) * 0.02) };
+    for (const image of [noise, flat]) {
+      const result = await fastDeblur(image, FAST_DEFAULTS, ctx);
+      expect(result.reliability).not.toBe('reliable');
+    }
+  });
+
+  it('labels by the estimate: a point, a blob, a kernel cut by its support, or scales that disagree are not reliable', () => {
+    const good = { psf: lineKernelPsf(15), consistency: 0.95, fill: 0.05, edgeMass: 0 };
+    expect(reliability(good)).toBe('reliable');
+    expect(reliability({ ...good, fill: 0.3 })).toBe('failed');
+    expect(reliability({ ...good, consistency: 0.4 })).toBe('failed');
+    expect(reliability({ ...good, edgeMass: 0.2 })).toBe('uncertain');
+    expect(reliability({ ...good, consistency: 0.7 })).toBe('uncertain');
+    expect(reliability({ ...good, psf: { size: 3, weights: [0, 0, 0, 0, 1, 0, 0, 0, 0] } })).toBe('failed');
+  });
+});
