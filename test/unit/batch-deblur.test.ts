@@ -15,7 +15,7 @@ import {
 } from '../../src/engine/batch';
 import { Engine } from '../../src/engine/engine';
 import { RELIABILITY_NOTES } from '../../src/engine/jobs/deblur-job';
-import { GRASS, STREET, TEXTURE } from '../helpers/test-images';
+import { STREET, TEXTURE } from '../helpers/test-images';
 
 const NOTES = Object.values(RELIABILITY_NOTES);
 const COPYRIGHT = 'Blurspace batch deblur test';
@@ -32,19 +32,22 @@ describe('batch deblur preset', () => {
     // No model: fast mode does not need one (the batch calls it directly, not through the 'deblur' job).
     engine = await Engine.create({ backend: 'wasm', checkpointPath: null, defaultCheckpointPath: '' });
     const source = (file: string) => sharp(file).resize({ width: 200 });
-    // A JPEG with EXIF, a 16-bit PNG blurred by sharp, and grass (its blur is hard to tell from its texture:
-    // at this size the estimate currently fails, so it is written unchanged).
+    // A JPEG with EXIF, a 16-bit PNG blurred by sharp, and a featureless grey (no blur to measure: it is
+    // written unchanged).
     inputs = [
       path.join(dir, 'texture.jpg'),
       path.join(dir, 'street blurred.png'),
-      path.join(dir, 'grass.png'),
+      path.join(dir, 'featureless.png'),
     ];
     await source(TEXTURE)
       .withExif({ IFD0: { Copyright: COPYRIGHT } })
       .jpeg({ quality: 92 })
       .toFile(inputs[0]!);
     await source(STREET).blur(2).toColourspace('rgb16').png().toFile(inputs[1]!);
-    await source(GRASS).png().toFile(inputs[2]!);
+    const noise = { type: 'gaussian', mean: 128, sigma: 2 } as const;
+    await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080', noise } })
+      .png()
+      .toFile(inputs[2]!);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -70,8 +73,8 @@ describe('batch deblur preset', () => {
     expect(stages.some((stage) => /^\d\/3 .*: estimating the blur$/.test(stage))).toBe(true);
     expect(items.some((item) => item.total === 3 && item.stage === 'estimating the blur')).toBe(true);
 
-    const outputs = ['texture-deblur.jpg', 'street blurred-deblur.png', 'grass-deblur.png'].map((name) =>
-      path.join(outDir, name),
+    const outputs = ['texture-deblur.jpg', 'street blurred-deblur.png', 'featureless-deblur.png'].map(
+      (name) => path.join(outDir, name),
     );
     for (const [index, input] of inputs.entries()) {
       const [a, b] = await Promise.all([sharp(input).metadata(), sharp(outputs[index]!).metadata()]);
@@ -108,7 +111,8 @@ describe('batch deblur preset', () => {
     expect(text).toContain('Blurspace batch (deblur)');
     for (const item of report.items)
       expect(text).toContain(`-> ${path.basename(item.output)}\n        ${item.note}`);
-    if (unchanged.length) expect(text).toContain(`3 done (${unchanged.length} written unchanged`);
+    expect(unchanged.map((item) => path.basename(item.input))).toContain('featureless.png');
+    expect(text).toContain(`3 done (${unchanged.length} written unchanged`);
   });
 
   it('the contract refuses a strength outside 0..1 (and defaults it to 1, the learned restorer to off)', () => {

@@ -182,7 +182,9 @@ describe('blurspace CLI', () => {
         env: { ...process.env, BLURSPACE_THREADS: threads },
       });
     const { stdout } = await deblur(outputs[0]!, '2', '--trace', trace);
-    expect(stdout).toMatch(/blur was estimated reliably|blur estimate is uncertain|No motion blur could be measured/);
+    expect(stdout).toMatch(
+      /blur was estimated reliably|blur estimate is uncertain|No motion blur could be measured/,
+    );
     expect(stdout).toContain(`blur kernel drawn to ${trace}`);
     expect((await sharp(trace).metadata()).format).toBe('png');
     await deblur(outputs[1]!, '1');

@@ -17,7 +17,7 @@ import type { Restorer } from '../../src/engine/model/restorer';
 import type { FloatImage } from '../../src/engine/core/tiling';
 import { makePair } from '../../src/engine/training';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
-import { GRASS, MOTION_BLURRED } from '../helpers/test-images';
+import { MOTION_BLURRED } from '../helpers/test-images';
 
 const SHIPPED_RESTORER = path.join(REPO_ROOT, 'resources', 'checkpoints', 'blurspace-restorer.safetensors');
 
@@ -129,8 +129,8 @@ describe('learned restorer', () => {
 
   describe('in the deblur job', () => {
     let photoPath: string;
-    /** Grass at 200 px: its blur cannot be told from its texture, so the estimate fails. */
-    let grass: string;
+    /** A featureless grey with faint noise: there is no blur to measure, so the estimate fails. */
+    let featureless: string;
     const deblur = (spec: Partial<JobSpecInput>, stages: string[] = []) =>
       engine.runJob(
         JobSpec.parse({ kind: 'deblur', ...spec }),
@@ -140,8 +140,11 @@ describe('learned restorer', () => {
     beforeAll(async () => {
       photoPath = path.join(dir, 'blurry.png');
       await sharp(MOTION_BLURRED).resize({ width: 300 }).png().toFile(photoPath);
-      grass = path.join(dir, 'grass.png');
-      await sharp(GRASS).resize({ width: 200 }).png().toFile(grass);
+      featureless = path.join(dir, 'featureless.png');
+      const noise = { type: 'gaussian', mean: 128, sigma: 2 } as const;
+      await sharp({ create: { width: 200, height: 200, channels: 3, background: '#808080', noise } })
+        .png()
+        .toFile(featureless);
     });
 
     it('runs after the deconvolution when asked, and changes the result', async () => {
@@ -159,22 +162,22 @@ describe('learned restorer', () => {
     });
 
     it('runs alone where the blur estimate fails, and says so', async () => {
-      const unchanged = await deblur({ photoPath: grass, outputPath: path.join(dir, 'grass-plain.png') });
+      const unchanged = await deblur({ photoPath: featureless, outputPath: path.join(dir, 'plain.png') });
       expect(unchanged).toMatchObject({ estimate: { reliability: 'failed', changed: false } });
-      const learnedPath = path.join(dir, 'grass-learned.png');
-      const onlyLearned = await deblur({ photoPath: grass, outputPath: learnedPath, learned: true });
+      const learnedPath = path.join(dir, 'learned-only.png');
+      const onlyLearned = await deblur({ photoPath: featureless, outputPath: learnedPath, learned: true });
       expect(onlyLearned).toMatchObject({
         estimate: { reliability: 'failed', changed: true, note: LEARNED_ONLY_NOTE },
       });
-      const grassPixels = await sharp(grass).raw().toBuffer();
-      expect((await sharp(learnedPath).raw().toBuffer()).equals(grassPixels)).toBe(false);
+      const inputPixels = await sharp(featureless).raw().toBuffer();
+      expect((await sharp(learnedPath).raw().toBuffer()).equals(inputPixels)).toBe(false);
     });
 
     it('in a batch, does not list a photo it changed as written unchanged', async () => {
       const batch = await engine.runJob(
         JobSpec.parse({
           kind: 'batch',
-          inputs: [grass],
+          inputs: [featureless],
           outDir: path.join(dir, 'batch'),
           preset: { kind: 'deblur', learned: true },
         }),
