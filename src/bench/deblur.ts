@@ -22,6 +22,7 @@ import {
   type FastModeOptions,
   type Reliability,
 } from '../engine/deblur/fast-mode';
+import { restoreLearned } from '../engine/deblur/learned-restore';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
 import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/core/progress';
@@ -68,7 +69,9 @@ const fastOptions: FastModeOptions = {
 await initBackend('auto');
 const restorerPath = values.restorer ? path.resolve(values.restorer) : null;
 const restorer = restorerPath ? await loadRestorer(restorerPath) : null;
-const learnedOptions = restorer && { ...fastOptions, restorer };
+/** Fast mode with the restorer: its result run through the restorer, as fastDeblur does (no second estimate). */
+const withRestorer = (image: FloatImage) =>
+  restorer && restoreLearned(restorer, image, fastOptions.strength, ctx, () => undefined);
 const size = Number(values.size);
 
 /**
@@ -121,7 +124,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
   for (let index = 0; index < Number(values.pairs); index++) {
     const pair = await tierPair(tier, index, size, SHARED_DATA_DIR);
     const [fast, seconds] = await timed(() => fastDeblur(pair.blurry, fastOptions, ctx));
-    const learned = learnedOptions && (await fastDeblur(pair.blurry, learnedOptions, ctx));
+    const learned = await withRestorer(fast.image);
     const ceiling = await deconvolve(pair.blurry, pair.ceilingPsf, {
       ...nonBlindOptions(pair.blurry),
       ...fastOptions.deconvolution,
@@ -130,7 +133,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
       name: pair.name,
       blurry: alignedError(pair.blurry, pair.sharp),
       fast: alignedError(fast.image, pair.sharp),
-      learned: learned && alignedError(learned.image, pair.sharp),
+      learned: learned && alignedError(learned, pair.sharp),
       ceiling: alignedError(ceiling, pair.sharp),
       ssim: {
         blurry: ssim(pair.blurry, pair.sharp),
@@ -179,7 +182,7 @@ for (const [tier, list] of results) {
     list.map((r) => r.ssim.fast),
     mean(list.map((r) => r.seconds)).toFixed(1),
   );
-  if (learnedOptions)
+  if (restorer)
     row(
       'fast + learned restorer',
       list.map((r) => r.learned!),
@@ -293,13 +296,12 @@ if (values.sheet) {
     const photo = await readPhoto(path.join(SHARED_DATA_DIR, 'real-blurry', name));
     const { image } = await fastDeblur(photo, fastOptions, ctx);
     sheet.push({ sharp: photo.data, blurry: image.data, width: photo.width, height: photo.height });
-    if (learnedOptions) {
-      const learned = await fastDeblur(photo, learnedOptions, ctx);
-      sheet.push({ sharp: photo.data, blurry: learned.image.data, width: photo.width, height: photo.height });
-    }
+    const learned = await withRestorer(image);
+    if (learned)
+      sheet.push({ sharp: photo.data, blurry: learned.data, width: photo.width, height: photo.height });
   }
-  await writeContactSheet(sheet, values.sheet, { labels: false, columns: learnedOptions ? 2 : 3 });
-  const layout = learnedOptions
+  await writeContactSheet(sheet, values.sheet, { labels: false, columns: restorer ? 2 : 3 });
+  const layout = restorer
     ? 'a row a photo: input | fast mode, input | fast + learned restorer'
     : 'input | fast mode';
   console.log(`\nreal-blurry contact sheet (${layout}): ${values.sheet}`);

@@ -17,7 +17,7 @@ import {
   type Kernel,
   type PairOptions,
 } from '../engine/training';
-import type { FloatImage } from '../engine/core/tiling';
+import { crop, type FloatImage } from '../engine/core/tiling';
 import { srgbToLinear } from '../engine/core/colour';
 
 export type Tier = 'clean' | 'realistic' | 'gopro';
@@ -61,21 +61,14 @@ function noisy8(data: Float32Array, sigma: number, rng: Rng): Float32Array {
 function fittedPsf(sharp: FloatImage, blurry: FloatImage, size: number): Psf {
   let side = 1;
   while (side * 2 <= Math.min(sharp.width, sharp.height)) side *= 2;
-  const cut = (img: FloatImage) => {
-    const x0 = (img.width - side) >> 1;
-    const y0 = (img.height - side) >> 1;
-    const rgb = new Float32Array(side * side * 3);
-    for (let y = 0; y < side; y++)
-      rgb.set(
-        img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x0 + side) * 3),
-        y * side * 3,
-      );
-    // In linear light, where the frames were averaged.
-    return luma(
-      rgb.map((v) => srgbToLinear(Math.min(1, Math.max(0, v)))),
+  const x0 = (sharp.width - side) >> 1;
+  const y0 = (sharp.height - side) >> 1;
+  // In linear light, where the frames were averaged.
+  const cut = (img: FloatImage) =>
+    luma(
+      crop(img, x0, y0, side, side).data.map((v) => srgbToLinear(Math.min(1, Math.max(0, v)))),
       side * side,
     );
-  };
   return fitPsf(cut(sharp), cut(blurry), side, size, 1e-2);
 }
 

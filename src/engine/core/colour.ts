@@ -8,6 +8,19 @@ export function linearToSrgb(v: number): number {
   return v <= 0.0031308 ? v * 12.92 : 1.055 * Math.pow(v, 1 / 2.4) - 0.055;
 }
 
+/** f on [0, 1] from `entries` + 1 samples, interpolated linearly (inputs clamped): for hot loops. */
+export function lookupTable(f: (v: number) => number, entries: number): (v: number) => number {
+  const table = Float64Array.from({ length: entries + 1 }, (_, i) => f(i / entries));
+  return (v) => {
+    const a = Math.min(1, Math.max(0, v)) * entries;
+    const i = Math.min(entries - 1, Math.floor(a));
+    return table[i] + (a - i) * (table[i + 1] - table[i]);
+  };
+}
+
+/** srgbToLinear from a table, for per-pixel loops. */
+export const srgbToLinearTable = lookupTable(srgbToLinear, 4096);
+
 /** Linear value of each 8-bit sRGB code. */
 export const SRGB8_TO_LINEAR = Float32Array.from({ length: 256 }, (_, i) => srgbToLinear(i / 255));
 

@@ -8,7 +8,7 @@ import { checkpoint } from '../core/progress';
 import { builtWorker, runTiles, tileThreads } from '../core/tile-threads';
 import { psfBounds, type Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../core/tiling';
-import { linearToSrgb, srgbToLinear } from '../core/colour';
+import { linearToSrgb, lookupTable, srgbToLinearTable } from '../core/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
 import { localRange } from './image-ops';
 import { RealTileFft, tileFftSize, type Samples } from './tile-fft';
@@ -138,16 +138,6 @@ function psfAt(
   return out;
 }
 
-function lookupTable(f: (v: number) => number, entries: number): (v: number) => number {
-  const table = Float64Array.from({ length: entries + 1 }, (_, i) => f(i / entries));
-  return (v) => {
-    const a = Math.min(1, Math.max(0, v)) * entries;
-    const i = Math.min(entries - 1, Math.floor(a));
-    return table[i] + (a - i) * (table[i + 1] - table[i]);
-  };
-}
-
-const toLinear = lookupTable(srgbToLinear, 4096);
 const toSrgb = lookupTable(linearToSrgb, 65536);
 
 /**
@@ -467,7 +457,7 @@ function shrinkagesFor(opts: typeof DEFAULTS): Shrinkage[] {
 export function restoreExtent(job: ExtentJob): Float32Array {
   const { pixels, channels, extentWidth: ew, extentHeight: eh, fftWidth: fftW, fftHeight: fftH, tile } = job;
   const opts = job.options;
-  const encode = opts.linear ? toLinear : (v: number) => v;
+  const encode = opts.linear ? srgbToLinearTable : (v: number) => v;
   const decode = opts.linear ? toSrgb : (v: number) => Math.min(1, Math.max(0, v));
   const threshold = encode(opts.saturationThreshold);
   const planes = Array.from({ length: channels }, () => new Float32Array(fftW * fftH));

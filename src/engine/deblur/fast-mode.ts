@@ -1,8 +1,8 @@
-// Fast blind deblurring for full-size photos: one uniform blur kernel is estimated blindly on the luma of a
-// textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
+// Fast blind deblurring for full-size photos: one uniform blur kernel is estimated blindly on the linear-light
+// luma of a textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
 // gradient-domain kernel fit, Pan et al. 2014 / Xu et al. 2013), then the whole photo is deconvolved with it
-// tile by tile. A kernel that fills its support or changes shape between the two finest scales is a failed
-// estimate: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
+// tile by tile. A point, a kernel that fills its support, or one that changes shape between the two finest
+// scales is not trusted: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
 // restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
 import { srgbToLinear } from '../core/colour';

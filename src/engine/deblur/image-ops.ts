@@ -1,7 +1,7 @@
 // What fast mode measures on a photo: where to estimate the blur (the window with the most edge energy),
 // how noisy it is, and shifts, local ranges and low-passes of its results.
 import type { FloatImage } from '../core/tiling';
-import { srgbToLinear } from '../core/colour';
+import { srgbToLinearTable } from '../core/colour';
 
 /** The top-left corner of the `size` x `size` window with the most edge energy, on a `step` grid. */
 export function mostTexturedWindow(image: FloatImage, size: number, step = 32): { x: number; y: number } {
@@ -272,8 +272,7 @@ export function noiseLevel(image: FloatImage): number {
   const lin = (x: number, y: number) => {
     const i = (y * width + x) * channels;
     let sum = 0;
-    for (let c = 0; c < channels; c++)
-      sum += LINEAR[Math.round(Math.min(1, Math.max(0, image.data[i + c])) * 4095)];
+    for (let c = 0; c < channels; c++) sum += srgbToLinearTable(image.data[i + c]);
     return sum / channels;
   };
   const step = Math.max(2, Math.floor(Math.sqrt((width * height) / 250_000)));
@@ -295,4 +294,3 @@ export function noiseLevel(image: FloatImage): number {
   // The mask's weights have a norm of 6; 0.6745 turns a median absolute value into a sigma.
   return responses[responses.length >> 1] / (0.6745 * 6);
 }
-const LINEAR = Float64Array.from({ length: 4096 }, (_, i) => srgbToLinear(i / 4095));
