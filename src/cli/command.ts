@@ -16,6 +16,7 @@ export const OPTIONS = {
   blurry: { type: 'string' },
   kernel: { type: 'string' },
   uniform: { type: 'boolean', default: false },
+  explicit: { type: 'boolean', default: false },
   name: { type: 'string' },
   config: { type: 'string' },
   out: { type: 'string' },

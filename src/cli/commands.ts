@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { JobSpec, type EngineInfo } from '../common/api';
+import { count } from '../common/words';
 import { initBackend } from '../engine/core/backend';
 import { writeFileAtomic } from '../engine/core/fs-atomic';
 import { JobCancelledError } from '../engine/core/progress';
@@ -98,7 +99,7 @@ const extractKernel: Command = {
 const applyKernel: Command = {
   name: 'apply-kernel',
   summary: 'Put a saved blur onto another photo',
-  usage: 'PHOTO --kernel K -o OUT [--uniform] [--in-place]',
+  usage: 'PHOTO --kernel K -o OUT [--uniform] [--explicit] [--in-place]',
   description:
     'Blurs PHOTO with the blur of a kernel file. The kernel is spatial by default: its grid of blurs is ' +
     'stretched over the photo; --uniform uses its mean blur everywhere. The result never replaces PHOTO ' +
@@ -107,6 +108,11 @@ const applyKernel: Command = {
     { name: 'kernel', flag: '--kernel K', help: 'The kernel file (.blurkernel)' },
     { name: 'output', flag: '-o, --output OUT', help: 'The blurred photo; its extension sets the format' },
     { name: 'uniform', flag: '--uniform', help: "The kernel's mean blur everywhere" },
+    {
+      name: 'explicit',
+      flag: '--explicit',
+      help: "Blur with the PSFs measured from the kernel's pair instead of the model's code",
+    },
     IN_PLACE,
     BACKEND,
     CHECKPOINT,
@@ -126,6 +132,7 @@ const applyKernel: Command = {
       kernelPath,
       outputPath,
       mode: values.uniform ? ('uniform' as const) : ('spatial' as const),
+      using: values.explicit ? ('explicit' as const) : ('encoded' as const),
     };
     await runJob(await createEngine(values), spec, values.quiet);
     console.log(`blurred photo written to ${outputPath}`);
@@ -152,23 +159,24 @@ const showKernel: Command = {
 
 const deblur: Command = {
   name: 'deblur',
-  summary: "Blind deblurring of a photo (fast, or the paper's method on a region)",
+  summary: "Blind deblurring of a photo (fast, the paper's method on a region, or a network)",
   usage:
-    'PHOTO -o OUT [--mode fast|paper] [--roi x,y,w,h] [--iterations N] [--strength S] [--learned] ' +
+    'PHOTO -o OUT [--mode fast|paper|learned] [--roi x,y,w,h] [--iterations N] [--strength S] [--learned] ' +
     '[--seed N] [--loss-log FILE] [--trace KERNEL.png] [--in-place]',
   description:
     'Removes the blur of PHOTO without knowing it beforehand. fast (default): the blur is estimated on the ' +
     'most textured part of the photo (or --roi), then removed from the whole photo; --learned then runs ' +
-    "the learned restorer. paper: the paper's Algorithm 1 on --roi (up to 1 MP). The result never " +
-    'replaces PHOTO unless --in-place says so.',
+    "the learned restorer. paper: the paper's Algorithm 1 on --roi (up to 1 MP). learned: a deblurring " +
+    'network trained on GoPro (MAXIM) on the photo or --roi; minutes per megapixel on a CPU (the time is ' +
+    'estimated first). The result never replaces PHOTO unless --in-place says so.',
   options: [
     { name: 'output', flag: '-o, --output OUT', help: 'The deblurred photo; its extension sets the format' },
     IN_PLACE,
-    { name: 'mode', flag: '--mode fast|paper', help: 'fast (default) or paper' },
+    { name: 'mode', flag: '--mode fast|paper|learned', help: 'fast (default), paper or learned' },
     {
       name: 'roi',
       flag: '--roi x,y,w,h',
-      help: 'Where to estimate the blur, in photo pixels (fast: default the most textured part; paper: required for photos over 1 MP)',
+      help: 'In photo pixels. fast: where to estimate the blur (default the most textured part); paper and learned: the region to restore (paper: required for photos over 1 MP)',
     },
     { name: 'iterations', flag: '--iterations N', help: 'Paper mode: the number of iterations' },
     {
@@ -205,18 +213,30 @@ const deblur: Command = {
         { flag: '--loss-log', path: lossLog },
       ],
     );
+    const mode = z.enum(['fast', 'paper', 'learned']).parse(values.mode ?? 'fast');
+    const roi = parseRegion(values.roi);
+    const engine = await createEngine(values);
+    if (mode === 'learned') {
+      const size = roi ?? (await engine.openPhoto(photoPath));
+      const estimate = engine.learnedEstimate(size.width, size.height);
+      if (!estimate.available) throw new Error(estimate.note);
+      console.log(
+        `learned mode: ${count(estimate.tiles, 'tile')} of the network, about ` +
+          `${Math.max(1, Math.round(estimate.seconds! / 60))} min (${estimate.note})`,
+      );
+    }
     const spec = {
       kind: 'deblur' as const,
       photoPath,
       outputPath,
-      mode: (values.mode ?? 'fast') as 'fast' | 'paper',
-      roi: parseRegion(values.roi),
+      mode,
+      roi,
       iterations: values.iterations ? Number(values.iterations) : undefined,
       strength: values.strength ? Number(values.strength) : undefined,
       learned: values.learned,
       seed: values.seed ? Number(values.seed) : undefined,
     };
-    const result = await runJob(await createEngine(values), spec, values.quiet, lossLog);
+    const result = await runJob(engine, spec, values.quiet, lossLog);
     if (result.kind === 'deblur' && result.estimate) {
       const { note, window, extent, traceDataUrl } = result.estimate;
       console.log(
@@ -251,12 +271,17 @@ const batch: Command = {
     {
       name: 'preset',
       flag: '--preset P',
-      help: 'export (default): re-encode; apply-kernel: put the blur of --kernel onto each; deblur: fast mode',
+      help: 'export (default): re-encode; apply-kernel: put the blur of --kernel onto each; deblur: --mode',
     },
     { name: 'kernel', flag: '--kernel K', help: 'apply-kernel: the kernel file' },
     { name: 'uniform', flag: '--uniform', help: "apply-kernel: the kernel's mean blur everywhere" },
     { name: 'strength', flag: '--strength S', help: 'deblur: 0..1, default 1' },
-    { name: 'learned', flag: '--learned', help: 'deblur: then run the learned restorer' },
+    {
+      name: 'mode',
+      flag: '--mode fast|learned',
+      help: 'deblur: fast (default) or learned (the network: minutes per megapixel)',
+    },
+    { name: 'learned', flag: '--learned', help: 'deblur, fast mode: then run the learned restorer' },
     {
       name: 'format',
       flag: '--format F',
@@ -297,7 +322,12 @@ const batch: Command = {
         presetName === 'export'
           ? { kind: 'export' }
           : presetName === 'deblur'
-            ? { kind: 'deblur', strength: optionalNumber(values.strength), learned: values.learned }
+            ? {
+                kind: 'deblur',
+                mode: values.mode ?? 'fast',
+                strength: optionalNumber(values.strength),
+                learned: values.learned,
+              }
             : {
                 kind: 'apply-kernel',
                 kernelPath: required(values.kernel, '--kernel KERNEL'),
@@ -319,11 +349,12 @@ const batch: Command = {
       for (const item of result.problems.filter((i) => i.status === 'failed')) {
         console.log(`failed   ${item.input}: ${item.reason ?? ''}`);
       }
-      for (const item of result.unchanged) console.log(`unchanged ${item.input}: ${item.note}`);
+      const unchanged = result.deblurred.filter((item) => !item.changed);
+      for (const item of unchanged) console.log(`unchanged ${item.name}: ${item.note}`);
       const { counts } = result;
       console.log(
-        `${counts.total} photos: ${counts.done} done` +
-          (result.unchanged.length ? ` (${result.unchanged.length} written unchanged)` : '') +
+        `${count(counts.total, 'photo')}: ${counts.done} done` +
+          (unchanged.length ? ` (${unchanged.length} written unchanged)` : '') +
           `, ${counts.failed} failed, ${counts.skipped} skipped; report in ${result.reportPath}`,
       );
       return counts.failed > 0 ? 1 : 0;

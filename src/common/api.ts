@@ -83,6 +83,29 @@ export const KernelSummary = z.object({
   glyphsDataUrl: z.string(),
   /** The model that read this kernel (kernels only work with that model). */
   checkpoint: z.string(),
+  /**
+   * The PSFs measured from the pair itself, one per region of an equal grid over the source (null for
+   * kernel files made before they were stored): drawn like the code's, with how far they can be trusted.
+   */
+  explicit: z
+    .object({
+      traceDataUrl: z.string(),
+      glyphsDataUrl: z.string(),
+      psfGrid: z.object({
+        rows: z.number().int(),
+        cols: z.number().int(),
+        regions: z.array(z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })),
+      }),
+      /** Per region, row-major: the share of the blurry photo's detail its PSF explains, 0..1. */
+      explained: z.array(z.number()),
+      /** Per region, row-major: its PSF explains little of the blurry photo or disagrees with its neighbours. */
+      doubtful: z.array(z.boolean()),
+      /** As fast mode's `Reliability`. */
+      reliability: z.enum(['reliable', 'uncertain', 'failed']),
+      /** The verdict in words: the blur's length and direction, or what went wrong. */
+      note: z.string(),
+    })
+    .nullable(),
 });
 export type KernelSummary = z.infer<typeof KernelSummary>;
 
@@ -114,6 +137,34 @@ export const Region = z.object({
 });
 export type Region = z.infer<typeof Region>;
 
+/** A uniform blur kernel (PSF) as fast mode estimates it: odd side, row-major, non-negative weights. */
+export const BlurKernel = z
+  .object({
+    size: z
+      .number()
+      .int()
+      .min(1)
+      .max(151)
+      .refine((size) => size % 2 === 1, 'the side must be odd'),
+    weights: z.array(z.number().min(0).max(1e6)).max(151 * 151),
+  })
+  .refine(
+    (kernel) => kernel.weights.length === kernel.size * kernel.size,
+    'there must be size x size weights',
+  )
+  .refine((kernel) => kernel.weights.some((w) => w > 0), 'the weights must not all be 0');
+export type BlurKernel = z.infer<typeof BlurKernel>;
+
+/**
+ * Fast mode's prior weight: how strongly the deconvolution prefers clean, smooth areas to recovered detail.
+ * 1 is the photo's own setting (from its noise); higher calms noise and ringing, lower recovers more detail.
+ */
+export const PriorWeight = z.number().min(0.1).max(10);
+
+/** How far fast mode's blur estimate can be trusted ('failed': none could be measured). */
+export const Reliability = z.enum(['reliable', 'uncertain', 'failed']);
+export type Reliability = z.infer<typeof Reliability>;
+
 /** What a batch does to each photo: re-encode it, put a saved blur kernel onto it, or deblur it. */
 export const BatchPreset = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('export') }),
@@ -121,14 +172,18 @@ export const BatchPreset = z.discriminatedUnion('kind', [
     kind: z.literal('apply-kernel'),
     kernelPath: FilePath,
     mode: z.enum(['spatial', 'uniform']).default('spatial'),
+    /** As the applyKernel job's `using` (absent: 'encoded'). */
+    using: z.enum(['encoded', 'explicit']).optional(),
   }),
-  // Fast mode only (the deblur job's blind kernel estimation and full-size deconvolution): paper mode is
-  // limited to 1 MP regions and takes minutes to hours per photo, far too slow for batches.
+  // Fast or learned mode over whole photos: paper mode is limited to 1 MP regions and takes minutes to
+  // hours per photo, far too slow for batches.
   z.object({
     kind: z.literal('deblur'),
+    /** As the deblur job's: 'fast' (default) or 'learned' (the network; minutes per megapixel on a CPU). */
+    mode: z.enum(['fast', 'learned']).default('fast'),
     /** 0 leaves each photo as it is, 1 removes the estimated blur fully (as the deblur job's). */
     strength: z.number().min(0).max(1).default(1),
-    /** Also run the learned restorer (as the deblur job's `learned`). */
+    /** Fast mode: also run the learned restorer (as the deblur job's `learned`). */
     learned: z.boolean().default(false),
   }),
 ]);
@@ -152,6 +207,8 @@ export type BatchCounts = z.infer<typeof BatchCounts>;
 /** One photo of a batch: where its result goes and how it went. */
 export const BatchItem = z.object({
   input: z.string(),
+  /** The photo as reports name it: its file name, under its sub-folder in a recursive batch. */
+  name: z.string(),
   /** Absolute path of the result. */
   output: z.string(),
   status: BatchItemStatus,
@@ -201,9 +258,15 @@ export const JobSpec = z.discriminatedUnion('kind', [
     kind: z.literal('deblur'),
     photoPath: FilePath,
     outputPath: FilePath,
-    /** 'fast' (default): blind kernel estimation, then full-size restoration. 'paper': Algorithm 1 on at most 1 MP. */
-    mode: z.enum(['fast', 'paper']).default('fast'),
-    /** Where to estimate the blur (in photo pixels); automatic when absent. */
+    /**
+     * 'fast' (default): blind kernel estimation, then full-size restoration. 'paper': Algorithm 1 on at most
+     * 1 MP. 'learned': a deblurring network trained on GoPro (MAXIM), tiled; minutes per megapixel on a CPU.
+     */
+    mode: z.enum(['fast', 'paper', 'learned']).default('fast'),
+    /**
+     * Fast mode: where to estimate the blur (automatic when absent). Paper and learned mode: the region to
+     * restore (the whole photo when absent; the rest is left as it is). In photo pixels.
+     */
     roi: Region.optional(),
     /** Paper mode's iterations; fast mode has none to set. */
     iterations: z.number().int().min(1).max(20_000).optional(),
@@ -214,6 +277,18 @@ export const JobSpec = z.discriminatedUnion('kind', [
      * not in the paper) over the photo; it also sharpens blur that one kernel cannot describe.
      */
     learned: z.boolean().default(false),
+    /** Fast mode: the deconvolution's prior weight (see PriorWeight). */
+    priorWeight: PriorWeight.default(1),
+    /**
+     * Fast mode: restore with this kernel (an earlier run's estimate) instead of estimating one, e.g. the
+     * same blur with new settings. The region to estimate on (`roi`) then plays no part.
+     */
+    kernel: BlurKernel.optional(),
+    /**
+     * Fast mode: the part of the photo on screen (at most 4 MP). Once the kernel is known, the job sends it
+     * restored at full resolution as its preview: the same pixels the result will have there.
+     */
+    previewRegion: Region.refine((r) => r.width * r.height <= 4e6, 'at most 4 MP').optional(),
     seed: z.number().int().default(0),
     output: OutputOptions.default({}),
   }),
@@ -240,6 +315,12 @@ export const JobSpec = z.discriminatedUnion('kind', [
     outputPath: FilePath,
     /** 'spatial' stretches the kernel's code grid over the photo; 'uniform' uses its mean everywhere. */
     mode: z.enum(['spatial', 'uniform']).default('spatial'),
+    /**
+     * 'encoded': F with the kernel's codes (the paper's transfer; needs the model that read it). 'explicit':
+     * the PSFs measured from the pair, convolved in linear light (any model; kernel files from before they
+     * were stored have none).
+     */
+    using: z.enum(['encoded', 'explicit']).default('encoded'),
     output: OutputOptions.default({}),
   }),
   BatchJobSpec,
@@ -264,7 +345,7 @@ export const JobResult = z.discriminatedUnion('kind', [
     /** Fast mode: the blur it found, where it looked, and how far the estimate can be trusted. */
     estimate: z
       .object({
-        reliability: z.enum(['reliable', 'uncertain', 'failed']),
+        reliability: Reliability,
         note: z.string(),
         /** False when the photo was written unchanged (the estimate failed and nothing else ran). */
         changed: z.boolean(),
@@ -273,6 +354,8 @@ export const JobResult = z.discriminatedUnion('kind', [
         extent: z.object({ width: z.number().int(), height: z.number().int() }),
         /** The estimated kernel drawn as a blur trace (PNG data URL). */
         traceDataUrl: z.string(),
+        /** The estimated kernel, for running again with new settings (`kernel`) and for `previewDeblur`. */
+        kernel: BlurKernel,
       })
       .optional(),
   }),
@@ -290,12 +373,34 @@ export const JobResult = z.discriminatedUnion('kind', [
     counts: BatchCounts,
     /** The items that were not done (failed, skipped), each with its reason; the report lists all. */
     problems: z.array(BatchItem),
-    /** Deblur preset: the photos done but written unchanged (the blur could not be estimated), with the note. */
-    unchanged: z.array(z.object({ input: z.string(), output: z.string(), note: z.string() })),
+    /**
+     * Deblur preset: each photo done, with the verdict on its blur estimate, whether the result differs from
+     * the photo (false: written unchanged, the blur could not be estimated) and the note that says so.
+     */
+    deblurred: z.array(
+      z.object({
+        name: z.string(),
+        output: z.string(),
+        reliability: Reliability,
+        changed: z.boolean(),
+        note: z.string(),
+      }),
+    ),
   }),
 ]);
 export type JobResult = z.infer<typeof JobResult>;
 export type BatchResult = Extract<JobResult, { kind: 'batch' }>;
+
+export const LearnedEstimate = z.object({
+  /** False when the network is not installed (note says why). */
+  available: z.boolean(),
+  note: z.string(),
+  tiles: z.number().int(),
+  seconds: z.number().nullable(),
+  /** True when seconds come from a learned job this engine ran; false: the typical figure of decision 0019. */
+  measured: z.boolean(),
+});
+export type LearnedEstimate = z.infer<typeof LearnedEstimate>;
 
 /** Request/response calls: name -> params and result schemas. */
 export const calls = {
@@ -314,6 +419,14 @@ export const calls = {
     }),
     result: z.object({ path: FilePath }),
   },
+  /**
+   * What the learned mode would take on a `width` x `height` photo or region, said before it starts: the
+   * tiles and the seconds, from this engine's last learned job or else from a typical figure.
+   */
+  learnedEstimate: {
+    params: z.object({ width: z.number().int().min(1), height: z.number().int().min(1) }),
+    result: LearnedEstimate,
+  },
   /** A full-resolution region of a photo scaled to outWidth x outHeight (the viewer's tiles, the loupe). */
   photoRegion: {
     params: z.object({
@@ -326,6 +439,21 @@ export const calls = {
       outHeight: z.number().int().min(1).max(4096),
     }),
     /** A JPEG data URL. */
+    result: z.object({ dataUrl: z.string() }),
+  },
+  /**
+   * Fast mode's restoration of one region of a photo with a known kernel and the given settings (as the
+   * deblur job's), for a live preview while they change: the same pixels a deblur job with that kernel
+   * and those settings gives there. A JPEG data URL at full resolution.
+   */
+  previewDeblur: {
+    params: z.object({
+      photoPath: FilePath,
+      kernel: BlurKernel,
+      region: Region.refine((r) => r.width * r.height <= 4e6, 'at most 4 MP'),
+      strength: z.number().min(0).max(1).default(1),
+      priorWeight: PriorWeight.default(1),
+    }),
     result: z.object({ dataUrl: z.string() }),
   },
   /**
@@ -392,10 +520,12 @@ export const calls = {
     /** Empty when the user cancelled. */
     result: z.object({ paths: z.array(FilePath) }),
   },
+  /** Shows a file the app wrote (in an allowed output folder) in the system's file manager. */
+  showInFolder: { params: z.object({ path: FilePath }), result: z.object({}) },
 } as const;
 export type CallName = keyof typeof calls;
-/** The calls only the desktop app can answer (they need a window). */
-export const DIALOG_CALLS = ['chooseOutputFolder', 'chooseSavePath', 'choosePhotos'] as const;
+/** The calls only the desktop app can answer (they need a window or the system's file manager). */
+export const DIALOG_CALLS = ['chooseOutputFolder', 'chooseSavePath', 'choosePhotos', 'showInFolder'] as const;
 export type DialogCallName = (typeof DIALOG_CALLS)[number];
 export type CallParams<C extends CallName> = z.input<(typeof calls)[C]['params']>;
 export type CallResult<C extends CallName> = z.infer<(typeof calls)[C]['result']>;

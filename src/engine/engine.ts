@@ -7,16 +7,18 @@ import sharp from 'sharp';
 import packageJson from '../../package.json';
 import type {
   BackendPreference,
+  CallParsed,
   EngineInfo,
   JobResult,
   JobSpec,
   KernelSummary,
+  LearnedEstimate,
   PhotoPreview,
   TileSize,
 } from '../common/api';
 import { initBackend, type BackendStatus } from './core/backend';
 import { runBatchJob } from './batch';
-import { makePreview } from './image';
+import { makePreview, readPhoto, type Photo } from './image';
 import { jobContext, type ProgressUpdate } from './core/progress';
 import {
   exportKernelText,
@@ -26,11 +28,13 @@ import {
   summarise,
 } from './jobs/kernel-jobs';
 import { loadKernelFile } from './kernels/kernel-file';
-import { runDeblur } from './jobs/deblur-job';
+import { previewDeblur, runDeblur } from './jobs/deblur-job';
 import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
 import { loadModel, loadRestorer, type LoadedModel } from './model/model-store';
 import type { Restorer } from './model/restorer';
+import { findMaximModel, loadMaxim, MAXIM_MISSING } from './model/maxim';
+import { learnedTileCount, TYPICAL_SECONDS_PER_TILE, type LearnedNetwork } from './deblur/learned-mode';
 import { renderRegion, type RegionRequest } from './image/preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
@@ -45,16 +49,29 @@ export interface EngineOptions {
   restorerPath?: string;
   /** Tile side for the tiled operations (Settings); 'auto' or absent lets each pick its own. */
   tileSize?: TileSize;
+  /**
+   * The learned mode's network (its model.json): absent, the installed npm package's; null, none (the mode
+   * then says the package is missing).
+   */
+  learnedModel?: string | null;
 }
 
 export class Engine {
   private model: Promise<LoadedModel> | null = null;
   private restorer: Promise<Restorer> | null = null;
+  /** The photo of the last live preview, decoded. */
+  private previewPhoto: { path: string; photo: Promise<Photo> } | null = null;
+  private learnedGraph: Promise<tf.GraphModel> | null = null;
+  /** Seconds per tile of the last learned job (all threads together), for the next estimate. */
+  private learnedSecondsPerTile: number | null = null;
+  private readonly learnedModel: string | null;
 
   private constructor(
     private readonly status: BackendStatus,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    this.learnedModel = options.learnedModel === undefined ? findMaximModel() : options.learnedModel;
+  }
 
   static async create(options: EngineOptions): Promise<Engine> {
     return new Engine(await initBackend(options.backend), options);
@@ -111,6 +128,33 @@ export class Engine {
     return this.restorer;
   }
 
+  /** The learned mode's network; its graph is loaded in this thread only when tiles run here. */
+  learnedNetwork(): LearnedNetwork {
+    const modelJson = this.learnedModel;
+    if (!modelJson) throw new Error(MAXIM_MISSING);
+    return {
+      modelJson,
+      load: () => {
+        this.learnedGraph ??= loadMaxim(modelJson);
+        this.learnedGraph.catch(() => (this.learnedGraph = null));
+        return this.learnedGraph;
+      },
+      measured: (seconds, tiles) => (this.learnedSecondsPerTile = seconds / tiles),
+    };
+  }
+
+  learnedEstimate(width: number, height: number): LearnedEstimate {
+    const tiles = learnedTileCount(width, height);
+    if (!this.learnedModel)
+      return { available: false, note: MAXIM_MISSING, tiles, seconds: null, measured: false };
+    const measured = this.learnedSecondsPerTile !== null;
+    const seconds = tiles * (this.learnedSecondsPerTile ?? TYPICAL_SECONDS_PER_TILE);
+    const note = measured
+      ? `from the last learned job here (${this.learnedSecondsPerTile!.toFixed(0)} s a tile)`
+      : `typical for a two-core CPU (${TYPICAL_SECONDS_PER_TILE} s a tile); measured after the first run`;
+    return { available: true, note, tiles, seconds, measured };
+  }
+
   async openPhoto(photoPath: string): Promise<PhotoPreview> {
     const preview = await makePreview(photoPath, PREVIEW_MAX_SIDE);
     return {
@@ -134,6 +178,19 @@ export class Engine {
 
   exportKernel(kernelPath: string, name?: string): Promise<{ fileName: string; text: string }> {
     return exportKernelText(kernelPath, name);
+  }
+
+  /** Fast mode's live preview of a region (see `previewDeblur` in the contract). */
+  async previewDeblur(params: CallParsed<'previewDeblur'>): Promise<{ dataUrl: string }> {
+    // The sliders move over one photo: it is decoded once, not on every change.
+    if (this.previewPhoto?.path !== params.photoPath) {
+      const photo = readPhoto(params.photoPath);
+      this.previewPhoto = { path: params.photoPath, photo };
+      photo.catch(() => (this.previewPhoto = null));
+    }
+    const photo = await this.previewPhoto.photo;
+    const tileSize = typeof this.options.tileSize === 'number' ? this.options.tileSize : undefined;
+    return { dataUrl: await previewDeblur(photo, params, tileSize) };
   }
 
   async photoRegion(request: RegionRequest): Promise<{ dataUrl: string }> {
@@ -163,6 +220,7 @@ export class Engine {
         return runDeblur(spec, ctx, {
           model: () => this.loadModel(),
           restorer: () => this.loadRestorer(),
+          learned: () => this.learnedNetwork(),
         });
       case 'batch':
         // Each item goes through runJob again: the same code as a single export, kernel or deblur job.

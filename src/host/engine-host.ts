@@ -90,6 +90,8 @@ export class EngineHost {
     info: (params) => this.callWorker({ method: 'info', params }),
     openPhoto: (params) => this.callWorker({ method: 'openPhoto', params }),
     photoRegion: (params) => this.callWorker({ method: 'photoRegion', params }),
+    previewDeblur: (params) => this.callWorker({ method: 'previewDeblur', params }),
+    learnedEstimate: (params) => this.callWorker({ method: 'learnedEstimate', params }),
     openKernel: (params) => this.callWorker({ method: 'openKernel', params }),
     exportKernel: (params) => this.callWorker({ method: 'exportKernel', params }),
     importKernel: async ({ path: source }) => {
@@ -139,6 +141,9 @@ export class EngineHost {
     chooseOutputFolder: refuseDialog,
     chooseSavePath: refuseDialog,
     choosePhotos: refuseDialog,
+    showInFolder: ({ path: file }) => {
+      throw new ApiError(`Only the desktop app can open the file manager; the file is ${file}.`);
+    },
   };
 
   /** Validates and dispatches one API call (the trust boundary for IPC and the web bridge). */

@@ -18,6 +18,8 @@ function handlers(engine: Engine): CallHandlers<WorkerCalls> {
   return {
     info: () => engine.info(),
     photoRegion: (request) => engine.photoRegion(request),
+    previewDeblur: (params) => engine.previewDeblur(params),
+    learnedEstimate: ({ width, height }) => engine.learnedEstimate(width, height),
     openPhoto: ({ path }) => engine.openPhoto(path),
     importKernel: ({ path, copyTo }) => engine.importKernel(path, copyTo),
     openKernel: ({ path }) => engine.openKernel(path),

@@ -13,7 +13,7 @@ import type { EngineOptions } from '../engine/engine';
 /** The calls the worker answers: the contract's engine calls, and what only the host asks for. */
 export type WorkerCalls = Pick<
   ApiCalls,
-  'info' | 'openPhoto' | 'photoRegion' | 'openKernel' | 'exportKernel'
+  'info' | 'openPhoto' | 'photoRegion' | 'previewDeblur' | 'openKernel' | 'exportKernel' | 'learnedEstimate'
 > & {
   /** The host adds where in the workspace the copy goes (null: the file is there already). */
   importKernel: {

@@ -1,9 +1,10 @@
-// The desktop app's native dialogs (DIALOG_CALLS in the API), answered in the Electron main process. A
+// The desktop app's native dialogs and "Show in folder" (DIALOG_CALLS in the API), answered in the Electron
+// main process. A
 // folder the user picks here, or the folder of the file they choose to save, becomes an allowed output
 // folder of the engine host for the rest of the run.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { dialog, type BrowserWindow } from 'electron';
+import { dialog, shell, type BrowserWindow } from 'electron';
 import {
   DIALOG_CALLS,
   dispatch,
@@ -13,6 +14,7 @@ import {
   type DialogCallName,
 } from '../common/api';
 import type { EngineHost } from '../host/engine-host';
+import { isInside } from '../engine/core/fs-atomic';
 
 const PHOTOS = { name: 'Photos', extensions: ['jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'gif', 'avif'] };
 const ANY_FILE = { name: 'All files', extensions: ['*'] };
@@ -70,6 +72,15 @@ function dialogHandlers(
       );
       if (chosen.canceled) return { paths: [] };
       return { paths: folder && expand ? await photosIn(chosen.filePaths) : chosen.filePaths };
+    },
+    // Only results: a file in the workspace or a folder the app may write to, never any path.
+    showInFolder: ({ path: target }) => {
+      const file = path.resolve(target);
+      if (!engine.outputFolders().some((root) => isInside(path.resolve(root), file, false))) {
+        throw new Error(`“${target}” is not in a folder Blurspace writes to.`);
+      }
+      shell.showItemInFolder(file);
+      return {};
     },
   };
 }

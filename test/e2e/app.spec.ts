@@ -7,6 +7,7 @@ import { expect, test } from './fixtures';
 import {
   kernelFlow,
   makeFixtures,
+  openPanel,
   openPhotos,
   openSettings,
   shot,
@@ -102,10 +103,13 @@ test.describe('with photos', () => {
     await expect(page.getByTestId('export-allowed')).toContainText(files.dir);
     await expect(page.getByTestId('export-allowed')).toContainText('--output-dir');
 
+    await expect(page.getByTestId('export-show')).toHaveCount(0);
+
     await page.getByTestId('undo-version').click();
     await expect(page.getByTestId('versions').locator('label')).toHaveCount(1);
 
     // Region drawn on the photo, then the engine's honest answer.
+    await openPanel(page, 'Deblur');
     await page.getByTestId('draw-roi').click();
     const box = (await page.getByTestId('stage').boundingBox())!;
     await page.mouse.move(box.x + box.width / 2 - 60, box.y + box.height / 2 - 60);
@@ -139,14 +143,18 @@ test.describe('with photos', () => {
     await page.getByTestId('undo-version').click();
     await page.getByTestId('deblur-learned').uncheck();
 
-    // Paper mode, a few iterations: the live loss chart draws one series per term.
-    await page.getByLabel('Paper').check();
+    // Thorough mode (the paper's), a few iterations: the live loss chart draws one series per term.
+    await page.getByLabel('Thorough (slow, region)').check();
     await page.locator('summary', { hasText: 'Advanced' }).click();
     await page.getByTestId('deblur-iterations').fill('8');
     await page.getByTestId('run-deblur').click();
     // It finishes: the live chart drew its loss terms and the result is a new version.
     const job = page.getByTestId('deblur-job');
     await expect(job).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+    // Once done, the chart is folded away; the terms' names are details, shown on request.
+    await page.locator('summary', { hasText: 'How the fit went' }).click();
+    await expect(page.getByTestId('loss-chart').locator('.u-legend')).toHaveCount(0);
+    await page.getByTestId('loss-details').click();
     await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('total');
     await expect(page.getByTestId('loss-chart').locator('.u-legend')).toContainText('hyper-Laplacian');
     // The plot itself is laid out (uPlot sized its canvas), not just its legend.

@@ -37,6 +37,14 @@ test('desktop app: opens photos (native dialog), reads and applies a kernel, com
     const exported = await kernelFlow(page, test.info(), files);
     expect(await sharp(exported).metadata()).toMatchObject({ width: 301, height: 283, depth: 'ushort' });
     await expect(page.getByTestId('export-save-as')).toBeVisible();
+    // "Show in folder" opens the system's file manager on the exported file (recorded, not opened).
+    await app.evaluate(({ shell }) => {
+      Object.assign(shell, {
+        showItemInFolder: (file: string) => ((globalThis as { shown?: string }).shown = file),
+      });
+    });
+    await page.getByTestId('export-show').click();
+    await expect.poll(() => app.evaluate(() => (globalThis as { shown?: string }).shown)).toBe(exported);
     await expect(page.getByTestId('export-allowed')).toHaveCount(0);
   } finally {
     await app.close();

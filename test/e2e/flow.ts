@@ -46,9 +46,7 @@ export async function shot(page: Page, info: TestInfo, name: string): Promise<vo
 
 /** Sets the model through the Settings panel and waits until the engine runs it. */
 export async function openSettings(page: Page): Promise<void> {
-  if (!(await page.getByTestId('settings-checkpoint').isVisible())) {
-    await page.locator('summary', { hasText: 'Settings' }).click();
-  }
+  await openPanel(page, 'Settings');
 }
 
 export async function useCheckpoint(page: Page, checkpoint: string): Promise<void> {
@@ -59,6 +57,22 @@ export async function useCheckpoint(page: Page, checkpoint: string): Promise<voi
   await expect(page.getByTestId('status-bar')).toContainText(`model: ${path.basename(checkpoint)}`, {
     timeout: 30_000,
   });
+}
+
+const PANELS = {
+  'Blur kernel': 'kernel',
+  Deblur: 'deblur',
+  Export: 'export',
+  Batch: 'batch',
+  Settings: 'settings',
+} as const;
+
+/** Opens a tool panel of the side bar (one is open at a time). */
+export async function openPanel(page: Page, title: keyof typeof PANELS): Promise<void> {
+  const panel = page.locator(`details[data-panel="${PANELS[title]}"]`);
+  if (!(await panel.evaluate((details) => (details as HTMLDetailsElement).open))) {
+    await panel.locator(':scope > summary').click();
+  }
 }
 
 export async function openPhotos(page: Page, files: string[]): Promise<void> {
@@ -72,6 +86,7 @@ const option = (page: Page, testid: string, name: string) =>
 /** Extract a kernel from the pair, apply it to the sharp photo, compare, export; returns the export path. */
 export async function kernelFlow(page: Page, info: TestInfo, files: Fixtures): Promise<string> {
   // A pair that does not match: the engine's own explanation is shown.
+  await openPanel(page, 'Blur kernel');
   await option(page, 'kernel-sharp', path.basename(files.other));
   await option(page, 'kernel-blurry', path.basename(files.blurry));
   await page.getByTestId('extract-kernel').click();
@@ -90,7 +105,7 @@ export async function kernelFlow(page: Page, info: TestInfo, files: Fixtures): P
   await expect(page.getByTestId('photo-size')).toContainText('301 × 283');
   await page.getByTestId('apply-kernel').click();
   await expect(page.getByTestId('versions').locator('label')).toHaveCount(2, { timeout: 90_000 });
-  await expect(page.getByTestId('versions')).toContainText('street shake (spatial)');
+  await expect(page.getByTestId('versions')).toContainText('street shake (spatial, measured PSFs)');
   await expect(page.getByTestId('compare-split')).toHaveAttribute('aria-checked', 'true');
   await expect(page.getByTestId('layer-before')).toBeVisible();
   await expect(page.getByTestId('layer-after')).toBeVisible();
@@ -115,6 +130,7 @@ export async function kernelFlow(page: Page, info: TestInfo, files: Fixtures): P
   );
 
   // Export the new version as 16-bit PNG: first to the suggested path, in the folder the app was allowed
+  await openPanel(page, 'Export');
   // to write to (the original's name, not its folder), then to a path typed by the user.
   await page.getByTestId('export-format').selectOption('png');
   await page.getByTestId('export-depth').selectOption('16');

@@ -4,7 +4,15 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from './fixtures';
-import { makeFixtures, openPhotos, openSettings, shot, useCheckpoint, type Fixtures } from './flow';
+import {
+  makeFixtures,
+  openPanel,
+  openPhotos,
+  openSettings,
+  shot,
+  useCheckpoint,
+  type Fixtures,
+} from './flow';
 
 let files: Fixtures;
 
@@ -30,16 +38,26 @@ test('kernel library: export, delete, import (bad and foreign files refused), th
   await expect(page.getByText('Smaller tiles need less memory')).toBeVisible();
   await useCheckpoint(page, files.checkpoint);
   await openPhotos(page, [files.sharp, files.blurry]);
+  await openPanel(page, 'Blur kernel');
   await page.getByTestId('kernel-sharp').selectOption({ label: path.basename(files.sharp) });
   await page.getByTestId('kernel-blurry').selectOption({ label: path.basename(files.blurry) });
   await expect(page.getByTestId('trace-toggle')).toBeDisabled();
   await page.getByTestId('extract-kernel').click();
   await expect(page.getByTestId('kernel-entry')).toHaveCount(1, { timeout: 90_000 });
   await page.getByTestId('kernel-name').fill('street shake');
-  // A version of the sharp photo, for the reload below.
+  // The blur measured from the pair, beside the model's code, with how far it can be trusted in words.
+  await expect(page.getByTestId('kernel-trace-explicit')).toHaveAttribute('src', /^data:image\/png;base64,/);
+  await expect(page.getByTestId('kernel-trace-large')).toBeVisible();
+  const confidence = page.getByTestId('kernel-confidence');
+  await expect(confidence).toHaveAttribute('data-reliability', 'reliable');
+  await expect(confidence).toContainText(/The blur was measured reliably: about \d+ px long/);
+  await shot(page, info, 'kernel-measured');
+  // A version of the sharp photo blurred with the measured PSFs, for the reload below.
   await page.getByTestId('thumb').nth(0).click();
+  await page.getByTestId('apply-using').selectOption('explicit');
   await page.getByTestId('apply-kernel').click();
   await expect(page.getByTestId('versions').locator('label')).toHaveCount(2, { timeout: 90_000 });
+  await expect(page.getByTestId('versions')).toContainText('street shake (spatial, measured PSFs)');
 
   // Export: a download of the kernel file, under its new name.
   const downloaded = info.outputPath('street shake.blurkernel');
@@ -50,15 +68,16 @@ test('kernel library: export, delete, import (bad and foreign files refused), th
   await download.saveAs(downloaded);
   const json = JSON.parse(await readFile(downloaded, 'utf8'));
   expect(json).toMatchObject({ format: 'blurspace-kernel', version: 1, name: 'street shake' });
-  const glyphs = json.psf.rows * json.psf.cols;
+  const glyphs = json.explicitPsf.rows * json.explicitPsf.cols;
 
-  // The trace grid over the photo: one glyph per display region, following zoom and pan.
+  // The trace grid over the photo: one glyph per region of the measured PSFs, following zoom and pan.
   await page.getByTestId('compare-single').click();
   await page.getByTestId('trace-toggle').click();
   await expect(page.getByTestId('trace-toggle')).toHaveAttribute('aria-pressed', 'true');
   const grid = page.getByTestId('trace-grid');
-  await expect(grid).toHaveAttribute('data-rows', String(json.psf.rows));
-  await expect(grid).toHaveAttribute('data-cols', String(json.psf.cols));
+  await expect(grid).toHaveAttribute('data-source', 'explicit');
+  await expect(grid).toHaveAttribute('data-rows', String(json.explicitPsf.rows));
+  await expect(grid).toHaveAttribute('data-cols', String(json.explicitPsf.cols));
   await expect(grid.getByTestId('trace-glyph')).toHaveCount(glyphs);
   // Glyphs sit at the centres of their regions; the regions grow with the zoom and move with the pan.
   const box = async (testid: string) => (await grid.getByTestId(testid).first().boundingBox())!;
@@ -132,7 +151,7 @@ test('kernel library: export, delete, import (bad and foreign files refused), th
   await page.reload();
   await expect(page.getByTestId('thumb')).toHaveCount(2, { timeout: 30_000 });
   await expect(page.getByTestId('versions').locator('label')).toHaveCount(2);
-  await expect(page.getByTestId('versions')).toContainText('street shake (spatial)');
+  await expect(page.getByTestId('versions')).toContainText('street shake (spatial, measured PSFs)');
   await expect(page.getByTestId('kernel-name')).toHaveValue('street shake');
   await expect(page.getByTestId('notices')).toBeEmpty();
   await shot(page, info, 'library-after-reload');
@@ -144,7 +163,7 @@ test('kernel library: export, delete, import (bad and foreign files refused), th
   await page.reload();
   await expect(page.getByTestId('thumb')).toHaveCount(2, { timeout: 30_000 });
   await expect(page.getByTestId('notices')).toContainText('could not be restored');
-  await expect(page.getByTestId('notices')).toContainText('street shake (spatial)');
+  await expect(page.getByTestId('notices')).toContainText('street shake (spatial, measured PSFs)');
   await expect(page.getByTestId('versions').locator('label')).toHaveCount(1);
   await expect(page.getByTestId('messages')).toHaveCount(0);
   await page.getByTestId('thumb').nth(1).click();

@@ -4,6 +4,9 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OverlayOptions, type Sharp } from 'sharp';
+import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
+import type { FloatImage } from '../../src/engine/core/tiling';
+import { correlate, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
 import { REPO_ROOT } from './paths';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
@@ -41,6 +44,36 @@ export async function writeLargePhoto(file: string, width: number, height: numbe
   const canvas = sharp({ create: { width, height, channels: 3, background: '#000' } }).composite(tiles);
   await mkdir(path.dirname(file), { recursive: true });
   await canvas.toFile(file);
+}
+
+/** The camera's blur: in linear light, then sRGB, 0.5 % noise and 8 bits. */
+export function blurLikeACamera(sharp: FloatImage, kernel: Kernel, seed: number): FloatImage {
+  const linear = sharp.data.map(srgbToLinear);
+  const blurred = correlate(linear, sharp.width, sharp.height, 3, kernel);
+  const rng = new Rng(seed);
+  const data = blurred.map(
+    (v) => Math.round(Math.min(1, Math.max(0, linearToSrgb(v) + 0.005 * rng.normal())) * 255) / 255,
+  );
+  return { ...sharp, data };
+}
+
+/** A photo shaken like a hand-held camera's by a `length` px camera-shake kernel (PNG, 8 bits). */
+export async function writeShakenPhoto(
+  file: string,
+  width: number,
+  height: number,
+  length = 15,
+): Promise<void> {
+  const sharpFile = `${file}.sharp.png`;
+  await writeLargePhoto(sharpFile, width, height);
+  const pixels = await sharp(sharpFile).removeAlpha().raw().toBuffer();
+  const photo: FloatImage = { width, height, channels: 3, data: Float32Array.from(pixels, (v) => v / 255) };
+  const blurry = blurLikeACamera(photo, shakeKernel(new Rng(7, length), length), length);
+  await sharp(Buffer.from(blurry.data.map((v) => Math.round(v * 255))), {
+    raw: { width, height, channels: 3 },
+  })
+    .png()
+    .toFile(file);
 }
 
 /** Frame numbers of the small GoPro sequence: two runs, one each side of the validation split at 250. */

@@ -95,7 +95,18 @@ describe('batch deblur preset', () => {
       expect(item.unchanged === true).toBe(item.note === RELIABILITY_NOTES.failed);
     }
     const unchanged = report.items.filter((item) => item.unchanged);
-    expect(result.unchanged).toEqual(unchanged.map(({ input, output, note }) => ({ input, output, note })));
+    // The result names each photo by its file name, with its verdict; the unchanged ones say so.
+    expect(result.deblurred).toEqual(
+      report.items.map(({ name, output, reliability, unchanged, note }) => ({
+        name,
+        output,
+        reliability,
+        changed: !unchanged,
+        note,
+      })),
+    );
+    expect(result.deblurred.map((item) => item.name)).toEqual(inputs.map((input) => path.basename(input)));
+    for (const item of result.deblurred) expect(item.changed).toBe(item.reliability !== 'failed');
     for (const item of unchanged) {
       // Lossless inputs written unchanged are the same pixels.
       if (item.input.endsWith('.png'))
@@ -108,22 +119,34 @@ describe('batch deblur preset', () => {
     expect(manifest.items.map((item) => item.note)).toEqual(report.items.map((item) => item.note));
     const text = await readFile(path.join(outDir, REPORT_TEXT), 'utf8');
     expect(text).toContain('Blurspace batch (deblur)');
+    expect(text).toContain('3 photos: 3 done');
+    // The readable report names the photos by their file names, not by the paths they were read from.
+    expect(text).toContain(`done    ${path.basename(inputs[0]!)} -> `);
+    expect(text).not.toContain(inputs[0]!);
     for (const item of report.items)
       expect(text).toContain(`-> ${path.basename(item.output)}\n        ${item.note}`);
     expect(unchanged.map((item) => path.basename(item.input))).toContain('featureless.png');
     expect(text).toContain(`3 done (${unchanged.length} written unchanged`);
   });
 
-  it('the contract refuses a strength outside 0..1 (and defaults it to 1, the learned restorer to off)', () => {
+  it('the contract refuses a strength outside 0..1 (and defaults it to 1, fast mode, the learned restorer off)', () => {
     for (const strength of [-0.1, 1.5, Number.NaN, '0.5', null]) {
       expect(BatchPreset.safeParse({ kind: 'deblur', strength }).success, String(strength)).toBe(false);
     }
     expect(BatchPreset.parse({ kind: 'deblur', strength: 0.25 })).toEqual({
       kind: 'deblur',
+      mode: 'fast',
       strength: 0.25,
       learned: false,
     });
-    expect(BatchPreset.parse({ kind: 'deblur' })).toEqual({ kind: 'deblur', strength: 1, learned: false });
+    expect(BatchPreset.parse({ kind: 'deblur' })).toEqual({
+      kind: 'deblur',
+      mode: 'fast',
+      strength: 1,
+      learned: false,
+    });
+    expect(BatchPreset.parse({ kind: 'deblur', mode: 'learned' })).toMatchObject({ mode: 'learned' });
+    expect(BatchPreset.safeParse({ kind: 'deblur', mode: 'paper' }).success).toBe(false);
     expect(
       JobSpec.safeParse({
         kind: 'batch',

@@ -114,6 +114,12 @@ describe('batch export', () => {
       path.join('sub folder', 'déjà', 'grass-export.webp'),
       'top-export.webp',
     ]);
+    // The summary names each photo by its place in the tree it was read from, not by its full path.
+    expect(summary.items.map((item) => item.name)).toEqual([
+      path.join('sub folder', 'chat été.png'),
+      path.join('sub folder', 'déjà', 'grass.jpg'),
+      'top.jpg',
+    ]);
     const meta = await sharp(path.join(out, 'sub folder', 'chat été-export.webp')).metadata();
     expect([meta.format, meta.width]).toEqual(['webp', 260]);
     // Per-item stages and an overall fraction that ends at 1.
@@ -416,7 +422,7 @@ describe('batch export', () => {
       outDir: out,
       reportPath: path.join(out, REPORT_TEXT),
       counts: { total: 2, done: 1, failed: 1, skipped: 0, pending: 0 },
-      problems: [{ input: path.join(input, 'text.jpg'), status: 'failed' }],
+      problems: [{ input: path.join(input, 'text.jpg'), name: 'text.jpg', status: 'failed' }],
     });
     if (result.kind !== 'batch') throw new Error('not a batch result');
     expect(result.problems[0]!.reason).toMatch(/not an image file/);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/common/api';
 import { loadCheckpointFile, saveBlurspaceCheckpoint } from '../../src/engine/checkpoint';
+import { findMaximModel } from '../../src/engine/model/maxim';
 import type { EngineHost } from '../../src/host/engine-host';
 import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
 import { writeLargePhoto } from '../helpers/test-images';
@@ -97,6 +98,9 @@ describe('engine host', () => {
       ).rejects.toThrow(/allowed now: .*, \/srv\/photos\)\. Restart with --output-dir "\/home\/me"\.$/);
       await expect(served.call('chooseOutputFolder', {})).rejects.toThrow(
         /Native dialogs are only in the desktop app/,
+      );
+      await expect(served.call('showInFolder', { path: '/srv/photos/a.png' })).rejects.toThrow(
+        'Only the desktop app can open the file manager; the file is /srv/photos/a.png.',
       );
       // A folder granted later (a dialog choice) is listed too, once and resolved.
       served.grantOutputFolder('/srv/more/');
@@ -203,6 +207,44 @@ describe('engine host', () => {
     const next = await engine.invoke('startJob', { kind: 'speedTest', iterations: 2, size: 32 });
     expect((await nextEvent(engine, jobEnded(next.jobId))).type).toBe('jobDone');
   }, 120_000);
+
+  // A tile of learned mode is one long computation in wasm: its thread is ended, not asked. The job is
+  // cancelled 5 s into the network's work: on an idle machine the network has loaded (~3 s) and its first
+  // tile (~10 s, with warm-up) is running; on a busy one it may still be loading, also one long computation.
+  it.skipIf(!findMaximModel())(
+    'cancels learned mode in the middle of a tile within 1 s, then runs the next job',
+    async () => {
+      const photoPath = path.join(TEST_WORKSPACE, 'learned.png');
+      await writeLargePhoto(photoPath, 480, 360);
+      const outputPath = path.join(TEST_WORKSPACE, 'learned-out.png');
+      const { jobId } = await engine.invoke('startJob', {
+        kind: 'deblur',
+        mode: 'learned',
+        photoPath,
+        outputPath,
+        roi: { x: 100, y: 80, width: 64, height: 64 },
+      });
+      const events: EngineEvent[] = [];
+      const stop = engine.onEvent((event) => events.push(event));
+      await nextEvent(
+        engine,
+        (e): e is EngineEvent =>
+          e.type === 'jobProgress' && e.jobId === jobId && e.stage === 'starting the network',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      stop();
+      expect(events.some((e) => e.type === 'jobProgress' && /tile 1/.test(e.stage))).toBe(false);
+      const ended = nextEvent(engine, jobEnded(jobId));
+      const cancelledAt = performance.now();
+      expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
+      expect(await ended).toMatchObject({ type: 'jobFailed', cancelled: true });
+      expect(performance.now() - cancelledAt).toBeLessThan(1000);
+      expect(existsSync(outputPath)).toBe(false);
+      const next = await engine.invoke('startJob', { kind: 'speedTest', iterations: 2, size: 32 });
+      expect((await nextEvent(engine, jobEnded(next.jobId))).type).toBe('jobDone');
+    },
+    60_000,
+  );
 
   it('survives the worker dying mid-job: the job fails clearly and the next job succeeds', async () => {
     const { jobId } = await engine.invoke('startJob', { kind: 'speedTest', iterations: 10_000, size: 64 });

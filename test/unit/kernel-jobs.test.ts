@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecInput } from '../../src/common/api';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
-import { loadKernelFile } from '../../src/engine/kernels/kernel-file';
+import { loadKernelFile, saveKernelFile } from '../../src/engine/kernels/kernel-file';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 import { writePhotoPair } from '../helpers/photo-pair';
 import { TEXTURE } from '../helpers/test-images';
@@ -73,6 +73,66 @@ describe('kernel jobs', () => {
     await run({ kind: 'applyKernel', photoPath: jpegSource, kernelPath, outputPath: jpegOut });
     const exif = (await sharp(jpegOut).metadata()).exif;
     expect(exif?.toString('latin1')).toContain('Blurspace Test Camera');
+  });
+
+  it('stores the PSFs measured from the pair and transfers with them, without the model', async () => {
+    const kernelPath = path.join(dir, 'measured.blurkernel');
+    const result = await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
+    const kernel = await loadKernelFile(kernelPath);
+    // 301 x 283: one region of at least 256 pixels.
+    const measured = kernel.explicitPsf!;
+    expect([measured.rows, measured.cols, measured.cells.length]).toEqual([1, 1, 1]);
+    const [psf] = measured.cells;
+    expect(psf!.size).toBeLessThan(31); // trimmed to the trace of a Gaussian blur of sigma 2.5
+    expect(psf!.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(measured.reliability).toBe('reliable');
+    if (result.kind !== 'extractKernel') throw new Error('not an extractKernel result');
+    expect(result.kernel.explicit).toMatchObject({
+      reliability: 'reliable',
+      note: measured.note,
+      doubtful: [false],
+      psfGrid: { rows: 1, cols: 1, regions: [{ x: 0, y: 0, width: 301, height: 283 }] },
+    });
+    // The file round-trips, PSFs included.
+    const copy = path.join(dir, 'measured-copy.blurkernel');
+    await saveKernelFile(copy, kernel);
+    expect(await loadKernelFile(copy)).toEqual(kernel);
+
+    // Blurring the sharp photo with them comes close to the blurry one; no model is needed for that.
+    const foreign = path.join(dir, 'measured-foreign.blurkernel');
+    await writeFile(
+      foreign,
+      JSON.stringify({ ...kernel, checkpoint: { sha256: 'abc', description: 'x.pth' } }),
+    );
+    const outputPath = path.join(dir, 'measured-applied.png');
+    await run({
+      kind: 'applyKernel',
+      photoPath: sharpPath,
+      kernelPath: foreign,
+      outputPath,
+      using: 'explicit',
+    });
+    const pixels = async (file: string) =>
+      Float32Array.from(await sharp(file).removeAlpha().raw().toBuffer());
+    const [applied, blurry, original] = await Promise.all([outputPath, blurryPath, sharpPath].map(pixels));
+    const psnr = (a: Float32Array, b: Float32Array) =>
+      10 * Math.log10(255 ** 2 / (a.reduce((sum, v, i) => sum + (v - b[i]!) ** 2, 0) / a.length));
+    expect(psnr(applied!, blurry!)).toBeGreaterThan(psnr(original!, blurry!) + 8);
+  });
+
+  it('reads kernel files written before measured PSFs, which transfer with their code only', async () => {
+    const kernelPath = path.join(dir, 'old.blurkernel');
+    await run({ kind: 'extractKernel', sharpPath, blurryPath, outputPath: kernelPath });
+    const { explicitPsf: _, ...old } = JSON.parse(await readFile(kernelPath, 'utf8'));
+    await writeFile(kernelPath, JSON.stringify(old));
+    expect((await loadKernelFile(kernelPath)).explicitPsf).toBeNull();
+    expect((await engine.openKernel(kernelPath)).explicit).toBeNull();
+    const outputPath = path.join(dir, 'old-applied.png');
+    await expect(
+      run({ kind: 'applyKernel', photoPath: sharpPath, kernelPath, outputPath, using: 'explicit' }),
+    ).rejects.toThrow(/holds no PSFs measured from its pair/);
+    await run({ kind: 'applyKernel', photoPath: sharpPath, kernelPath, outputPath });
+    expect((await sharp(outputPath).metadata()).width).toBe(301);
   });
 
   describe('refuses a pair that cannot be read, saying why', () => {

@@ -183,7 +183,10 @@ describe('learned restorer', () => {
         new AbortController().signal,
         () => undefined,
       );
-      expect(batch).toMatchObject({ counts: { done: 1 }, unchanged: [] });
+      expect(batch).toMatchObject({
+        counts: { done: 1 },
+        deblurred: [{ reliability: 'failed', changed: true }],
+      });
     });
   });
 

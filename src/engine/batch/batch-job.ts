@@ -20,9 +20,17 @@ export async function runBatchJob(
     counts: summary.counts,
     problems: summary.items
       .filter((item) => item.status !== 'done')
-      .map(({ input, output, status, reason }) => ({ input, output, status, ...(reason && { reason }) })),
-    unchanged: summary.items
-      .filter((item) => item.status === 'done' && item.unchanged)
-      .map(({ input, output, note }) => ({ input, output, note: note ?? '' })),
+      .map(({ input, name, output, status, reason }) => ({
+        input,
+        name,
+        output,
+        status,
+        ...(reason && { reason }),
+      })),
+    deblurred: summary.items.flatMap(({ status, name, output, reliability, unchanged, note }) =>
+      status === 'done' && reliability
+        ? [{ name, output, reliability, changed: !unchanged, note: note ?? '' }]
+        : [],
+    ),
   };
 }

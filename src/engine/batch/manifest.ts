@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { BatchItemStatus, BatchJobSpec, type BatchCounts } from '../../common/api';
+import { BatchItemStatus, BatchJobSpec, Reliability, type BatchCounts } from '../../common/api';
 import { writeFileAtomic } from '../core/fs-atomic';
 
 export const MANIFEST_FILE = '.blurspace-batch.json';
@@ -27,6 +27,8 @@ const ManifestItem = z
     note: z.string().optional(),
     /** Deblur preset: the result is the photo unchanged (re-encoded with the output options). */
     unchanged: z.boolean().optional(),
+    /** Deblur preset, done items: the verdict on the blur estimate. */
+    reliability: Reliability.optional(),
   })
   .strict();
 export type ManifestItem = z.infer<typeof ManifestItem>;

@@ -41,7 +41,12 @@ function settingsKey(options: BatchSpec, template: string): string {
   return JSON.stringify({
     preset: preset.kind,
     ...(preset.kind === 'apply-kernel' && { kernel: path.resolve(preset.kernelPath), mode: preset.mode }),
-    ...(preset.kind === 'deblur' && { strength: preset.strength, learned: preset.learned }),
+    // Fast mode's key is as it was before learned mode existed, so that older batches still resume.
+    ...(preset.kind === 'deblur' && {
+      strength: preset.strength,
+      learned: preset.learned,
+      ...(preset.mode !== 'fast' && { mode: preset.mode }),
+    }),
     output: {
       format: output.format ?? null,
       bitDepth: output.bitDepth ?? null,

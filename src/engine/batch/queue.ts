@@ -30,8 +30,8 @@ export interface BatchContext extends JobContext {
 }
 
 /**
- * The engine job for one item. Deblur is fast mode only: paper mode works on regions of at most 1 MP and
- * takes minutes to hours per photo, far too slow for batches.
+ * The engine job for one item. Deblur is fast or learned mode: paper mode works on regions of at most 1 MP
+ * and takes minutes to hours per photo, far too slow for batches.
  */
 function jobFor(preset: BatchPreset, input: string, outputPath: string, output: OutputOptions): JobSpec {
   switch (preset.kind) {
@@ -41,11 +41,12 @@ function jobFor(preset: BatchPreset, input: string, outputPath: string, output: 
     case 'deblur':
       return {
         kind: 'deblur',
-        mode: 'fast',
+        mode: preset.mode,
         photoPath: input,
         outputPath,
         strength: preset.strength,
-        learned: preset.learned,
+        learned: preset.mode === 'fast' && preset.learned,
+        priorWeight: 1,
         seed: 0,
         output,
       };
@@ -56,13 +57,14 @@ function jobFor(preset: BatchPreset, input: string, outputPath: string, output: 
         kernelPath: path.resolve(preset.kernelPath),
         outputPath,
         mode: preset.mode,
+        using: preset.using ?? 'encoded',
         output,
       };
   }
 }
 
 /** What an item's run leaves to remember beside its status. */
-type ItemOutcome = Pick<ManifestItem, 'note' | 'unchanged'>;
+type ItemOutcome = Pick<ManifestItem, 'note' | 'unchanged' | 'reliability'>;
 
 /** Runs one item's job into `outputPath` (written atomically by the job, as every result). */
 async function runItemJob(
@@ -73,8 +75,8 @@ async function runItemJob(
   const result = await ctx.runner.runJob(spec, ctx.signal, progress);
   if (result.kind !== 'deblur' || !result.estimate) return {};
   // A photo whose blur could not be estimated is still written (maybe unchanged): the item is done, with its note.
-  const { note, changed } = result.estimate;
-  return { note, ...(!changed && { unchanged: true }) };
+  const { note, changed, reliability } = result.estimate;
+  return { note, reliability, ...(!changed && { unchanged: true }) };
 }
 
 /** Checks where an item's result goes, just before writing: inside OUTDIR, and never over an input. */
@@ -128,6 +130,7 @@ export async function runQueue(plan: BatchPlan, options: BatchSpec, ctx: BatchCo
       delete item.reason;
       delete item.note;
       delete item.unchanged;
+      delete item.reliability;
       Object.assign(item, outcome);
     } catch (error) {
       if (error instanceof JobCancelledError || ctx.signal.aborted) return; // stays pending
@@ -135,6 +138,7 @@ export async function runQueue(plan: BatchPlan, options: BatchSpec, ctx: BatchCo
       item.reason = error instanceof Error ? error.message : String(error);
       delete item.note;
       delete item.unchanged;
+      delete item.reliability;
       // Nothing was written: the name is not ours to overwrite later.
       if (!existsSync(outputPath)) manifest.outputs = manifest.outputs.filter((o) => o !== item.output);
     }

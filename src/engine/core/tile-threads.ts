@@ -1,7 +1,7 @@
-// Tiles on worker threads, one per core: the deconvolution's (deconvolution-worker.ts) and the learned
-// restorer's (restorer-worker.ts). Each thread handles whole tiles while the calling thread cuts them out
-// and blends the results. Run from source (the unit tests) the built worker files are not there, and the
-// tiles run in the calling thread.
+// Tiles on worker threads, one per core: the deconvolution's (deconvolution-worker.ts), the learned
+// restorer's (restorer-worker.ts) and the learned mode's network (learned-mode-worker.ts). Each thread
+// handles whole tiles while the calling thread cuts them out and blends the results. Run from source (the
+// unit tests) the built worker files are not there, and the tiles run in the calling thread.
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { JobCancelledError } from './progress';
 
 /** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
 export function builtWorker(
-  name: 'deconvolution-worker' | 'restorer-worker' | 'fast-mode-worker',
+  name: 'deconvolution-worker' | 'restorer-worker' | 'fast-mode-worker' | 'learned-mode-worker',
 ): string | null {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
   return existsSync(file) ? file : null;
@@ -30,14 +30,20 @@ export interface TileMessage {
 
 /**
  * Threads that each take one tile at a time; a call of `run` while all are busy waits for the first free one
- * (first come, first served). A cancel (`signal`) stops the threads at once and the pending calls reject
- * with JobCancelledError. Call `close` when done.
+ * (first come, first served). A cancel (`signal`) rejects the pending calls with JobCancelledError at once
+ * and ends the threads, without waiting for a thread busy in a long computation to exit. Call `close` when
+ * done.
  */
 export class TileThreads {
   private readonly workers: Worker[];
   private readonly idle: Worker[];
   private readonly waiting: Array<{ resolve(worker: Worker): void; reject(error: Error): void }> = [];
-  private readonly onAbort = (): void => void this.close();
+  /** Fails the tiles in flight. */
+  private readonly inFlight = new Set<(error: Error) => void>();
+  private readonly onAbort = (): void => {
+    for (const fail of [...this.inFlight]) fail(new JobCancelledError());
+    void this.close();
+  };
 
   constructor(
     file: string,
@@ -64,11 +70,13 @@ export class TileThreads {
     }
   }
 
-  close(): Promise<number[]> {
+  /** Ends the threads: resolves when they have exited, or at once after a cancel. */
+  async close(): Promise<void> {
     this.signal?.removeEventListener('abort', this.onAbort);
     const error = this.signal?.aborted ? new JobCancelledError() : new Error('the tile threads were closed');
     for (const call of this.waiting.splice(0)) call.reject(error);
-    return Promise.all(this.workers.map((worker) => worker.terminate()));
+    const exited = Promise.all(this.workers.map((worker) => worker.terminate()));
+    if (!this.signal?.aborted) await exited;
   }
 
   private runOn(worker: Worker, message: TileMessage): Promise<Float32Array> {
@@ -81,6 +89,7 @@ export class TileThreads {
         stop();
         reject(error);
       };
+      this.inFlight.add(onError);
       const onExit = (code: number): void => {
         stop();
         reject(
@@ -88,6 +97,7 @@ export class TileThreads {
         );
       };
       const stop = (): void => {
+        this.inFlight.delete(onError);
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);

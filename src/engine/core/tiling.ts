@@ -1,6 +1,7 @@
-// Photos of any size through networks that need multiples of 128: reflect-pad to the grid, cut into
-// overlapping grid-aligned tiles, and blend the tiles back with feathered weights. Tiles start on the
-// 128-pixel grid so each tile's slice of a kernel-code grid lines up with its pixels.
+// Photos of any size through networks that need multiples of a grid cell (128 for F and G, 64 for the
+// deblurring network): reflect-pad to the grid, cut into overlapping grid-aligned tiles, and blend the tiles
+// back with feathered weights. Tiles start on the grid so each tile's slice of a kernel-code grid lines up
+// with its pixels.
 
 /**
  * The networks' grid: every downsampling in G and in F's adapter halves the size, seven times, so images
@@ -16,15 +17,17 @@ export interface FloatImage {
   data: Float32Array;
 }
 
-/** How a network is run over a photo: tile side and overlap, both multiples of GRID_CELL. */
+/** How a network is run over a photo: tile side and overlap, both multiples of the grid cell. */
 export interface TileOptions {
   /** Smaller tiles use less memory; overlap is work done twice. */
   tileSize: number;
   overlap: number;
+  /** The network's size multiple; GRID_CELL when absent. */
+  cell?: number;
 }
 
 export interface Tile {
-  /** Top-left corner in the padded image; always a multiple of GRID_CELL. */
+  /** Top-left corner in the padded image; always a multiple of the grid cell. */
   x: number;
   y: number;
   width: number;
@@ -70,11 +73,17 @@ export function reflectPad(image: FloatImage, width: number, height: number): Fl
 
 /**
  * Grid-aligned tiles covering a padded `width` x `height` image, each at most `tileSize` square,
- * neighbours overlapping by at least `overlap` (both multiples of GRID_CELL).
+ * neighbours overlapping by at least `overlap` (all multiples of `cell`).
  */
-export function planTiles(width: number, height: number, tileSize: number, overlap: number): Tile[] {
-  if (width % GRID_CELL || height % GRID_CELL || tileSize % GRID_CELL || overlap % GRID_CELL) {
-    throw new RangeError(`sizes must be multiples of ${GRID_CELL}`);
+export function planTiles(
+  width: number,
+  height: number,
+  tileSize: number,
+  overlap: number,
+  cell = GRID_CELL,
+): Tile[] {
+  if (width % cell || height % cell || tileSize % cell || overlap % cell) {
+    throw new RangeError(`sizes must be multiples of ${cell}`);
   }
   if (overlap >= tileSize) throw new RangeError('the overlap must be smaller than the tile');
   const starts = (length: number): number[] => {
@@ -84,7 +93,7 @@ export function planTiles(width: number, height: number, tileSize: number, overl
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
       // Spread tiles evenly, snapped to the grid; the last one ends at the edge.
-      const ideal = Math.round((i * (length - size)) / (count - 1) / GRID_CELL) * GRID_CELL;
+      const ideal = Math.round((i * (length - size)) / (count - 1) / cell) * cell;
       out.push(Math.min(ideal, length - size));
     }
     return [...new Set(out)];
@@ -189,11 +198,12 @@ export async function mapTiles(
   onTile: (done: number, total: number) => Promise<void>,
   lanes = 1,
 ): Promise<FloatImage> {
-  const width = roundUpToGrid(photo.width);
-  const height = roundUpToGrid(photo.height);
+  const cell = tiles.cell ?? GRID_CELL;
+  const width = roundUpToGrid(photo.width, cell);
+  const height = roundUpToGrid(photo.height, cell);
   const { channels } = photo;
   const blender = new TileBlender(photo.width, photo.height, channels, tiles.overlap / 2, width, height);
-  const plan = planTiles(width, height, tiles.tileSize, tiles.overlap);
+  const plan = planTiles(width, height, tiles.tileSize, tiles.overlap, cell);
   let next = 0;
   let done = 0;
   const lane = async (): Promise<void> => {

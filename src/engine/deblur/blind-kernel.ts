@@ -7,7 +7,7 @@
 import { checkpoint } from '../core/progress';
 import type { Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
-import { MIN_TILE_FFT, RealTileFft, tileFftSize } from './tile-fft';
+import { correlationKernelPlane, MIN_TILE_FFT, RealTileFft, tileFftSize } from './tile-fft';
 
 export interface BlindKernelOptions {
   /** Side of the kernel at the window's resolution (odd); the longest blur looked for. */
@@ -92,7 +92,7 @@ function downscale(image: GreyImage, width: number, height: number): GreyImage {
 }
 
 /** The coarsest scale starts from a delta (Pan et al.'s 3-tap line measured worse; decision 0006). */
-function deltaPsf(size: number): Psf {
+export function deltaPsf(size: number): Psf {
   const weights = new Array<number>(size * size).fill(0);
   weights[(size >> 1) * size + (size >> 1)] = 1;
   return { size, weights };
@@ -236,15 +236,7 @@ export class ScaleSolver {
   /** The spectrum of a PSF (correlation convention: blurry = correlate(sharp, psf)). */
   psfSpectrum(psf: Psf): [Float64Array, Float64Array] {
     const plane = new Float64Array(this.n);
-    const c = psf.size >> 1;
-    for (let j = 0; j < psf.size; j++) {
-      for (let i = 0; i < psf.size; i++) {
-        const x = (((c - i) % this.width) + this.width) % this.width;
-        const y = (((c - j) % this.height) + this.height) % this.height;
-        plane[y * this.width + x] += psf.weights[j * psf.size + i];
-      }
-    }
-    return this.spectrum(plane);
+    return this.spectrum(correlationKernelPlane(psf.weights, psf.size, this.width, this.height, plane));
   }
 
   /**

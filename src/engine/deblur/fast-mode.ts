@@ -15,6 +15,7 @@ import {
   estimateBlurKernel,
   type BlindKernelOptions,
   type BlurEstimate,
+  type GreyImage,
 } from './blind-kernel';
 import { deconvolve, type DeconvolutionOptions } from './deconvolution';
 import { mostTexturedWindow, noiseLevel } from './image-ops';
@@ -82,7 +83,7 @@ const NO_BLUR_PX = 3;
 const FILL_FAILED = 0.18;
 const FILL_UNCERTAIN = 0.15;
 const CONSISTENCY_FAILED = 0.6;
-const CONSISTENCY_UNCERTAIN = 0.85;
+const CONSISTENCY_UNCERTAIN = 0.75;
 
 /** The longest side of the box of a PSF's taps of at least 2 % of its peak. */
 export function blurExtent(psf: Psf): number {
@@ -109,6 +110,8 @@ export interface FastResult {
   psf: Psf;
   window: Region;
   reliability: Reliability;
+  /** The estimate's own measures, behind `reliability`. */
+  estimate: BlurEstimate;
 }
 
 /** The part of the photo centred on `window` that is `side` wide at most, clamped to the photo. */
@@ -169,37 +172,8 @@ export async function fastDeblur(
   // A kernel longer than a third of the window cannot be told from the photo's content.
   const longest = Math.min(options.maxBlurPx, Math.floor(windowSide / 3));
   const supports = SUPPORTS.filter((support) => support < longest).concat(longest);
-  let estimate!: BlurEstimate;
-  for (const [attempt, support] of supports.entries()) {
-    const stage = attempt
-      ? `estimating the blur (looking for one up to ${support} px)`
-      : 'estimating the blur';
-    const start = attempt / supports.length;
-    estimate = await estimateBlurKernel(
-      { width: area.width, height: area.height, data: grey },
-      {
-        ...BLIND_KERNEL_DEFAULTS,
-        kernelSize: support,
-        window: windowSide,
-        ...options.blind,
-        signal: ctx.signal,
-        onProgress: (alternation, fraction, loss) =>
-          ctx.progress({
-            stage,
-            progress: (start + fraction / supports.length) * marks.estimated,
-            loss: {
-              step: alternation,
-              terms: {
-                total: loss.data + loss.kernel,
-                'data (gradients)': loss.data,
-                'kernel prior': loss.kernel,
-              },
-            },
-          }),
-      },
-    );
-    if (estimate.edgeMass < EDGE_MASS_LIMIT) break;
-  }
+  const plane: GreyImage = { width: area.width, height: area.height, data: grey };
+  const estimate = await estimateOverSupports(plane, windowSide, supports, options, ctx, marks.estimated);
   const trust = reliability(estimate);
   const { restorer } = options;
   const { deconvolved } = marks;
@@ -247,5 +221,47 @@ export async function fastDeblur(
       }),
     );
   }
-  return { image, psf: estimate.psf, window, reliability: trust };
+  return { image, psf: estimate.psf, window, reliability: trust, estimate };
+}
+
+/**
+ * The blind estimate, its support grown through `supports` while the kernel runs into the support's border;
+ * its progress runs from 0 to `progressEnd`.
+ */
+async function estimateOverSupports(
+  plane: GreyImage,
+  windowSide: number,
+  supports: number[],
+  options: FastModeOptions,
+  ctx: JobContext,
+  progressEnd: number,
+): Promise<BlurEstimate> {
+  let estimate!: BlurEstimate;
+  for (const [attempt, support] of supports.entries()) {
+    const stage = attempt
+      ? `estimating the blur (looking for one up to ${support} px)`
+      : 'estimating the blur';
+    estimate = await estimateBlurKernel(plane, {
+      ...BLIND_KERNEL_DEFAULTS,
+      kernelSize: support,
+      window: windowSide,
+      ...options.blind,
+      signal: ctx.signal,
+      onProgress: (alternation, fraction, loss) =>
+        ctx.progress({
+          stage,
+          progress: ((attempt + fraction) / supports.length) * progressEnd,
+          loss: {
+            step: alternation,
+            terms: {
+              total: loss.data + loss.kernel,
+              'data (gradients)': loss.data,
+              'kernel prior': loss.kernel,
+            },
+          },
+        }),
+    });
+    if (estimate.edgeMass < EDGE_MASS_LIMIT) break;
+  }
+  return estimate;
 }

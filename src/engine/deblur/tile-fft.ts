@@ -21,6 +21,29 @@ export function tileFftSize(n: number): number {
   return Math.max(MIN_TILE_FFT, nextPowerOfTwo(n));
 }
 
+/**
+ * A centred PSF's taps placed in a width x height plane as the kernel of a correlation (blurry =
+ * correlate(sharp, psf)): tap (i, j) at offset (c - i, c - j), wrapped, so that the plane's spectrum K gives
+ * the blurry spectrum as K times the sharp one.
+ */
+export function correlationKernelPlane<T extends Samples>(
+  weights: ArrayLike<number>,
+  size: number,
+  width: number,
+  height: number,
+  plane: T,
+): T {
+  const c = size >> 1;
+  for (let j = 0; j < size; j++) {
+    for (let i = 0; i < size; i++) {
+      const x = (((c - i) % width) + width) % width;
+      const y = (((c - j) % height) + height) % height;
+      plane[y * width + x] += weights[j * size + i];
+    }
+  }
+  return plane;
+}
+
 const setups = new Map<string, number>();
 function setup(n: number, kind: typeof REAL | typeof COMPLEX): number {
   const key = `${n} ${kind}`;

@@ -1,13 +1,15 @@
 // The deblur job: reads the photo, restores it (fast mode: blind kernel estimation and full-size
-// deconvolution; paper mode: Algorithm 1 on a region), blends by strength, and writes it with the input's
-// size, bit depth and metadata.
+// deconvolution; paper mode: Algorithm 1 on a region; learned mode: the deblurring network, tiled, on the
+// photo or a region), blends by strength, and writes it with the input's size, bit depth and metadata.
 import sharp from 'sharp';
-import type { JobResult, JobSpec, Region } from '../../common/api';
+import type { BlurKernel, JobResult, JobSpec, Region } from '../../common/api';
 import { FAST_DEFAULTS, fastDeblur, nonBlindOptions, type Reliability } from '../deblur/fast-mode';
-import { deconvolve } from '../deblur/deconvolution';
+import { deconvolve, type DeconvolutionOptions } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
+import { deblurLearned, type LearnedNetwork } from '../deblur/learned-mode';
+import { restoreLearned } from '../deblur/learned-restore';
 import { readPhoto, type Photo } from '../image';
-import { psfBounds, shrinkPsf, type Psf } from '../kernels/psf';
+import { psfBounds, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model/model-store';
 import type { Restorer } from '../model/restorer';
@@ -30,24 +32,67 @@ async function previewDataUrl(image: FloatImage): Promise<string> {
   return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }
 
-/** A quick look at the fast mode's result: the photo at preview size deconvolved with the kernel scaled down. */
-async function fastPreview(photo: FloatImage, psf: Psf, strength: number): Promise<string> {
-  const factor = Math.min(1, PREVIEW_SIDE / Math.max(photo.width, photo.height));
-  const { data, info } = await sharp(quantise8(photo.data), {
-    raw: { width: photo.width, height: photo.height, channels: 3 },
+/** JPEG quality of restored regions sent as previews: fine enough to judge sharpness on. */
+export const REGION_PREVIEW_QUALITY = 92;
+
+/** A region restored at full resolution, as a JPEG data URL. */
+async function regionDataUrl(image: FloatImage): Promise<string> {
+  const jpeg = await sharp(quantise8(image.data), {
+    raw: { width: image.width, height: image.height, channels: 3 },
   })
-    .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const small: FloatImage = {
-    width: info.width,
-    height: info.height,
-    channels: 3,
-    data: new Float32Array(data).map((v) => v / 255),
+    .jpeg({ quality: REGION_PREVIEW_QUALITY })
+    .toBuffer();
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+}
+
+/** Fast mode's deconvolution settings for a photo: its own (from its noise), the prior weighted as asked. */
+export function fastSettings(photo: FloatImage, priorWeight: number): DeconvolutionOptions {
+  const own = nonBlindOptions(photo);
+  return { ...own, lambda: own.lambda! / priorWeight };
+}
+
+/** The pixels around a region, in kernel sides, that its restoration sees: beyond them a pixel's influence is lost in the noise. */
+const REGION_CONTEXT = 4;
+
+/**
+ * Fast mode's restoration of one region of `photo` with a known kernel: the pixels a full-size restoration
+ * with the same options gives there (the live preview, and the preview a job sends once its kernel is known).
+ */
+export async function restoreRegion(
+  photo: FloatImage,
+  psf: Psf,
+  region: Region,
+  options: DeconvolutionOptions,
+  signal?: AbortSignal,
+): Promise<FloatImage> {
+  checkRegion(region, photo);
+  const margin = REGION_CONTEXT * psf.size;
+  const x = Math.max(0, region.x - margin);
+  const y = Math.max(0, region.y - margin);
+  const width = Math.min(photo.width, region.x + region.width + margin) - x;
+  const height = Math.min(photo.height, region.y + region.height + margin) - y;
+  const restored = await deconvolve(crop(photo, x, y, width, height), psf, options, { signal });
+  return crop(restored, region.x - x, region.y - y, region.width, region.height);
+}
+
+/** A kernel from the contract as the engine uses it: weights summing to 1. */
+export function toPsf(kernel: BlurKernel): Psf {
+  const sum = kernel.weights.reduce((total, w) => total + w, 0);
+  return { size: kernel.size, weights: kernel.weights.map((w) => w / sum) };
+}
+
+/** The live preview: `region` restored with `kernel` and the settings the sliders give. */
+export async function previewDeblur(
+  photo: FloatImage,
+  params: { kernel: BlurKernel; region: Region; strength: number; priorWeight: number },
+  tileSize?: number,
+): Promise<string> {
+  const options = {
+    ...fastSettings(photo, params.priorWeight),
+    strength: params.strength,
+    ...(tileSize && { tileSize }),
   };
-  const smallPsf = factor < 1 ? shrinkPsf(psf, factor) : psf;
-  // The same settings as the full-size restoration, so that the preview shows what the result will be.
-  return previewDataUrl(await deconvolve(small, smallPsf, { ...nonBlindOptions(small), strength }));
+  return regionDataUrl(await restoreRegion(photo, toPsf(params.kernel), params.region, options));
 }
 
 /** What each verdict on the blur estimate means for the result, as the UI, the CLI and batch reports say it. */
@@ -89,6 +134,8 @@ export interface DeblurNetworks {
   model: () => Promise<LoadedModel>;
   /** The learned restorer, for fast mode with `learned`. */
   restorer: () => Promise<Restorer>;
+  /** The deblurring network, for learned mode (throws when it is not installed). */
+  learned: () => LearnedNetwork;
 }
 
 export async function runDeblur(
@@ -102,10 +149,11 @@ export async function runDeblur(
     return runFast(spec, photo, ctx, spec.learned ? await networks.restorer() : undefined);
   }
   if (spec.learned) {
-    throw new Error('The learned restorer is part of fast mode; paper mode does not use it.');
+    throw new Error(`The learned restorer is part of fast mode; ${spec.mode} mode does not use it.`);
   }
   const region = spec.roi ?? { x: 0, y: 0, width: photo.width, height: photo.height };
   checkRegion(region, photo);
+  if (spec.mode === 'learned') return runLearned(spec, photo, region, ctx, networks.learned());
   if (region.width * region.height > PAPER_MAX_PIXELS) {
     throw new Error(
       `Paper mode optimises every pixel through the network and would take hours on ` +
@@ -141,6 +189,17 @@ async function runFast(
   restorer: Restorer | undefined,
 ): Promise<JobResult> {
   if (spec.roi) checkRegion(spec.roi, photo);
+  if (spec.previewRegion) checkRegion(spec.previewRegion, photo);
+  const settings = fastSettings(photo, spec.priorWeight);
+  const tileSize = ctx.tileSize ? { tileSize: ctx.tileSize } : {};
+  // The region on screen, restored as the result will be there (the learned restorer, when on, runs later).
+  const preview = async (psf: Psf, strength: number, progress: number): Promise<void> => {
+    if (!spec.previewRegion || restorer) return;
+    const options = { ...settings, strength, ...tileSize };
+    const region = await restoreRegion(photo, psf, spec.previewRegion, options, ctx.signal);
+    ctx.progress({ stage: 'preview', progress, preview: await regionDataUrl(region) });
+  };
+  if (spec.kernel) return runWithKernel(spec, spec.kernel, photo, ctx, restorer, preview);
   const fast = await fastDeblur(
     photo,
     {
@@ -148,8 +207,8 @@ async function runFast(
       roi: spec.roi,
       strength: spec.strength,
       restorer,
-      onKernel: async (psf, strength, progress) =>
-        ctx.progress({ stage: 'preview', progress, preview: await fastPreview(photo, psf, strength) }),
+      onKernel: preview,
+      deconvolution: { lambda: settings.lambda },
     },
     ctx,
   );
@@ -168,6 +227,71 @@ async function runFast(
       window: fast.window,
       extent: { width: bounds.right - bounds.left + 1, height: bounds.bottom - bounds.top + 1 },
       traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
+      kernel: { size: fast.psf.size, weights: fast.psf.weights },
     },
   };
+}
+
+/**
+ * Fast mode with a kernel already known (new settings on the same blur): the deconvolution with the same
+ * settings as the estimating run and the live preview, then the learned restorer when asked for.
+ */
+async function runWithKernel(
+  spec: Extract<JobSpec, { kind: 'deblur' }>,
+  kernel: BlurKernel,
+  photo: Photo,
+  ctx: JobContext,
+  restorer: Restorer | undefined,
+  preview: (psf: Psf, strength: number, progress: number) => Promise<void>,
+): Promise<JobResult> {
+  const psf = toPsf(kernel);
+  const stage = 'restoring the photo';
+  // Without the estimate, the deconvolution is the job (half of it with the learned restorer after it).
+  const share = restorer ? 0.5 : 1;
+  await preview(psf, spec.strength, 0);
+  ctx.progress({ stage, progress: 0 });
+  let image = await deconvolve(
+    photo,
+    psf,
+    {
+      ...fastSettings(photo, spec.priorWeight),
+      strength: spec.strength,
+      ...(ctx.tileSize && { tileSize: ctx.tileSize }),
+    },
+    {
+      signal: ctx.signal,
+      onProgress: (tile, total) => ctx.progress({ stage, progress: (share * tile) / total }),
+    },
+  );
+  if (restorer) {
+    image = await restoreLearned(restorer, image, spec.strength, ctx, (fraction) =>
+      ctx.progress({ stage: 'running the learned restorer', progress: share + (1 - share) * fraction }),
+    );
+  }
+  ctx.progress({ stage: 'saving', progress: 1 });
+  await writeResult(spec.outputPath, photo, image.data, spec.output);
+  return { kind: 'deblur', outputPath: spec.outputPath };
+}
+
+/** Learned mode: the network over the region (the whole photo by default), the rest left as it is. */
+async function runLearned(
+  spec: Extract<JobSpec, { kind: 'deblur' }>,
+  photo: Photo,
+  region: Region,
+  ctx: JobContext,
+  network: LearnedNetwork,
+): Promise<JobResult> {
+  const blurry = crop(photo, region.x, region.y, region.width, region.height);
+  const started = performance.now();
+  let tiles = 0;
+  ctx.progress({ stage: 'starting the network', progress: 0 });
+  const restored = await deblurLearned(network, blurry, spec.strength, ctx, (done, total) => {
+    tiles = total;
+    ctx.progress({ stage: `network: tile ${done} of ${total}`, progress: done / total });
+  });
+  network.measured((performance.now() - started) / 1000, tiles);
+  const result = paste(photo, restored, region.x, region.y);
+  ctx.progress({ stage: 'saving', progress: 1 });
+  await writeResult(spec.outputPath, photo, result.data, spec.output);
+  return { kind: 'deblur', outputPath: spec.outputPath };
 }

@@ -10,9 +10,11 @@ import {
   KERNEL_FILE_VERSION,
   KernelFileSchema,
   decodeCodes,
+  compactPsf,
   encodeCodes,
   loadKernelFile,
   saveKernelFile,
+  type ExplicitPsf,
   type KernelFile,
 } from '../kernels/kernel-file';
 import {
@@ -25,7 +27,10 @@ import {
 } from '../kernels/operations';
 import { displayRegions, renderGlyphSpritePng, renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model/model-store';
-import type { TileOptions } from '../core/tiling';
+import type { FloatImage, TileOptions } from '../core/tiling';
+import { estimatePairPsfs } from '../deblur/pair-kernel';
+import { blurWithPsfs } from '../deblur/psf-blur';
+import { gridRegions, meanPsf } from '../kernels/psf';
 import { writeResult } from './output';
 import type { JobContext } from '../core/progress';
 
@@ -39,6 +44,11 @@ export async function runExtractKernel(
   const alignment = checkPairAlignment(sharp, blurry);
   const grid = await extractCodes(loaded.model, sharp, blurry, ctx, tilesFor(ctx));
   const psf = await displayPsfs(loaded.model, sharp, grid, ctx);
+  const measured = await estimatePairPsfs(sharp, blurry, {
+    signal: ctx.signal,
+    onProgress: (fraction) =>
+      ctx.progress({ stage: 'measuring the blur region by region', progress: fraction }),
+  });
   const kernel: KernelFile = {
     format: KERNEL_FILE_FORMAT,
     version: KERNEL_FILE_VERSION,
@@ -56,13 +66,46 @@ export async function runExtractKernel(
     kernelDim: grid.kernelDim,
     codes: encodeCodes(grid.codes),
     psf,
+    explicitPsf: {
+      rows: measured.rows,
+      cols: measured.cols,
+      cells: measured.cells.map(compactPsf),
+      explained: measured.explained.map((v) => Number(v.toFixed(4))),
+      doubtful: measured.doubtful,
+      reliability: measured.reliability,
+      note: measured.note,
+    },
   };
   await saveKernelFile(spec.outputPath, kernel);
   return { kind: 'extractKernel', kernel: await summarise(spec.outputPath, kernel) };
 }
 
+/** The measured PSFs for the UI: their trace and glyphs, regions over the source, and the verdict. */
+async function summariseExplicit(kernel: KernelFile): Promise<KernelSummary['explicit']> {
+  const measured = kernel.explicitPsf;
+  if (!measured) return null;
+  const [trace, glyphs] = await Promise.all([renderTracePng(measured), renderGlyphSpritePng(measured)]);
+  return {
+    traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
+    glyphsDataUrl: `data:image/png;base64,${glyphs.toString('base64')}`,
+    psfGrid: {
+      rows: measured.rows,
+      cols: measured.cols,
+      regions: gridRegions(measured.rows, measured.cols, kernel.source),
+    },
+    explained: measured.explained,
+    doubtful: measured.doubtful,
+    reliability: measured.reliability,
+    note: measured.note,
+  };
+}
+
 export async function summarise(kernelPath: string, kernel: KernelFile): Promise<KernelSummary> {
-  const [trace, glyphs] = await Promise.all([renderTracePng(kernel.psf), renderGlyphSpritePng(kernel.psf)]);
+  const [trace, glyphs, explicit] = await Promise.all([
+    renderTracePng(kernel.psf),
+    renderGlyphSpritePng(kernel.psf),
+    summariseExplicit(kernel),
+  ]);
   return {
     kernelPath,
     name: kernel.name,
@@ -76,6 +119,7 @@ export async function summarise(kernelPath: string, kernel: KernelFile): Promise
     },
     glyphsDataUrl: `data:image/png;base64,${glyphs.toString('base64')}`,
     checkpoint: kernel.checkpoint.description,
+    explicit,
   };
 }
 
@@ -134,18 +178,20 @@ export async function runApplyKernel(
 ): Promise<JobResult> {
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const kernel = await loadKernelFile(spec.kernelPath);
-  // Codes only mean something to the model that wrote them.
-  checkSameModel(kernel, loaded, 'Choose that checkpoint in Settings, or extract the kernel again.');
+  if (spec.using === 'explicit' && !kernel.explicitPsf) {
+    throw new Error(
+      'This kernel file holds no PSFs measured from its pair (it was made by an earlier Blurspace): read ' +
+        'the kernel from its pair again, or apply it with its code.',
+    );
+  }
+  // Codes only mean something to the model that wrote them; measured PSFs need no model.
+  if (spec.using === 'encoded')
+    checkSameModel(kernel, loaded, 'Choose that checkpoint in Settings, or extract the kernel again.');
   let photo: Photo | undefined = await readPhoto(spec.photoPath);
-  const { rows, cols } = gridFor(photo);
-  const source = {
-    rows: kernel.grid.rows,
-    cols: kernel.grid.cols,
-    kernelDim: kernel.kernelDim,
-    codes: decodeCodes(kernel),
-  };
-  const codes = resampleCodes(source, rows, cols, spec.mode);
-  const blurred = await applyCodes(loaded.model, photo, codes, ctx, tilesFor(ctx));
+  const blurred =
+    spec.using === 'explicit'
+      ? await applyExplicit(photo, kernel.explicitPsf!, spec.mode, ctx)
+      : await applyEncoded(photo, kernel, spec.mode, ctx, loaded);
   // Let the source pixels go before encoding: at 100 MP they are 1.2 GB.
   const result: Photo = { ...photo, data: blurred.data };
   // eslint-disable-next-line no-useless-assignment -- dropping the last reference is the point
@@ -153,4 +199,39 @@ export async function runApplyKernel(
   ctx.progress({ stage: 'saving', progress: 1 });
   await writeResult(spec.outputPath, result, result.data, spec.output);
   return { kind: 'applyKernel', outputPath: spec.outputPath };
+}
+
+/** F with the kernel's code grid, stretched over the photo ('spatial') or its mean everywhere. */
+async function applyEncoded(
+  photo: Photo,
+  kernel: KernelFile,
+  mode: 'spatial' | 'uniform',
+  ctx: JobContext,
+  loaded: LoadedModel,
+): Promise<FloatImage> {
+  const { rows, cols } = gridFor(photo);
+  const source = {
+    rows: kernel.grid.rows,
+    cols: kernel.grid.cols,
+    kernelDim: kernel.kernelDim,
+    codes: decodeCodes(kernel),
+  };
+  return applyCodes(loaded.model, photo, resampleCodes(source, rows, cols, mode), ctx, tilesFor(ctx));
+}
+
+/**
+ * The measured PSFs, their grid stretched over the photo ('spatial') or their mean everywhere. A PSF keeps
+ * its size in pixels on a photo of another size, as the codes do.
+ */
+function applyExplicit(
+  photo: Photo,
+  measured: ExplicitPsf,
+  mode: 'spatial' | 'uniform',
+  ctx: JobContext,
+): Promise<FloatImage> {
+  const grid = mode === 'uniform' ? { rows: 1, cols: 1, cells: [meanPsf(measured.cells)] } : measured;
+  return blurWithPsfs(photo, grid, {
+    signal: ctx.signal,
+    onProgress: (done, total) => ctx.progress({ stage: 'applying the blur', progress: done / total }),
+  });
 }

@@ -1,14 +1,34 @@
 // The .blurkernel file: a blur extracted from one photo pair, reusable on other photos. It holds the
-// code grid that F understands, which checkpoint made it, the source size, and explicit PSFs for display.
+// code grid that F understands, which checkpoint made it, the source size, PSFs drawn from the code for
+// display, and the PSFs measured from the pair itself (for display and for transfer without the model).
 import fs from 'node:fs/promises';
 import { z } from 'zod';
+import { Reliability } from '../../common/api';
 import { writeFileAtomic } from '../core/fs-atomic';
+import { trimPsf, type Psf } from './psf';
 
 export const KERNEL_FILE_FORMAT = 'blurspace-kernel';
 export const KERNEL_FILE_VERSION = 1;
 export const KERNEL_FILE_EXTENSION = '.blurkernel';
 
 const PsfSchema = z.object({ size: z.number().int().positive(), weights: z.array(z.number()) });
+
+/**
+ * The PSFs measured from the pair by least squares (deblur/pair-kernel.ts), on `rows` x `cols` equal regions
+ * of the source, row-major, each trimmed to its trace; with how far each can be trusted and the verdict.
+ */
+const ExplicitPsfSchema = z.object({
+  rows: z.number().int().positive(),
+  cols: z.number().int().positive(),
+  cells: z.array(PsfSchema),
+  /** Share of the blurry photo's detail each region's PSF explains, 0..1. */
+  explained: z.array(z.number()),
+  /** Regions whose PSF is doubtful (explains little, unlike its neighbours, or cut short). */
+  doubtful: z.array(z.boolean()),
+  reliability: Reliability,
+  note: z.string(),
+});
+export type ExplicitPsf = z.infer<typeof ExplicitPsfSchema>;
 
 export const KernelFileSchema = z.object({
   format: z.literal(KERNEL_FILE_FORMAT),
@@ -31,8 +51,16 @@ export const KernelFileSchema = z.object({
   codes: z.string(),
   /** PSFs for display on a coarse grid over the source (each the average blur of its region). */
   psf: z.object({ rows: z.number().int(), cols: z.number().int(), cells: z.array(PsfSchema) }),
+  /** Files written before PSFs were measured from the pair have none: they transfer with the code only. */
+  explicitPsf: ExplicitPsfSchema.nullable().default(null),
 });
 export type KernelFile = z.infer<typeof KernelFileSchema>;
+
+/** A PSF as stored: trimmed to its non-zero taps, weights to 6 significant digits. */
+export function compactPsf(psf: Psf): Psf {
+  const trimmed = trimPsf(psf);
+  return { size: trimmed.size, weights: trimmed.weights.map((w) => Number(w.toPrecision(6))) };
+}
 
 export function encodeCodes(codes: Float32Array): string {
   return Buffer.from(codes.buffer, codes.byteOffset, codes.byteLength).toString('base64');

@@ -167,3 +167,59 @@ export function psfBounds(weights: ArrayLike<number>, size: number) {
   }
   return bounds;
 }
+
+/**
+ * The PSF cut to the smallest centred square that holds all its non-zero taps (at least 1 x 1): what is
+ * stored and convolved, since a measured trace rarely fills the support it was looked for in.
+ */
+export function trimPsf(psf: Psf): Psf {
+  const c = psf.size >> 1;
+  let reach = 0;
+  psf.weights.forEach((w, i) => {
+    if (w > 0) reach = Math.max(reach, Math.abs((i % psf.size) - c), Math.abs(Math.floor(i / psf.size) - c));
+  });
+  const size = 2 * reach + 1;
+  const weights = new Array<number>(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++)
+      weights[y * size + x] = psf.weights[(y + c - reach) * psf.size + x + c - reach]!;
+  }
+  return { size, weights };
+}
+
+/** The average of several PSFs, each embedded centred at the largest side. */
+export function meanPsf(psfs: Psf[]): Psf {
+  const size = Math.max(...psfs.map((p) => p.size));
+  const weights = new Array<number>(size * size).fill(0);
+  for (const psf of psfs) {
+    const offset = (size - psf.size) >> 1;
+    for (let y = 0; y < psf.size; y++) {
+      for (let x = 0; x < psf.size; x++)
+        weights[(y + offset) * size + x + offset]! += psf.weights[y * psf.size + x]! / psfs.length;
+    }
+  }
+  return { size, weights };
+}
+
+/** A frame cut into `rows` x `cols` equal regions (integer edges), row-major. */
+export function gridRegions(
+  rows: number,
+  cols: number,
+  frame: { width: number; height: number },
+): { x: number; y: number; width: number; height: number }[] {
+  const edge = (index: number, count: number, side: number) => Math.round((index * side) / count);
+  const regions = [];
+  for (let r = 0; r < rows; r++) {
+    const y = edge(r, rows, frame.height);
+    for (let c = 0; c < cols; c++) {
+      const x = edge(c, cols, frame.width);
+      regions.push({
+        x,
+        y,
+        width: edge(c + 1, cols, frame.width) - x,
+        height: edge(r + 1, rows, frame.height) - y,
+      });
+    }
+  }
+  return regions;
+}

@@ -73,6 +73,5 @@ export async function writeContactSheet(
   await mkdir(dirname(outPath), { recursive: true });
   await sharp({ create: { width, height, channels: 3, background: { r: 48, g: 48, b: 48 } } })
     .composite(layers)
-    .png()
-    .toFile(outPath);
+    .toFile(outPath); // PNG or JPEG, by the path's extension
 }

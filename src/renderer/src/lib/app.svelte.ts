@@ -37,6 +37,9 @@ export interface KernelEntry {
 
 export type CompareMode = 'single' | 'split' | 'side';
 
+/** The side bar's tool panels; one is open at a time. */
+export type PanelId = 'kernel' | 'deblur' | 'export' | 'batch' | 'settings';
+
 export interface Message {
   id: number;
   text: string;
@@ -73,9 +76,15 @@ class AppState {
   traceGrid = $state(false);
   messages = $state<Message[]>([]);
   compare = $state<CompareMode>('single');
+  /** The tool panel open in the side bar (none on first launch). */
+  panel = $state<PanelId | null>(null);
   /** Where deblurring estimates the blur, in photo pixels of the selected photo. */
   roi = $state<Region | null>(null);
   drawingRoi = $state(false);
+  /** The part of the selected photo on screen, in photo pixels (the viewer keeps it current). */
+  visible = $state<Region | null>(null);
+  /** The Deblur panel's live preview of new settings: a region of the selected photo, restored. */
+  livePreview = $state<{ photoPath: string; src: string; region: Region } | null>(null);
 
   current = $derived<LibraryPhoto | null>(this.photos[this.selected] ?? null);
   kernel = $derived<KernelEntry | null>(this.kernels[this.chosenKernel] ?? null);
@@ -181,6 +190,8 @@ class AppState {
       const preview = await api.call('openPhoto', { path });
       this.photos = [...this.photos, { versions: [{ preview, label: 'Original' }], shown: 0 }];
       this.select(this.photos.length - 1);
+      // A photo opened is a photo to work on: the Deblur panel, unless another tool is in use.
+      if (this.panel === null || this.panel === 'settings') this.panel = 'deblur';
     } catch (error) {
       this.report(`Could not open ${name}`, error);
     } finally {
@@ -193,6 +204,7 @@ class AppState {
     this.selected = index;
     this.roi = null;
     this.drawingRoi = false;
+    this.livePreview = null;
     if (this.photos[index].versions.length < 2) this.compare = 'single';
   }
 

@@ -1,6 +1,7 @@
 // Engine jobs as the UI sees them: started by id, followed through the event stream, ended once.
 import type { BatchItemProgress, EngineEvent, JobResult, JobSpecInput, Region } from '../../../common/api';
 import { api } from './api';
+import { etaWords, nextEta, type Eta } from '../../../common/eta';
 
 export interface LossSample {
   step: number;
@@ -12,9 +13,8 @@ export class Job {
   /** Batch jobs: the photo the last progress event was about. */
   item = $state<BatchItemProgress | null>(null);
   progress = $state(0);
-  etaSeconds = $state<number | null>(null);
-  /** When the engine sent etaSeconds (performance.now()): the ETA shown counts down from there. */
-  etaAt = 0;
+  /** The time left as shown: it counts down between the engine's estimates (see eta.ts). */
+  eta = $state<Eta | null>(null);
   status = $state<'running' | 'done' | 'failed' | 'cancelled'>('running');
   error = $state<string | null>(null);
   /** Intermediate result (JPEG data URL) from long jobs. */
@@ -105,8 +105,7 @@ class Jobs {
       job.stage = event.stage;
       job.item = event.item ?? null;
       job.progress = event.progress;
-      job.etaSeconds = event.etaSeconds;
-      job.etaAt = performance.now();
+      job.eta = nextEta(job.eta, event.etaSeconds, performance.now());
       if (event.preview) job.preview = event.preview;
       if (event.loss) {
         job.loss.push(event.loss);
@@ -123,7 +122,7 @@ class Jobs {
       job.status = event.cancelled ? 'cancelled' : 'failed';
       job.error = event.error;
     }
-    job.etaSeconds = null;
+    job.eta = null;
     entry.settle(event);
   }
 }
@@ -131,9 +130,5 @@ class Jobs {
 export const jobs = new Jobs();
 
 export function formatEta(job: Job): string {
-  if (job.etaSeconds === null) return '';
-  const seconds = job.etaSeconds - Math.max(0, clock.now - job.etaAt) / 1000;
-  if (seconds < 1) return 'almost done';
-  if (seconds < 90) return `about ${Math.round(seconds)} s left`;
-  return `about ${Math.round(seconds / 60)} min left`;
+  return etaWords(job.eta, job.progress, Math.max(clock.now, job.eta?.at ?? 0));
 }

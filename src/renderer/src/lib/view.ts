@@ -20,8 +20,9 @@ export const MIN_SCALE = 0.02;
 export const MAX_SCALE = 16;
 const TILE_OUT = 512;
 
+/** The whole photo in the pane, never enlarged: past 100 % every photo looks soft, where sharpness is judged. */
 export function fitView(photo: Size, pane: Size): View {
-  const scale = Math.min((pane.width * 0.96) / photo.width, (pane.height * 0.96) / photo.height);
+  const scale = Math.min(1, (pane.width * 0.96) / photo.width, (pane.height * 0.96) / photo.height);
   return { scale: clampScale(scale), cx: photo.width / 2, cy: photo.height / 2 };
 }
 
@@ -112,6 +113,24 @@ export function visibleTiles(view: View, pane: Size, photo: Size, previewWidth: 
     }
   }
   return tiles;
+}
+
+/**
+ * At most `maxPixels` of `rect` around its centre, at least 16 x 16 (the engine's smallest region) where the
+ * photo allows: the part of the view a live preview restores.
+ */
+export function capRect(rect: Rect, maxPixels: number, photo: Size): Rect {
+  const scale = Math.min(1, Math.sqrt(maxPixels / Math.max(1, rect.width * rect.height)));
+  const width = Math.min(photo.width, Math.max(16, Math.floor(rect.width * scale)));
+  const height = Math.min(photo.height, Math.max(16, Math.floor(rect.height * scale)));
+  const start = (from: number, length: number, shown: number, total: number): number =>
+    Math.max(0, Math.min(total - length, Math.round(from + (shown - length) / 2)));
+  return {
+    x: start(rect.x, width, rect.width, photo.width),
+    y: start(rect.y, height, rect.height, photo.height),
+    width,
+    height,
+  };
 }
 
 /** A rectangle from two corners, clamped to the photo, in whole pixels. */

