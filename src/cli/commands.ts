@@ -90,8 +90,10 @@ const extractKernel: Command = {
       [{ flag: '-o', path: outputPath }],
     );
     const spec = { kind: 'extractKernel' as const, sharpPath, blurryPath, outputPath, name: values.name };
-    await runJob(await createEngine(values), spec, values.quiet);
+    const result = await runJob(await createEngine(values), spec, values.quiet);
     console.log(`kernel written to ${outputPath}`);
+    // How far the blur measured from the pair can be trusted, as the app's Kernel panel says it.
+    if (result.kind === 'extractKernel' && result.kernel.explicit) console.log(result.kernel.explicit.note);
     return 0;
   },
 };

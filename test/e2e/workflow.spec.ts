@@ -1,7 +1,8 @@
 // A photographer's session at 1440 x 900 through the web bridge (issue #24): the photo never enlarged by Fit,
 // re-runs from the original unless stacking is asked for, live preview of new settings that the applied
 // result matches, batches that keep the photos' formats and say each photo's verdict by its name, names in
-// full. Each panel in use is saved as a screenshot at 1440 x 900 and 1024 x 700 in docs/screenshots.
+// full. With BLURSPACE_DOC_SCREENSHOTS=1, each panel in use is saved at 1440 x 900 and 1024 x 700 in
+// docs/screenshots (not on every run: they are committed files).
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { expect, test } from './fixtures';
 import { makeFixtures, openPanel, openPhotos, useCheckpoint, type Fixtures } from './flow';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
+const SAVE_SCREENSHOTS = process.env.BLURSPACE_DOC_SCREENSHOTS === '1';
 const SIZES = [
   { width: 1440, height: 900 },
   { width: 1024, height: 700 },
@@ -33,7 +35,7 @@ test.beforeAll(async () => {
   shaken = path.join(work, 'photos', 'shaken.png');
   await mkdir(path.dirname(shaken), { recursive: true });
   await writeShakenPhoto(shaken, 1600, 1067);
-  await mkdir(SCREENSHOTS, { recursive: true });
+  if (SAVE_SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
 });
 test.afterAll(async () => {
   if (files) await rm(files.dir, { recursive: true, force: true });
@@ -48,6 +50,7 @@ test.beforeEach(async ({ page, bridge, engine }) => {
 
 /** The page as it is now, at both window sizes, for the docs (JPEG, small). */
 async function docShots(page: Page, name: string): Promise<void> {
+  if (!SAVE_SCREENSHOTS) return;
   for (const size of SIZES) {
     await page.setViewportSize(size);
     await page.waitForTimeout(250); // the viewer fits the photo again

@@ -112,20 +112,19 @@ describe('blurspace CLI', () => {
 
     it('extract-kernel, show-kernel and apply-kernel chain', async () => {
       const kernel = path.join(dir, 'street.blurkernel');
-      expect(
-        (
-          await blurspace(
-            'extract-kernel',
-            '--sharp',
-            sharpPath,
-            '--blurry',
-            blurryPath,
-            '-o',
-            kernel,
-            ...common(),
-          )
-        ).stdout,
-      ).toContain(kernel);
+      const extracted = await blurspace(
+        'extract-kernel',
+        '--sharp',
+        sharpPath,
+        '--blurry',
+        blurryPath,
+        '-o',
+        kernel,
+        ...common(),
+      );
+      expect(extracted.stdout).toContain(kernel);
+      // With the verdict on the blur measured from the pair.
+      expect(extracted.stdout).toMatch(/The blur was measured reliably: about \d+ px long/);
       const trace = path.join(dir, 'trace.png');
       await blurspace('show-kernel', kernel, '-o', trace);
       expect((await sharp(trace).metadata()).format).toBe('png');
@@ -133,6 +132,9 @@ describe('blurspace CLI', () => {
       await blurspace('apply-kernel', TEXTURE, '--kernel', kernel, '-o', out, '--uniform', ...common());
       const meta = await sharp(out).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 480, 360]);
+      const measured = path.join(dir, 'texture-measured.png');
+      await blurspace('apply-kernel', TEXTURE, '--kernel', kernel, '-o', measured, '--explicit', ...common());
+      expect((await sharp(measured).metadata()).width).toBe(480);
     });
 
     it("deblur in paper mode on a region logs each iteration's losses and writes a full-size result", async () => {

@@ -166,12 +166,9 @@ describe('learned mode', () => {
       });
       expect(tiles).toEqual([1, 2]);
       const whole = await deblurLearned(network, blurry, 1, ctx, () => undefined);
-      const difference = psnr(tiled.data, whole.data);
-      console.log(
-        `tiled vs whole: ${difference.toFixed(2)} dB; each vs input ${psnr(tiled.data, blurry.data).toFixed(2)}` +
-          ` / ${psnr(whole.data, blurry.data).toFixed(2)} dB`,
-      );
-      expect(difference).toBeGreaterThan(35);
+      // 41.8 dB apart when measured, while each is ~26 dB from the input (decision 0019).
+      expect(psnr(tiled.data, whole.data)).toBeGreaterThan(35);
+      expect(psnr(whole.data, blurry.data)).toBeLessThan(32);
     });
   });
 });

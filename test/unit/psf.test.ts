@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyPsf, fitPsf, type Psf } from '../../src/engine/kernels/psf';
+import { applyPsf, fitPsf, gridRegions, meanPsf, trimPsf, type Psf } from '../../src/engine/kernels/psf';
 
 function texture(side: number, seed = 3): Float64Array {
   let s = seed;
@@ -42,5 +42,33 @@ describe('PSF fitting on a flat window', () => {
     const fitted = fitPsf(flat, flat, 64, 9);
     expect(fitted.weights.every(Number.isFinite)).toBe(true);
     expect(fitted.weights[4 * 9 + 4]).toBe(1);
+  });
+});
+
+describe('PSF helpers for the measured PSFs', () => {
+  it('trims a PSF to the centred square of its non-zero taps', () => {
+    // A 2-tap trace right of the centre of a 7 x 7 support: the square reaching 2 taps out remains.
+    const weights = new Array<number>(49).fill(0);
+    weights[3 * 7 + 4] = 0.5;
+    weights[3 * 7 + 5] = 0.5;
+    const trimmed = trimPsf({ size: 7, weights });
+    expect(trimmed.size).toBe(5);
+    expect(trimmed.weights[2 * 5 + 3]).toBe(0.5);
+    expect(trimmed.weights[2 * 5 + 4]).toBe(0.5);
+    expect(trimPsf({ size: 5, weights: new Array<number>(25).fill(0) }).size).toBe(1);
+  });
+
+  it('averages PSFs of different sizes, centred', () => {
+    const point: Psf = { size: 1, weights: [1] };
+    const line: Psf = { size: 3, weights: [0, 0, 0, 0.5, 0, 0.5, 0, 0, 0] };
+    expect(meanPsf([point, line])).toEqual({ size: 3, weights: [0, 0, 0, 0.25, 0.5, 0.25, 0, 0, 0] });
+  });
+
+  it('cuts a frame into equal regions that cover it once', () => {
+    const regions = gridRegions(2, 3, { width: 1280, height: 721 });
+    expect(regions).toHaveLength(6);
+    expect(regions[0]).toEqual({ x: 0, y: 0, width: 427, height: 361 });
+    expect(regions[5]).toEqual({ x: 853, y: 361, width: 427, height: 360 });
+    expect(regions.reduce((sum, r) => sum + r.width * r.height, 0)).toBe(1280 * 721);
   });
 });
