@@ -397,7 +397,7 @@ export const LearnedEstimate = z.object({
   note: z.string(),
   tiles: z.number().int(),
   seconds: z.number().nullable(),
-  /** True when seconds come from a learned job this engine ran; false: the typical figure of decision 0019. */
+  /** True: seconds from a learned job this engine ran; false: the typical figure of decision 0020. */
   measured: z.boolean(),
 });
 export type LearnedEstimate = z.infer<typeof LearnedEstimate>;

@@ -31,11 +31,14 @@ export function nextEta(shown: Eta | null, reported: number | null, now: number)
     : shown;
 }
 
-/** "about 40 s left", "about 3 min left", "almost done" (only near the end), or nothing when unsure. */
+/**
+ * "about 40 s left", "about 3 min left", "almost done" (only near the end of the work; before it a short
+ * job's last seconds are "a few seconds left"), or nothing when it is too early to tell.
+ */
 export function etaWords(eta: Eta | null, progress: number, now: number): string {
   if (!eta || progress < FIRST_PROGRESS) return '';
   const seconds = remaining(eta, now);
-  if (seconds < 5) return progress >= ALMOST_DONE_PROGRESS ? 'almost done' : '';
+  if (seconds < 5) return progress >= ALMOST_DONE_PROGRESS ? 'almost done' : 'a few seconds left';
   if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s left`;
   return `about ${Math.round(seconds / 60)} min left`;
 }

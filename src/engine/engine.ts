@@ -216,7 +216,8 @@ export class Engine {
       case 'exportPhoto':
         return runExportPhoto(spec, ctx);
       case 'deblur':
-        // Each network is loaded only when the job uses it: F and G for paper mode, the restorer for `learned`.
+        // Each network is loaded only when the job uses it: F and G for paper mode, the restorer for
+        // `learned`, MAXIM for learned mode.
         return runDeblur(spec, ctx, {
           model: () => this.loadModel(),
           restorer: () => this.loadRestorer(),

@@ -126,3 +126,18 @@ export async function makeDataRoot(root: string): Promise<string> {
   }
   return root;
 }
+
+/** A photo file as a float image (0..1), resized as sharp's `resize` options say and without alpha. */
+export async function readFloatImage(file: string, resize: sharp.ResizeOptions): Promise<FloatImage> {
+  const { data, info } = await sharp(file)
+    .resize(resize)
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    channels: 3,
+    data: Float32Array.from(data, (v) => v / 255),
+  };
+}

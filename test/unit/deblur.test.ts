@@ -117,11 +117,12 @@ describe('deblur jobs', () => {
     expect(last.data).toBeLessThan(losses[0]!.data);
   }, 30_000);
 
-  it('fast mode streams the kernel fit, previews, and writes a same-size result with the kernel it found', async () => {
+  it('fast mode streams the kernel fit, previews the region on screen, and writes a same-size result with the kernel it found', async () => {
     const updates: ProgressUpdate[] = [];
     const outputPath = path.join(dir, 'fast.png');
+    const previewRegion = { x: 20, y: 10, width: 120, height: 100 };
     const result = await engine.runJob(
-      JobSpec.parse({ kind: 'deblur', photoPath, outputPath }),
+      JobSpec.parse({ kind: 'deblur', photoPath, outputPath, previewRegion }),
       new AbortController().signal,
       (u) => updates.push(u),
     );

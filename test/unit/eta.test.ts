@@ -22,7 +22,7 @@ describe('the ETA shown', () => {
 
   it('says "almost done" only near the end of the work, and rounds what it says', () => {
     const eta: Eta = { seconds: 3, at: 0 };
-    expect(etaWords(eta, 0.22, 0)).toBe('');
+    expect(etaWords(eta, 0.22, 0)).toBe('a few seconds left');
     expect(etaWords(eta, 0.95, 0)).toBe('almost done');
     expect(etaWords({ seconds: 43, at: 0 }, 0.5, 0)).toBe('about 45 s left');
     expect(etaWords({ seconds: 43, at: 0 }, 0.5, 10_000)).toBe('about 35 s left');

@@ -17,26 +17,12 @@ import type { Restorer } from '../../src/engine/model/restorer';
 import type { FloatImage } from '../../src/engine/core/tiling';
 import { makePair } from '../../src/engine/training';
 import { HAS_SHARED_DATA, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
-import { MOTION_BLURRED } from '../helpers/test-images';
+import { MOTION_BLURRED, readFloatImage } from '../helpers/test-images';
 
 const SHIPPED_RESTORER = path.join(REPO_ROOT, 'resources', 'checkpoints', 'blurspace-restorer.safetensors');
 
 function context(tileSize?: number): JobContext {
   return { signal: new AbortController().signal, progress: () => undefined, ...(tileSize && { tileSize }) };
-}
-
-async function readFloat(file: string, width: number): Promise<FloatImage> {
-  const { data, info } = await sharp(file)
-    .resize({ width })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    channels: 3,
-    data: Float32Array.from(data, (v) => v / 255),
-  };
 }
 
 function psnr(a: Float32Array, b: Float32Array): number {
@@ -64,7 +50,7 @@ describe('learned restorer', () => {
 
   it('gives the same pixels in small tiles as in one tile', async () => {
     // 600 x 600 pads to 640 x 640: one 1024 tile, or nine 256 tiles.
-    const photo = await readFloat(MOTION_BLURRED, 600);
+    const photo = await readFloatImage(MOTION_BLURRED, { width: 600 });
     const whole = await restoreLearned(restorer, photo, 1, context(1024), () => undefined);
     const fractions: number[] = [];
     const tiled = await restoreLearned(restorer, photo, 1, context(256), (f) => fractions.push(f));
@@ -86,7 +72,7 @@ describe('learned restorer', () => {
   });
 
   it('keeps the photo at strength 0', async () => {
-    const photo = await readFloat(MOTION_BLURRED, 300);
+    const photo = await readFloatImage(MOTION_BLURRED, { width: 300 });
     const kept = await restoreLearned(restorer, photo, 0, context(), () => undefined);
     expect(kept.data).toEqual(photo.data);
   });

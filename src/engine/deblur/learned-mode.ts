@@ -2,7 +2,7 @@
 // tiles (multiples of 64), blended with feathered weights (core/tiling.ts). No blur kernel is estimated: the
 // network restores the photo directly. A tile takes tens of seconds on the CPU, so on the wasm backend tiles
 // run on threads of their own (learned-mode-worker.ts), which a cancel ends at once. Measurements:
-// docs/decisions/0019-learned-mode.md.
+// docs/decisions/0020-learned-mode.md.
 import * as tf from '@tensorflow/tfjs';
 import { checkpoint, type JobContext } from '../core/progress';
 import { builtWorker, TileThreads, tileThreads, type TileMessage } from '../core/tile-threads';
@@ -10,7 +10,7 @@ import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions }
 import { MAXIM_CELL, maximRestore } from '../model/maxim';
 
 /**
- * Tiles of 256 with 64 of overlap (feathered over 32): decision 0019 compares sizes. The network's grid
+ * Tiles of 256 with 64 of overlap (feathered over 32): decision 0020 compares sizes. The network's grid
  * mixing spans the whole tile, so a tile much smaller than 256 sees too little of the blur around it.
  */
 export const LEARNED_TILES: TileOptions = { tileSize: 256, overlap: 64, cell: MAXIM_CELL };
@@ -23,7 +23,7 @@ export interface NetworkTile extends TileMessage {
 
 /**
  * Seconds per 256-pixel tile, both threads together, on a shared two-core CPU with the wasm backend
- * (decision 0019): the estimate before this engine has run a learned job.
+ * (decision 0020): the estimate before this engine has run a learned job.
  */
 export const TYPICAL_SECONDS_PER_TILE = 22;
 

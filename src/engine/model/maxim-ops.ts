@@ -50,7 +50,7 @@ function permuted(x: tf.Tensor, permutation: number[]): tf.Tensor {
 }
 
 /**
- * tf.tanh on wasm is a scalar loop ~10x slower than its sigmoid (decision 0019); the network's GELUs call it
+ * tf.tanh on wasm is a scalar loop ~10x slower than its sigmoid (decision 0020); the network's GELUs call it
  * 240 times on large tensors. tanh(x) = 2 sigmoid(2x) - 1.
  */
 export function tanhBySigmoid(x: tf.Tensor): tf.Tensor {
@@ -68,7 +68,7 @@ export interface StridedSliceMasks {
 
 /**
  * tf.stridedSlice, as tf.slice where it is a plain box (unit strides, no ellipsis, new or dropped axis):
- * on the network's channel splits wasm's slice is mostly faster (up to 2x; decision 0019).
+ * on the network's channel splits wasm's slice is mostly faster (up to 2x; decision 0020).
  */
 export function stridedSliceFast(
   x: tf.Tensor,

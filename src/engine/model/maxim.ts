@@ -36,7 +36,7 @@ interface GraphModelJson {
   signature?: object;
 }
 
-/** Loads the graph from `modelJson` and its weight shards beside it (the wasm and cpu backends need Einsum). */
+/** Loads the graph from `modelJson` and its weight shards beside it (registering the ops wasm lacks). */
 export async function loadMaxim(modelJson: string): Promise<tf.GraphModel> {
   if (!existsSync(modelJson)) throw new Error(`${MAXIM_MISSING} (looked for ${modelJson})`);
   registerGraphOps();
