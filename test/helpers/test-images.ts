@@ -3,7 +3,7 @@
 // in the shared data's layout, for the training code.
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type OverlayOptions, type Sharp } from 'sharp';
+import sharp, { type OverlayOptions, type ResizeOptions, type Sharp } from 'sharp';
 import { linearToSrgb, srgbToLinear } from '../../src/engine/core/colour';
 import type { FloatImage } from '../../src/engine/core/tiling';
 import { correlate, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
@@ -128,7 +128,7 @@ export async function makeDataRoot(root: string): Promise<string> {
 }
 
 /** A photo file as a float image (0..1), resized as sharp's `resize` options say and without alpha. */
-export async function readFloatImage(file: string, resize: sharp.ResizeOptions): Promise<FloatImage> {
+export async function readFloatImage(file: string, resize: ResizeOptions): Promise<FloatImage> {
   const { data, info } = await sharp(file)
     .resize(resize)
     .removeAlpha()

@@ -395,6 +395,33 @@ describe('batch export', () => {
       ['done', 'b-apply-kernel.png'],
     ]);
     expect((await sharp(path.join(out, 'a-apply-kernel.jpg')).metadata()).width).toBe(280);
+    // With the PSFs measured from the pair instead of the (untrained) model's code: the pair's blur itself.
+    const measured = path.join(dir, 'blurred with PSFs');
+    await runBatch(
+      {
+        inputs: [input],
+        recursive: false,
+        outDir: measured,
+        preset: { kind: 'apply-kernel', kernelPath, mode: 'uniform', using: 'explicit' },
+        output: {},
+        onConflict: 'rename',
+        jobs: 1,
+      },
+      { runner: withModel, signal: new AbortController().signal, progress: () => {} },
+    );
+    const pixels = (file: string) => sharp(file).removeAlpha().raw().toBuffer();
+    const truth = await sharp(path.join(input, 'b.png')).blur(2).removeAlpha().raw().toBuffer();
+    const error = async (file: string) => {
+      const result = await pixels(file);
+      return result.reduce((sum, v, i) => sum + Math.abs(v - truth[i]!), 0) / result.length;
+    };
+    const [withPsfs, withCode] = [
+      await error(path.join(measured, 'b-apply-kernel.png')),
+      await error(path.join(out, 'b-apply-kernel.png')),
+    ];
+    // sharp blurs in sRGB values, the PSFs in linear light: close, not equal (3.8 of 255 measured; the code 15).
+    expect(withPsfs).toBeLessThan(6);
+    expect(withPsfs).toBeLessThan(withCode / 2);
     await expect(
       batch({
         inputs: [input],

@@ -40,7 +40,12 @@ function settingsKey(options: BatchSpec, template: string): string {
   const { preset, output } = options;
   return JSON.stringify({
     preset: preset.kind,
-    ...(preset.kind === 'apply-kernel' && { kernel: path.resolve(preset.kernelPath), mode: preset.mode }),
+    ...(preset.kind === 'apply-kernel' && {
+      kernel: path.resolve(preset.kernelPath),
+      mode: preset.mode,
+      // Only when set, so that batches from before measured PSFs still resume.
+      ...(preset.using === 'explicit' && { using: preset.using }),
+    }),
     // Fast mode's key is as it was before learned mode existed, so that older batches still resume.
     ...(preset.kind === 'deblur' && {
       strength: preset.strength,
