@@ -224,6 +224,12 @@ test('batch: results keep the photos’ formats; the summary names each photo wi
   await expect(page.getByTestId('batch-format')).toHaveValue('same');
   await page.getByTestId('batch-outdir').fill(outDir);
   await page.getByTestId('batch-preset').selectOption('deblur');
+  // Fast mode by default; the learned restorer belongs to it alone.
+  await expect(page.getByTestId('batch-method')).toHaveValue('fast');
+  await page.getByTestId('batch-method').selectOption('learned');
+  await expect(page.getByTestId('batch-learned')).toHaveCount(0);
+  await page.getByTestId('batch-method').selectOption('fast');
+  await expect(page.getByTestId('batch-learned')).toBeVisible();
   await page.getByTestId('batch-run').click();
 
   // While it runs, the settings make way for its progress and its Pause and Cancel.
