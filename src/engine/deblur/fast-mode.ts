@@ -134,8 +134,12 @@ function around(photo: FloatImage, window: Region, side: number): Region {
  * 2 MP cost about as much as 2 MP (padded FFTs, at most two tiles); the learned restorer takes about as long
  * as the deconvolution.
  */
-function progressMarks(pixels: number, withRestorer: boolean): { estimated: number; deconvolved: number } {
-  const estimate = 3e6;
+function progressMarks(
+  pixels: number,
+  withRestorer: boolean,
+  estimating = true,
+): { estimated: number; deconvolved: number } {
+  const estimate = estimating ? 3e6 : 0;
   const deconvolution = Math.max(pixels, 2e6);
   const total = estimate + deconvolution * (withRestorer ? 2 : 1);
   return { estimated: estimate / total, deconvolved: (estimate + deconvolution) / total };
@@ -175,10 +179,40 @@ export async function fastDeblur(
   const plane: GreyImage = { width: area.width, height: area.height, data: grey };
   const estimate = await estimateOverSupports(plane, windowSide, supports, options, ctx, marks.estimated);
   const trust = reliability(estimate);
+  const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
+  return { image, psf: estimate.psf, window, reliability: trust, estimate };
+}
+
+/**
+ * Fast mode with a kernel already found (new settings on the same blur): its restoration alone, as
+ * `fastDeblur` would restore with that kernel trusted.
+ */
+export async function restoreWithKernel(
+  photo: FloatImage,
+  psf: Psf,
+  options: FastModeOptions,
+  ctx: JobContext,
+): Promise<FloatImage> {
+  const marks = progressMarks(photo.width * photo.height, options.restorer !== undefined, false);
+  return restore(photo, psf, 'reliable', options, ctx, marks);
+}
+
+/**
+ * The restoration once the kernel is judged: the deconvolution (none for a failed estimate; half strength for
+ * an uncertain one) up to `marks.deconvolved` on the progress bar, then the learned restorer when given.
+ */
+async function restore(
+  photo: FloatImage,
+  psf: Psf | null,
+  trust: Reliability,
+  options: FastModeOptions,
+  ctx: JobContext,
+  marks: { estimated: number; deconvolved: number },
+): Promise<FloatImage> {
   const { restorer } = options;
   const { deconvolved } = marks;
   let image = photo;
-  if (trust === 'failed') {
+  if (!psf) {
     ctx.progress({
       stage: restorer
         ? 'no motion blur could be measured reliably: only the learned restorer is applied'
@@ -192,11 +226,11 @@ export async function fastDeblur(
       trust === 'uncertain'
         ? 'restoring the photo at half strength (the blur estimate is uncertain)'
         : 'restoring the photo';
-    await options.onKernel?.(estimate.psf, strength, marks.estimated);
+    await options.onKernel?.(psf, strength, marks.estimated);
     ctx.progress({ stage, progress: marks.estimated });
     image = await deconvolve(
       photo,
-      estimate.psf,
+      psf,
       {
         strength,
         ...nonBlindOptions(photo),
@@ -221,7 +255,7 @@ export async function fastDeblur(
       }),
     );
   }
-  return { image, psf: estimate.psf, window, reliability: trust, estimate };
+  return image;
 }
 
 /**

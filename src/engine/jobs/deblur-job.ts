@@ -3,11 +3,17 @@
 // photo or a region), blends by strength, and writes it with the input's size, bit depth and metadata.
 import sharp from 'sharp';
 import type { BlurKernel, JobResult, JobSpec, Region } from '../../common/api';
-import { FAST_DEFAULTS, fastDeblur, nonBlindOptions, type Reliability } from '../deblur/fast-mode';
+import {
+  FAST_DEFAULTS,
+  fastDeblur,
+  nonBlindOptions,
+  restoreWithKernel,
+  type FastModeOptions,
+  type Reliability,
+} from '../deblur/fast-mode';
 import { deconvolve, type DeconvolutionOptions } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { deblurLearned, type LearnedNetwork } from '../deblur/learned-mode';
-import { restoreLearned } from '../deblur/learned-restore';
 import { readPhoto, type Photo } from '../image';
 import { psfBounds, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
@@ -199,19 +205,22 @@ async function runFast(
     const region = await restoreRegion(photo, psf, spec.previewRegion, options, ctx.signal);
     ctx.progress({ stage: 'preview', progress, preview: await regionDataUrl(region) });
   };
-  if (spec.kernel) return runWithKernel(spec, spec.kernel, photo, ctx, restorer, preview);
-  const fast = await fastDeblur(
-    photo,
-    {
-      ...FAST_DEFAULTS,
-      roi: spec.roi,
-      strength: spec.strength,
-      restorer,
-      onKernel: preview,
-      deconvolution: { lambda: settings.lambda },
-    },
-    ctx,
-  );
+  const options: FastModeOptions = {
+    ...FAST_DEFAULTS,
+    roi: spec.roi,
+    strength: spec.strength,
+    restorer,
+    onKernel: preview,
+    deconvolution: { lambda: settings.lambda },
+  };
+  if (spec.kernel) {
+    // New settings on a blur already found: the restoration alone, with the same settings as the preview.
+    const image = await restoreWithKernel(photo, toPsf(spec.kernel), options, ctx);
+    ctx.progress({ stage: 'saving', progress: 1 });
+    await writeResult(spec.outputPath, photo, image.data, spec.output);
+    return { kind: 'deblur', outputPath: spec.outputPath };
+  }
+  const fast = await fastDeblur(photo, options, ctx);
   ctx.progress({ stage: 'saving', progress: 1 });
   await writeResult(spec.outputPath, photo, fast.image.data, spec.output);
   const trace = await renderTracePng({ rows: 1, cols: 1, cells: [fast.psf] }, 4 * fast.psf.size);
@@ -230,47 +239,6 @@ async function runFast(
       kernel: { size: fast.psf.size, weights: fast.psf.weights },
     },
   };
-}
-
-/**
- * Fast mode with a kernel already known (new settings on the same blur): the deconvolution with the same
- * settings as the estimating run and the live preview, then the learned restorer when asked for.
- */
-async function runWithKernel(
-  spec: Extract<JobSpec, { kind: 'deblur' }>,
-  kernel: BlurKernel,
-  photo: Photo,
-  ctx: JobContext,
-  restorer: Restorer | undefined,
-  preview: (psf: Psf, strength: number, progress: number) => Promise<void>,
-): Promise<JobResult> {
-  const psf = toPsf(kernel);
-  const stage = 'restoring the photo';
-  // Without the estimate, the deconvolution is the job (half of it with the learned restorer after it).
-  const share = restorer ? 0.5 : 1;
-  await preview(psf, spec.strength, 0);
-  ctx.progress({ stage, progress: 0 });
-  let image = await deconvolve(
-    photo,
-    psf,
-    {
-      ...fastSettings(photo, spec.priorWeight),
-      strength: spec.strength,
-      ...(ctx.tileSize && { tileSize: ctx.tileSize }),
-    },
-    {
-      signal: ctx.signal,
-      onProgress: (tile, total) => ctx.progress({ stage, progress: (share * tile) / total }),
-    },
-  );
-  if (restorer) {
-    image = await restoreLearned(restorer, image, spec.strength, ctx, (fraction) =>
-      ctx.progress({ stage: 'running the learned restorer', progress: share + (1 - share) * fraction }),
-    );
-  }
-  ctx.progress({ stage: 'saving', progress: 1 });
-  await writeResult(spec.outputPath, photo, image.data, spec.output);
-  return { kind: 'deblur', outputPath: spec.outputPath };
 }
 
 /** Learned mode: the network over the region (the whole photo by default), the rest left as it is. */
