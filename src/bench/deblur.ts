@@ -24,14 +24,20 @@ import {
   type Reliability,
 } from '../engine/deblur/fast-mode';
 import { restoreLearned } from '../engine/deblur/learned-restore';
-import { deblurLearned, learnedTileCount, type LearnedNetwork } from '../engine/deblur/learned-mode';
-import { findMaximModel, loadMaxim } from '../engine/model/maxim';
+import {
+  deblurLearned,
+  learnedTileCount,
+  LearnedNetwork,
+  type NetworkRestore,
+} from '../engine/deblur/learned-mode';
+import { guidedEstimator } from '../engine/deblur/guided-kernel';
+import { findMaximModel } from '../engine/model/maxim';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
 import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/core/progress';
 import { loadModel, loadRestorer } from '../engine/model/model-store';
 import { writeContactSheet } from '../engine/training';
-import { bestShift } from '../engine/deblur/image-ops';
+import { errorUpToShift } from '../engine/deblur/image-ops';
 import { crop, type FloatImage } from '../engine/core/tiling';
 import type { Psf } from '../engine/kernels/psf';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
@@ -58,8 +64,14 @@ const { values } = parseArgs({
     restorer: { type: 'string', default: DEFAULT_RESTORER },
     /** Learned mode's network (its model.json; the installed package's by default); '' leaves it out. */
     network: { type: 'string', default: findMaximModel() ?? '' },
+    /** '0' leaves out fast mode's guided estimate (the network's restoration of the window as the sharp photo). */
+    guided: { type: 'string', default: '1' },
+    /** Paper mode's start with the network: 'network' (its restoration), 'noise' (the paper's) or 'both'. */
+    'paper-start': { type: 'string', default: 'both' },
     /** Side of the square photo learned mode is timed on (seconds per megapixel); 0 skips it. */
     'learned-timing': { type: 'string', default: '512' },
+    /** Runtimes to time learned mode on, one after the other: comma-separated auto, onnx, tfjs. */
+    'learned-runtime': { type: 'string', default: 'auto' },
     /** Print one line per pair. */
     verbose: { type: 'boolean', default: false },
   },
@@ -81,21 +93,28 @@ const restorer = restorerPath ? await loadRestorer(restorerPath) : null;
 const withRestorer = (image: FloatImage) =>
   restorer && restoreLearned(restorer, image, fastOptions.strength, ctx, () => undefined);
 const networkPath = values.network ? path.resolve(values.network) : null;
-let graph: ReturnType<typeof loadMaxim> | null = null;
-const network: LearnedNetwork | null = networkPath
-  ? { modelJson: networkPath, load: () => (graph ??= loadMaxim(networkPath)), measured: () => undefined }
-  : null;
+const network = networkPath ? new LearnedNetwork(networkPath) : null;
 /** Learned mode on a photo (tiles on threads when the bench is built, as in the app). */
 const withNetwork = (image: FloatImage) => network && deblurLearned(network, image, 1, ctx, () => undefined);
+/** The network's last input and result: a window that is the whole pair is not restored twice. */
+let lastNetwork: { input: FloatImage; output: FloatImage; seconds: number } | null = null;
+const sameImage = (a: FloatImage, b: FloatImage) =>
+  a.width === b.width && a.height === b.height && a.data.every((v, i) => v === b.data[i]);
+/** The network for the guided estimate and paper mode's start, remembering `lastNetwork`; adds its time to `reused`. */
+let reusedSeconds = 0;
+const rememberedNetwork: NetworkRestore = async (image, context, onTile) => {
+  if (lastNetwork && sameImage(image, lastNetwork.input)) {
+    reusedSeconds += lastNetwork.seconds;
+    return lastNetwork.output;
+  }
+  return deblurLearned(network!, image, 1, context, onTile);
+};
+const guided = network && values.guided !== '0';
 const size = Number(values.size);
 
-/**
- * Mean squared error after the best whole-pixel shift of up to 4 pixels, on the interior: a blind estimate
- * cannot know where the sharp frame sat within the exposure, and centres its kernel on its centroid (as is
- * usual when benchmarking blind deblurring, e.g. Köhler et al. 2012).
- */
-function alignedError(result: FloatImage, sharp: FloatImage): number {
-  return Math.max(bestShift(result, sharp).meanSquaredError, 1e-12);
+/** Mean squared error up to the shift a blind estimate cannot know (image-ops' `errorUpToShift`). */
+function alignedError(result: FloatImage, sharp: FloatImage, truth?: Psf): number {
+  return Math.max(errorUpToShift(result, sharp, truth), 1e-12);
 }
 const decibels = (error: number): number => 10 * Math.log10(1 / error);
 /**
@@ -125,8 +144,13 @@ interface PairResult {
   fast: number;
   learned: number | null;
   network: number | null;
+  guided: number | null;
+  /** The guided estimate's kernel applied at full strength, whatever its reliability. */
+  guidedApplied: number | null;
+  guidedSeconds: number;
+  guidedReliability: Reliability | null;
   ceiling: number;
-  ssim: { blurry: number; fast: number; network: number | null; ceiling: number };
+  ssim: { blurry: number; fast: number; network: number | null; guided: number | null; ceiling: number };
   seconds: number;
   networkSeconds: number;
   reliability: Reliability;
@@ -145,21 +169,36 @@ for (const tier of values.tiers.split(',') as Tier[]) {
     const [fast, seconds] = await timed(() => fastDeblur(pair.blurry, fastOptions, ctx));
     const learned = await withRestorer(fast.image);
     const [restored, networkSeconds] = await timed(async () => withNetwork(pair.blurry));
+    lastNetwork = restored && { input: pair.blurry, output: restored, seconds: networkSeconds };
+    reusedSeconds = 0;
+    const [guidedResult, guidedOwnSeconds] = await timed(async () =>
+      guided
+        ? fastDeblur(pair.blurry, { ...fastOptions, estimator: guidedEstimator(rememberedNetwork) }, ctx)
+        : null,
+    );
     const restore = (psf: Psf) =>
       deconvolve(pair.blurry, psf, { ...nonBlindOptions(pair.blurry), ...fastOptions.deconvolution });
     const ceiling = await restore(pair.ceilingPsf);
     const applied = fast.reliability === 'reliable' ? fast.image : await restore(fast.psf);
+    const guidedApplied =
+      guidedResult &&
+      (guidedResult.reliability === 'reliable' ? guidedResult.image : await restore(guidedResult.psf));
     const result: PairResult = {
       name: pair.name,
-      blurry: alignedError(pair.blurry, pair.sharp),
-      fast: alignedError(fast.image, pair.sharp),
-      learned: learned && alignedError(learned, pair.sharp),
-      network: restored && alignedError(restored, pair.sharp),
-      ceiling: alignedError(ceiling, pair.sharp),
+      blurry: alignedError(pair.blurry, pair.sharp, pair.ceilingPsf),
+      fast: alignedError(fast.image, pair.sharp, pair.ceilingPsf),
+      learned: learned && alignedError(learned, pair.sharp, pair.ceilingPsf),
+      network: restored && alignedError(restored, pair.sharp, pair.ceilingPsf),
+      guided: guidedResult && alignedError(guidedResult.image, pair.sharp, pair.ceilingPsf),
+      guidedApplied: guidedApplied && alignedError(guidedApplied, pair.sharp, pair.ceilingPsf),
+      guidedSeconds: (guidedOwnSeconds + reusedSeconds) / ((size * size) / 1e6),
+      guidedReliability: guidedResult?.reliability ?? null,
+      ceiling: alignedError(ceiling, pair.sharp, pair.ceilingPsf),
       ssim: {
         blurry: ssim(pair.blurry, pair.sharp),
         fast: ssim(fast.image, pair.sharp),
         network: restored && ssim(restored, pair.sharp),
+        guided: guidedResult && ssim(guidedResult.image, pair.sharp),
         ceiling: ssim(ceiling, pair.sharp),
       },
       seconds: seconds / ((size * size) / 1e6),
@@ -167,22 +206,30 @@ for (const tier of values.tiers.split(',') as Tier[]) {
       reliability: fast.reliability,
       trueBlurPx: pair.blurPx,
       foundBlurPx: fast.reliability === 'failed' ? 0 : blurExtent(fast.psf),
-      applied: alignedError(applied, pair.sharp),
+      applied: alignedError(applied, pair.sharp, pair.ceilingPsf),
     };
     list.push(result);
     if (values.verbose) {
       console.log(
         `${tier} ${index} ${pair.name}: blurry ${decibels(result.blurry).toFixed(2)}, fast ` +
           `${decibels(result.fast).toFixed(2)} (${result.reliability}), ` +
-          (result.network === null ? '' : `learned mode ${decibels(result.network).toFixed(2)}, `) +
+          (result.network === null
+            ? ''
+            : `learned mode ${decibels(result.network).toFixed(2)} in ${networkSeconds.toFixed(1)} s, `) +
           `ceiling ${decibels(result.ceiling).toFixed(2)} dB; ` +
           `error ratio ${(result.fast / result.ceiling).toFixed(2)}; blur ${result.trueBlurPx} px, found ` +
           `${blurExtent(fast.psf)} px (support ${fast.psf.size}, consistency ` +
           `${fast.estimate.consistency.toFixed(2)}, fill ${fast.estimate.fill.toFixed(2)}, edge mass ` +
-          `${fast.estimate.edgeMass.toFixed(2)}); applied at full strength ${decibels(result.applied).toFixed(2)} dB`,
+          `${fast.estimate.edgeMass.toFixed(2)}); applied at full strength ${decibels(result.applied).toFixed(2)} dB` +
+          (guidedResult
+            ? `; guided ${decibels(result.guided!).toFixed(2)} (${guidedResult.reliability}, found ` +
+              `${blurExtent(guidedResult.psf)} px, support ${guidedResult.psf.size}, halves ` +
+              `${guidedResult.estimate.consistency.toFixed(2)}), applied ${decibels(result.guidedApplied!).toFixed(2)} dB`
+            : ''),
       );
     }
     if (index < Number(values['paper-pairs'])) await paperAgainstFast(pair.blurry, pair.sharp, index);
+    lastNetwork = null;
   }
 }
 
@@ -235,6 +282,23 @@ for (const [tier, list] of results) {
       list.map((r) => r.ssim.network!),
       mean(list.map((r) => r.networkSeconds)).toFixed(0),
     );
+  if (guided) {
+    const counts = (['reliable', 'uncertain', 'failed'] as const).map(
+      (label) => list.filter((r) => r.guidedReliability === label).length,
+    );
+    row(
+      `guided (network's window, fitted kernel; ${counts.join(' / ')})`,
+      list.map((r) => r.guided!),
+      list.map((r) => r.ssim.guided!),
+      mean(list.map((r) => r.guidedSeconds)).toFixed(0),
+    );
+    row(
+      'guided kernel, always applied',
+      list.map((r) => r.guidedApplied!),
+      null,
+      '-',
+    );
+  }
   row(
     'estimated kernel, always applied',
     list.map((r) => r.applied),
@@ -287,20 +351,33 @@ printTable(
   summary,
 );
 
-/** Paper mode against fast mode on the central 256x256 crop: PSNR and time. */
+/**
+ * Paper mode against fast mode on the central 256x256 crop: PSNR and time; with the network, also its
+ * restoration and paper mode started from it (`--paper-start`).
+ */
 async function paperAgainstFast(blurry: FloatImage, sharp: FloatImage, index: number): Promise<void> {
   const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
   const offset = (size - 256) / 2;
   const cropSharp = crop(sharp, offset, offset, 256, 256);
   const cropBlurry = crop(blurry, offset, offset, 256, 256);
   const options = { ...PAPER_DEFAULTS, ...paperSchedule(Number(values['paper-iterations'])), seed: index };
-  const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
+  const psnr = (image: FloatImage) => decibels(alignedError(image, cropSharp)).toFixed(2);
+  const starts = network ? values['paper-start'] : 'noise';
+  const parts = [`blurry ${psnr(cropBlurry)}`];
+  if (starts !== 'network') {
+    const [paper, paperSeconds] = await timed(() => paperDeblur(loaded.model, cropBlurry, options, ctx));
+    parts.push(`paper ${psnr(paper)} dB in ${paperSeconds.toFixed(0)} s`);
+  }
+  if (network && starts !== 'noise') {
+    const start = await rememberedNetwork(cropBlurry, ctx, () => undefined);
+    const [paper, paperSeconds] = await timed(() =>
+      paperDeblur(loaded.model, cropBlurry, { ...options, start }, ctx),
+    );
+    parts.push(`network ${psnr(start)}, paper from it ${psnr(paper)} dB in ${paperSeconds.toFixed(0)} s`);
+  }
   const [fast, fastSeconds] = await timed(() => fastDeblur(cropBlurry, fastOptions, ctx));
-  console.log(
-    `paper vs fast on a 256x256 crop: blurry ${decibels(alignedError(cropBlurry, cropSharp)).toFixed(2)}, paper ` +
-      `${decibels(alignedError(paper, cropSharp)).toFixed(2)} dB in ${paperSeconds.toFixed(0)} s, fast ` +
-      `${decibels(alignedError(fast.image, cropSharp)).toFixed(2)} dB in ${fastSeconds.toFixed(1)} s`,
-  );
+  parts.push(`fast ${psnr(fast.image)} dB in ${fastSeconds.toFixed(1)} s`);
+  console.log(`paper mode on a 256x256 crop (${options.iterations} iterations): ${parts.join(', ')}`);
 }
 
 // A full-size photo (a val photo resized to e.g. 6000x4000, 24 MP, saved as a JPEG): the whole deblur job as
@@ -351,13 +428,19 @@ if (network && values['learned-timing'] !== '0') {
       .png()
       .toBuffer(),
   );
-  const [, seconds] = await timed(async () => withNetwork(photo));
   const megapixels = (side * side) / 1e6;
-  console.log(
-    `learned mode: a ${side}x${side} photo (${learnedTileCount(side, side)} tiles) took ${seconds.toFixed(0)} s, ` +
-      `${(seconds / megapixels).toFixed(0)} s per megapixel (${tileThreads()} threads, network load and ` +
-      `warm-up included); peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
-  );
+  for (const runtime of values['learned-runtime'].split(',')) {
+    // The tile threads read it when they start: a new network (new threads) for each runtime.
+    process.env.BLURSPACE_LEARNED_RUNTIME = runtime;
+    const timedNetwork = new LearnedNetwork(networkPath!);
+    const [, seconds] = await timed(async () => deblurLearned(timedNetwork, photo, 1, ctx, () => undefined));
+    console.log(
+      `learned mode (runtime ${runtime}): a ${side}x${side} photo (${learnedTileCount(side, side)} tiles) took ` +
+        `${seconds.toFixed(0)} s, ${(seconds / megapixels).toFixed(0)} s per megapixel (${tileThreads()} threads, ` +
+        `network load and warm-up included); load average ${os.loadavg()[0]!.toFixed(1)}; peak RSS ` +
+        `${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+    );
+  }
 }
 
 // --sheet '' skips the real-blurry contact sheet.

@@ -32,6 +32,7 @@ export const OPTIONS = {
   iterations: { type: 'string' },
   strength: { type: 'string' },
   learned: { type: 'boolean', default: false },
+  guided: { type: 'boolean', default: false },
   'loss-log': { type: 'string' },
   trace: { type: 'string' },
   recursive: { type: 'boolean', short: 'r', default: false },

@@ -8,6 +8,8 @@ import { writeFileAtomic } from '../engine/core/fs-atomic';
 import { JobCancelledError } from '../engine/core/progress';
 import { augmentPairs, AUGMENT_MANIFEST, generateBlurs } from '../engine/jobs/blur-synthesis';
 import { loadKernelFile } from '../engine/kernels/kernel-file';
+import { pairGrid } from '../engine/deblur/pair-kernel';
+import { STAND_IN_MISSING, STAND_IN_WINDOW } from '../engine/jobs/kernel-jobs';
 import { writeTracePng } from '../engine/kernels/trace';
 import { DEFAULT_VAE_CHECKPOINT } from '../host/paths';
 import {
@@ -67,13 +69,15 @@ const info: Command = {
 
 const extractKernel: Command = {
   name: 'extract-kernel',
-  summary: 'Read the blur of a sharp/blurry pair into a kernel file',
-  usage: '--sharp S --blurry B -o K.blurkernel [--name NAME]',
+  summary: 'Read the blur of a sharp/blurry pair (or of one blurry photo) into a kernel file',
+  usage: '[--sharp S] --blurry B -o K.blurkernel [--name NAME]',
   description:
     'Reads the blur between a sharp photo and a blurry photo of the same scene into a kernel file, which ' +
-    'apply-kernel and the app can put onto other photos.',
+    "apply-kernel and the app can put onto other photos. Without --sharp, the learned mode's network " +
+    '(MAXIM) restores the parts of the blurry photo the blur is measured on and stands in for the sharp ' +
+    'photo: one network tile (tens of seconds on a CPU) per region, up to 9.',
   options: [
-    { name: 'sharp', flag: '--sharp PHOTO', help: 'The sharp photo' },
+    { name: 'sharp', flag: '--sharp PHOTO', help: 'The sharp photo (optional: see above)' },
     { name: 'blurry', flag: '--blurry PHOTO', help: 'The same scene, blurred' },
     { name: 'output', flag: '-o, --output KERNEL', help: 'The kernel file to write (.blurkernel)' },
     { name: 'name', flag: '--name NAME', help: 'The name stored in the kernel file' },
@@ -82,15 +86,27 @@ const extractKernel: Command = {
     QUIET,
   ],
   async run(values) {
-    const sharpPath = required(values.sharp, '--sharp PHOTO');
+    const sharpPath = optionalPath(values.sharp);
     const blurryPath = required(values.blurry, '--blurry PHOTO');
     const outputPath = required(values.output, '-o KERNEL');
     await refuseToReplaceInputs(
       [sharpPath, blurryPath, optionalPath(values.checkpoint)],
       [{ flag: '-o', path: outputPath }],
     );
+    const engine = await createEngine(values);
+    if (!sharpPath) {
+      // One network tile per region (kernel-jobs.ts): say so, and how long, before starting.
+      const photo = await engine.openPhoto(blurryPath);
+      const { rows, cols } = pairGrid(photo.width, photo.height);
+      const estimate = engine.learnedEstimate(STAND_IN_WINDOW, STAND_IN_WINDOW);
+      if (!estimate.available) throw new Error(STAND_IN_MISSING);
+      console.log(
+        `no --sharp: the network restores ${count(rows * cols, 'region')} of the blurry photo to measure ` +
+          `the blur against, about ${Math.max(1, Math.round((rows * cols * estimate.seconds!) / 60))} min`,
+      );
+    }
     const spec = { kind: 'extractKernel' as const, sharpPath, blurryPath, outputPath, name: values.name };
-    const result = await runJob(await createEngine(values), spec, values.quiet);
+    const result = await runJob(engine, spec, values.quiet);
     console.log(`kernel written to ${outputPath}`);
     // How far the blur measured from the pair can be trusted, as the app's Kernel panel says it.
     if (result.kind === 'extractKernel' && result.kernel.explicit) console.log(result.kernel.explicit.note);
@@ -163,7 +179,7 @@ const deblur: Command = {
   name: 'deblur',
   summary: "Blind deblurring of a photo (fast, the paper's method on a region, or a network)",
   usage:
-    'PHOTO -o OUT [--mode fast|paper|learned] [--roi x,y,w,h] [--iterations N] [--strength S] [--learned] ' +
+    'PHOTO -o OUT [--mode fast|paper|learned] [--roi x,y,w,h] [--iterations N] [--strength S] [--learned] [--guided] ' +
     '[--seed N] [--loss-log FILE] [--trace KERNEL.png] [--in-place]',
   description:
     'Removes the blur of PHOTO without knowing it beforehand. fast (default): the blur is estimated on the ' +
@@ -196,6 +212,11 @@ const deblur: Command = {
       name: 'loss-log',
       flag: '--loss-log FILE',
       help: 'The loss terms of each step as JSON lines (fast: the kernel fit; paper: the optimisation)',
+    },
+    {
+      name: 'guided',
+      flag: '--guided',
+      help: "Fast mode: measure the blur against the learned network's restoration of the estimation window instead of blindly: for real camera or subject motion (slower)",
     },
     { name: 'trace', flag: '--trace KERNEL.png', help: 'Fast mode: draw the blur kernel it found' },
     BACKEND,
@@ -236,6 +257,7 @@ const deblur: Command = {
       iterations: values.iterations ? Number(values.iterations) : undefined,
       strength: values.strength ? Number(values.strength) : undefined,
       learned: values.learned,
+      guided: values.guided,
       seed: values.seed ? Number(values.seed) : undefined,
     };
     const result = await runJob(engine, spec, values.quiet, lossLog);

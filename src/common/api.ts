@@ -277,6 +277,11 @@ export const JobSpec = z.discriminatedUnion('kind', [
      * not in the paper) over the photo; it also sharpens blur that one kernel cannot describe.
      */
     learned: z.boolean().default(false),
+    /**
+     * Fast mode: the guided estimate. The learned mode's network restores the estimation window and the
+     * kernel is measured from that restoration and the photo (non-blind) instead of blindly; minutes more.
+     */
+    guided: z.boolean().default(false),
     /** Fast mode: the deconvolution's prior weight (see PriorWeight). */
     priorWeight: PriorWeight.default(1),
     /**
@@ -302,7 +307,11 @@ export const JobSpec = z.discriminatedUnion('kind', [
   }),
   z.object({
     kind: z.literal('extractKernel'),
-    sharpPath: FilePath,
+    /**
+     * The sharp photo of the pair. Absent: the learned mode's network restores the windows the blur is
+     * measured on, and its result stands in for the sharp photo (needs the network; minutes).
+     */
+    sharpPath: FilePath.optional(),
     blurryPath: FilePath,
     /** Where the .blurkernel file is written. */
     outputPath: FilePath,

@@ -33,8 +33,8 @@ import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
 import { loadModel, loadRestorer, type LoadedModel } from './model/model-store';
 import type { Restorer } from './model/restorer';
-import { findMaximModel, loadMaxim, MAXIM_MISSING } from './model/maxim';
-import { learnedTileCount, TYPICAL_SECONDS_PER_TILE, type LearnedNetwork } from './deblur/learned-mode';
+import { findMaximModel, MAXIM_MISSING } from './model/maxim';
+import { LearnedNetwork, learnedTileCount, TYPICAL_SECONDS_PER_TILE } from './deblur/learned-mode';
 import { renderRegion, type RegionRequest } from './image/preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
@@ -61,7 +61,8 @@ export class Engine {
   private restorer: Promise<Restorer> | null = null;
   /** The photo of the last live preview, decoded. */
   private previewPhoto: { path: string; photo: Promise<Photo> } | null = null;
-  private learnedGraph: Promise<tf.GraphModel> | null = null;
+  /** The learned mode's network, kept between jobs (its graph, its loaded threads). */
+  private network: LearnedNetwork | null = null;
   /** Seconds per tile of the last learned job (all threads together), for the next estimate. */
   private learnedSecondsPerTile: number | null = null;
   private readonly learnedModel: string | null;
@@ -128,19 +129,15 @@ export class Engine {
     return this.restorer;
   }
 
-  /** The learned mode's network; its graph is loaded in this thread only when tiles run here. */
+  /** The learned mode's network (loaded when a job first runs it, then kept); throws when not installed. */
   learnedNetwork(): LearnedNetwork {
     const modelJson = this.learnedModel;
     if (!modelJson) throw new Error(MAXIM_MISSING);
-    return {
+    this.network ??= new LearnedNetwork(
       modelJson,
-      load: () => {
-        this.learnedGraph ??= loadMaxim(modelJson);
-        this.learnedGraph.catch(() => (this.learnedGraph = null));
-        return this.learnedGraph;
-      },
-      measured: (seconds, tiles) => (this.learnedSecondsPerTile = seconds / tiles),
-    };
+      (seconds, tiles) => (this.learnedSecondsPerTile = seconds / tiles),
+    );
+    return this.network;
   }
 
   learnedEstimate(width: number, height: number): LearnedEstimate {
@@ -210,7 +207,7 @@ export class Engine {
       case 'speedTest':
         return runSpeedTest(spec, ctx);
       case 'extractKernel':
-        return runExtractKernel(spec, ctx, await this.loadModel());
+        return runExtractKernel(spec, ctx, await this.loadModel(), () => this.learnedNetwork());
       case 'applyKernel':
         return runApplyKernel(spec, ctx, await this.loadModel());
       case 'exportPhoto':

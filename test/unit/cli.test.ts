@@ -35,7 +35,9 @@ describe('blurspace CLI', () => {
   it('explains a usage mistake with exit code 2, and the usage of that command', async () => {
     await expect(blurspace('extract-kernel', '--sharp', 'a.png')).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/missing --blurry[^]*Usage: blurspace extract-kernel --sharp/),
+      stderr: expect.stringMatching(
+        /missing --blurry[^]*Usage: blurspace extract-kernel \[--sharp S\] --blurry/,
+      ),
     });
     await expect(
       blurspace('show-kernel', 'k.blurkernel', '-o', 'k.png', '--strength', '1'),

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecInput } from '../../src/common/api';
 import { JobSpec } from '../../src/common/api';
 import { Engine } from '../../src/engine/engine';
+import { STAND_IN_MISSING } from '../../src/engine/jobs/kernel-jobs';
+import { findMaximModel } from '../../src/engine/model/maxim';
 import { loadKernelFile, saveKernelFile } from '../../src/engine/kernels/kernel-file';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
 import { writePhotoPair } from '../helpers/photo-pair';
@@ -192,6 +194,51 @@ describe('kernel jobs', () => {
     );
     await expect(run({ kind: 'applyKernel', photoPath, kernelPath: foreign, outputPath })).rejects.toThrow(
       /read with another model \(x\.pth\)/,
+    );
+  });
+
+  describe('from a single blurry photo (no sharp photo)', () => {
+    it('says what is missing when the network is not installed', async () => {
+      const checkpointPath = path.join(dir, 'tiny.safetensors');
+      const without = await Engine.create({
+        backend: 'wasm',
+        checkpointPath,
+        defaultCheckpointPath: checkpointPath,
+        learnedModel: null,
+      });
+      const spec = JobSpec.parse({
+        kind: 'extractKernel',
+        blurryPath,
+        outputPath: path.join(dir, 'n.blurkernel'),
+      });
+      await expect(without.runJob(spec, new AbortController().signal, () => {})).rejects.toThrow(
+        STAND_IN_MISSING,
+      );
+    });
+
+    // The real network on a 128 px photo: one region, one network tile of 128 (about a quarter of the
+    // app's 256 tiles' time), so that the test stays short.
+    it.skipIf(!findMaximModel())(
+      'measures the blur against the network’s restoration',
+      async () => {
+        const small = path.join(dir, 'small-blurry.png');
+        await sharp(blurryPath).extract({ left: 80, top: 60, width: 128, height: 128 }).png().toFile(small);
+        const kernelPath = path.join(dir, 'single.blurkernel');
+        const stages = new Set<string>();
+        const result = await engine.runJob(
+          JobSpec.parse({ kind: 'extractKernel', blurryPath: small, outputPath: kernelPath }),
+          new AbortController().signal,
+          (update) => stages.add(update.stage),
+        );
+        expect([...stages]).toContain('restoring region 1 of 1 with the network');
+        const kernel = await loadKernelFile(kernelPath);
+        expect(kernel.source).toMatchObject({ width: 128, height: 128, sharp: '', sharpStandIn: 'network' });
+        expect(kernel.grid).toEqual({ rows: 1, cols: 1, cell: 128 });
+        expect(kernel.explicitPsf).toMatchObject({ rows: 1, cols: 1 });
+        expect(kernel.explicitPsf!.cells[0]!.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+        if (result.kind === 'extractKernel') expect(result.kernel.explicit?.note).toMatch(/blur|network/);
+      },
+      180_000,
     );
   });
 });

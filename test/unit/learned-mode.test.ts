@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/core/backend';
-import { deblurLearned, learnedTileCount, type LearnedNetwork } from '../../src/engine/deblur/learned-mode';
+import { deblurLearned, learnedTileCount, LearnedNetwork } from '../../src/engine/deblur/learned-mode';
 import { Engine } from '../../src/engine/engine';
 import { findMaximModel, loadMaxim, MAXIM_MISSING, maximRestore } from '../../src/engine/model/maxim';
 import { einsumByMatMul, stridedSliceFast, tanhBySigmoid } from '../../src/engine/model/maxim-ops';
@@ -121,8 +121,8 @@ describe('learned mode', () => {
   describe.skipIf(!MODEL)('with the installed network', () => {
     let network: LearnedNetwork;
     beforeAll(async () => {
-      const model = await loadMaxim(MODEL!);
-      network = { modelJson: MODEL!, load: async () => model, measured: () => undefined };
+      network = new LearnedNetwork(MODEL!);
+      await network.load();
     });
 
     it('sharpens a small blurred tile', async () => {

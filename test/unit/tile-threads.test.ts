@@ -7,6 +7,7 @@ import { JobCancelledError } from '../../src/engine/core/progress';
 import { REPO_ROOT } from '../helpers/paths';
 
 const SLOW_ECHO = path.join(REPO_ROOT, 'test', 'fixtures', 'workers', 'slow-echo.mjs');
+const SLOW_ECHO_PROCESS = path.join(REPO_ROOT, 'test', 'fixtures', 'workers', 'slow-echo-process.mjs');
 const tile = (value: number) => ({ pixels: new Float32Array([value, value]) });
 
 describe('TileThreads', () => {
@@ -42,5 +43,27 @@ describe('TileThreads', () => {
     controller.abort();
     await Promise.all([first, second]);
     await expect(cancelled.run(tile(3))).rejects.toBeInstanceOf(JobCancelledError);
+  });
+
+  // The kind learned mode uses with onnxruntime, whose native run must not be stopped inside a thread.
+  it('runs tiles on child processes, reports their failures and kills them at once on cancel', async () => {
+    const pool = new TileThreads(SLOW_ECHO_PROCESS, 2, undefined, 10, 'process');
+    expect(await Promise.all([1, 2, 3].map(async (v) => Array.from(await pool.run(tile(v)))))).toEqual([
+      [11, 11],
+      [12, 12],
+      [13, 13],
+    ]);
+    await expect(pool.run(tile(-1))).rejects.toThrow('this tile fails');
+    await pool.close();
+
+    const controller = new AbortController();
+    const cancelled = new TileThreads(SLOW_ECHO_PROCESS, 1, controller.signal, 1, 'process');
+    expect(Array.from(await cancelled.run(tile(1)))).toEqual([2, 2]);
+    const spinning = cancelled.run(tile(99));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const start = performance.now();
+    controller.abort();
+    await expect(spinning).rejects.toBeInstanceOf(JobCancelledError);
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });

@@ -1,12 +1,15 @@
 // Tiles on worker threads, one per core: the deconvolution's (deconvolution-worker.ts), the learned
 // restorer's (restorer-worker.ts) and the learned mode's network (learned-mode-worker.ts). Each thread
 // handles whole tiles while the calling thread cuts them out and blends the results. Run from source (the
-// unit tests) the built worker files are not there, and the tiles run in the calling thread.
+// unit tests) the built worker files are not there, and the tiles run in the calling thread. A worker whose
+// tiles run in native code that must not be stopped mid-call (onnxruntime) runs as a child process instead.
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker, workerData as threadData } from 'node:worker_threads';
 import { JobCancelledError } from './progress';
 
 /** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
@@ -28,6 +31,99 @@ export interface TileMessage {
   pixels: Float32Array;
 }
 
+/** A tile's failure as a tile process reports it (a thread's failure is its 'error' event). */
+interface TileFailure {
+  tileError: string;
+}
+
+/**
+ * A child process running a worker file (serveTiles at its end), behind the thread API. A thread busy in
+ * onnxruntime's native run cannot be terminated safely (the binding then aborts the whole process), while a
+ * process can be killed at once.
+ */
+class TileProcess extends EventEmitter {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number>;
+
+  constructor(file: string, workerData: unknown) {
+    super();
+    this.child = fork(file, [JSON.stringify(workerData ?? null)], {
+      serialization: 'advanced', // typed arrays arrive as typed arrays
+      // Electron's own binary runs the file as Node.
+      env: process.versions.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env,
+    });
+    this.child.on('message', (message: Float32Array | TileFailure) => {
+      if ('tileError' in message) this.emit('error', new Error(message.tileError));
+      else this.emit('message', message);
+    });
+    // A failure to start also ends in 'exit'; an 'error' nobody listens to would throw here.
+    this.child.on('error', (error) => this.listenerCount('error') && this.emit('error', error));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        this.emit('exit', code ?? 1);
+        resolve(code ?? 1);
+      }),
+    );
+  }
+
+  postMessage(message: unknown): void {
+    this.child.send(message as object);
+  }
+
+  terminate(): Promise<number> {
+    this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  ref(): void {
+    this.child.ref();
+    this.child.channel?.ref();
+  }
+
+  unref(): void {
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+}
+
+/** The workerData of a worker file, run as a thread or as a TileProcess. */
+export function tileWorkerData(): unknown {
+  return parentPort ? threadData : JSON.parse(process.argv[2] ?? 'null');
+}
+
+/**
+ * A worker file's loop: `start` loads what the tiles need, then each tile it is sent is restored by the
+ * handler it gives and sent back (run as a thread or a process). Tiles sent while it loads wait: a process
+ * would otherwise drop messages that arrive before it listens.
+ */
+export function serveTiles<Message extends TileMessage>(
+  start: () => Promise<(message: Message) => Promise<Float32Array>>,
+): void {
+  const ready = start();
+  // A failed start is reported with the first tile.
+  ready.catch(() => undefined);
+  if (parentPort) {
+    const port = parentPort;
+    port.on('message', async (message: Message) => {
+      const result = await (await ready)(message);
+      port.postMessage(result, [result.buffer as ArrayBuffer]);
+    });
+    return;
+  }
+  process.on('message', async (message: Message) => {
+    try {
+      process.send!(await (await ready)(message));
+    } catch (error) {
+      process.send!({ tileError: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  // The engine is gone (or closed the pool without killing us): nothing more will come.
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** A tile worker: a thread, or a child process with a thread's API. */
+type TileWorker = Worker | TileProcess;
+
 /**
  * Threads that each take one tile at a time; a call of `run` while all are busy waits for the first free one
  * (first come, first served). A cancel (`signal`) rejects the pending calls with JobCancelledError at once
@@ -35,9 +131,9 @@ export interface TileMessage {
  * done.
  */
 export class TileThreads {
-  private readonly workers: Worker[];
-  private readonly idle: Worker[];
-  private readonly waiting: Array<{ resolve(worker: Worker): void; reject(error: Error): void }> = [];
+  private readonly workers: TileWorker[];
+  private readonly idle: TileWorker[];
+  private readonly waiting: Array<{ resolve(worker: TileWorker): void; reject(error: Error): void }> = [];
   /** Fails the tiles in flight. */
   private readonly inFlight = new Set<(error: Error) => void>();
   private readonly onAbort = (): void => {
@@ -50,8 +146,12 @@ export class TileThreads {
     count: number,
     private readonly signal?: AbortSignal,
     workerData?: unknown,
+    /** 'process': each worker is a child process (TileProcess), for native code killed mid-call. */
+    kind: 'thread' | 'process' = 'thread',
   ) {
-    this.workers = Array.from({ length: count }, () => new Worker(file, { workerData }));
+    this.workers = Array.from({ length: count }, () =>
+      kind === 'process' ? new TileProcess(file, workerData) : new Worker(file, { workerData }),
+    );
     this.idle = [...this.workers];
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -60,13 +160,24 @@ export class TileThreads {
     if (this.signal?.aborted) throw new JobCancelledError();
     const worker =
       this.idle.pop() ??
-      (await new Promise<Worker>((resolve, reject) => this.waiting.push({ resolve, reject })));
+      (await new Promise<TileWorker>((resolve, reject) => this.waiting.push({ resolve, reject })));
     try {
       return await this.runOn(worker, message);
     } finally {
       const next = this.waiting.shift();
       if (next) next.resolve(worker);
       else this.idle.push(worker);
+    }
+  }
+
+  /**
+   * Whether the threads keep the process alive: threads kept idle between jobs (learned-mode.ts) must not
+   * hold a finished CLI or benchmark open.
+   */
+  hold(held: boolean): void {
+    for (const worker of this.workers) {
+      if (held) worker.ref();
+      else worker.unref();
     }
   }
 
@@ -79,7 +190,7 @@ export class TileThreads {
     if (!this.signal?.aborted) await exited;
   }
 
-  private runOn(worker: Worker, message: TileMessage): Promise<Float32Array> {
+  private runOn(worker: TileWorker, message: TileMessage): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       const onMessage = (pixels: Float32Array): void => {
         stop();

@@ -1,7 +1,8 @@
 // What fast mode measures on a photo: where to estimate the blur (the window with the most edge energy),
 // how noisy it is, and shifts, local ranges and low-passes of its results.
 import type { FloatImage } from '../core/tiling';
-import { srgbToLinearTable } from '../core/colour';
+import { linearToSrgb, srgbToLinearTable } from '../core/colour';
+import { psfCentroid, type Psf } from '../kernels/psf';
 
 /** The top-left corner of the `size` x `size` window with the most edge energy, on a `step` grid. */
 export function mostTexturedWindow(image: FloatImage, size: number, step = 32): { x: number; y: number } {
@@ -126,22 +127,25 @@ function upsample(small: FloatImage, width: number, height: number, factor: numb
 
 /**
  * The whole-pixel shift (dx, dy), each within `reach`, that brings `image` closest to `reference` (same size):
- * image(x + dx, y + dy) ~ reference(x, y), compared on the interior that every shift covers. A blind estimate
- * centres its kernel on its centroid, so its result may sit a few pixels off the sharp frame.
+ * image(x + dx, y + dy) ~ reference(x, y), compared on the interior that every shift covers; the search may be
+ * centred `around` a shift other than none. A blind estimate centres its kernel on its centroid, so its result
+ * sits off the sharp frame by the true kernel's centroid, which for a long shake can be many pixels.
  */
 export function bestShift(
   image: FloatImage,
   reference: FloatImage,
   reach = 4,
+  around: { dx: number; dy: number } = { dx: 0, dy: 0 },
 ): { dx: number; dy: number; meanSquaredError: number } {
   const { width, height, channels } = reference;
+  const margin = reach + Math.max(Math.abs(around.dx), Math.abs(around.dy));
   let best = { dx: 0, dy: 0, meanSquaredError: Infinity };
-  for (let dy = -reach; dy <= reach; dy++) {
-    for (let dx = -reach; dx <= reach; dx++) {
+  for (let dy = around.dy - reach; dy <= around.dy + reach; dy++) {
+    for (let dx = around.dx - reach; dx <= around.dx + reach; dx++) {
       let error = 0;
       let count = 0;
-      for (let y = reach; y < height - reach; y++) {
-        for (let x = reach; x < width - reach; x++) {
+      for (let y = margin; y < height - margin; y++) {
+        for (let x = margin; x < width - margin; x++) {
           const i = (y * width + x) * channels;
           const j = ((y + dy) * width + x + dx) * channels;
           for (let c = 0; c < channels; c++) error += (image.data[j + c]! - reference.data[i + c]!) ** 2;
@@ -152,6 +156,23 @@ export function bestShift(
     }
   }
   return best;
+}
+
+/**
+ * Mean squared error of a blind result against the sharp photo up to a whole-pixel shift, on the interior: a
+ * blind estimate cannot know where the sharp frame sat within the exposure and centres its kernel on its
+ * centroid, so its result sits off the sharp frame by about the true kernel's centroid (5-10 px for a long
+ * shake with a knot at one end), give or take the estimate's own error. Shifts within 4 px of none and within
+ * 8 px of the true kernel's centroid are searched (as when benchmarking blind deblurring: Levin et al. 2009,
+ * Köhler et al. 2012).
+ */
+export function errorUpToShift(result: FloatImage, sharp: FloatImage, truth?: Psf): number {
+  const centroid = truth ? psfCentroid(truth) : { x: 0, y: 0 };
+  const around = { dx: -Math.round(centroid.x), dy: -Math.round(centroid.y) };
+  return Math.min(
+    bestShift(result, sharp).meanSquaredError,
+    around.dx || around.dy ? bestShift(result, sharp, 8, around).meanSquaredError : Infinity,
+  );
 }
 
 /** `image` moved so that pixel (x + dx, y + dy) lands on (x, y), the edges repeated. */
@@ -293,4 +314,21 @@ export function noiseLevel(image: FloatImage): number {
   responses.sort((a, b) => a - b);
   // The mask's weights have a norm of 6; 0.6745 turns a median absolute value into a sigma.
   return responses[responses.length >> 1] / (0.6745 * 6);
+}
+
+/** The image at half its size (rounded down): each pixel the mean of a 2x2 block, in linear light. */
+export function halfSize(image: FloatImage): FloatImage {
+  const { channels } = image;
+  const [width, height] = [image.width >> 1, image.height >> 1];
+  const data = new Float32Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) {
+        const at = (dx: number, dy: number) =>
+          srgbToLinearTable(image.data[((2 * y + dy) * image.width + 2 * x + dx) * channels + c]);
+        data[(y * width + x) * channels + c] = linearToSrgb((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4);
+      }
+    }
+  }
+  return { width, height, channels, data };
 }

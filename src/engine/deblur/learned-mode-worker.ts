@@ -1,13 +1,15 @@
-// A learned-mode thread (see core/tile-threads.ts): its own wasm backend and copy of the network (loaded
-// from the model.json in workerData), the network's result for each tile it is sent, one at a time.
-import { parentPort, workerData } from 'node:worker_threads';
+// A learned-mode worker (see core/tile-threads.ts): its own copy of the network (from the model.json in its
+// workerData) on onnxruntime when installed, else on its own wasm backend (model/maxim-runtime.ts), and the
+// network's result for each tile it is sent, one at a time. With onnxruntime it runs as a child process, so
+// a cancel can kill it in the middle of a native run.
 import { initBackend } from '../core/backend';
-import { loadMaxim, maximRestore } from '../model/maxim';
+import { serveTiles, tileWorkerData } from '../core/tile-threads';
+import { loadMaximRunner } from '../model/maxim-runtime';
 import type { NetworkTile } from './learned-mode';
 
-await initBackend('wasm');
-const model = await loadMaxim(workerData as string);
-parentPort!.on('message', async ({ pixels, width, height }: NetworkTile) => {
-  const restored = await maximRestore(model, pixels, width, height);
-  parentPort!.postMessage(restored, [restored.buffer as ArrayBuffer]);
+serveTiles<NetworkTile>(async () => {
+  // wasm also converts the graph for onnxruntime (its size-dependent constants).
+  await initBackend('wasm');
+  const network = await loadMaximRunner(tileWorkerData() as string);
+  return ({ pixels, width, height }) => network.restore(pixels, width, height);
 });

@@ -4,6 +4,7 @@
 // faint taps dropped and the trace recentred), on linear-light luma where blur adds up. How far each can be
 // trusted: whether the two halves of its window give the same PSF on their own, how much of the blurry
 // photo's detail it explains, and whether its neighbours agree.
+import type { Region } from '../../common/api';
 import { srgbToLinearTable } from '../core/colour';
 import { checkpoint } from '../core/progress';
 import { crop, type FloatImage } from '../core/tiling';
@@ -19,7 +20,7 @@ import {
 } from './blind-kernel';
 import type { PsfGrid } from './deconvolution';
 import { blurExtent, type Reliability } from './fast-mode';
-import { mostTexturedWindow } from './image-ops';
+import { halfSize, mostTexturedWindow } from './image-ops';
 import { tileFftSize } from './tile-fft';
 
 /** Regions are at least this many pixels on each side, and the grid at most MAX_GRID x MAX_GRID. */
@@ -37,7 +38,7 @@ const CG_STEPS = 60;
 /** Taps below this fraction of the peak are estimation noise. */
 const TAP_FLOOR = 0.04;
 /** A PSF no wider than this is a point: no blur. */
-const POINT_PX = 3;
+export const POINT_PX = 3;
 /**
  * How far a region's PSF is trusted. Failed: the PSFs fitted to the two halves of its window on their own
  * differ (similarity under SELF_FAILED). Uncertain: they differ somewhat (SELF_UNCERTAIN), it explains little
@@ -76,6 +77,16 @@ export interface PairPsfs extends PsfGrid {
 }
 
 export interface PairPsfOptions {
+  /**
+   * The window each region's PSF is measured on, row-major (square, inside its region); by default
+   * `pairWindows(sharp)`. Given when only these windows of `sharp` are real (a stand-in for the sharp photo).
+   */
+  windows?: Region[];
+  /**
+   * `sharp` is the learned network's restoration of `blurry` (on `windows`): measured at half size (see
+   * `fitWindow`), and the verdict says so.
+   */
+  standIn?: boolean;
   signal?: AbortSignal;
   /** Called after each region with the share of the work done. */
   onProgress?: (fraction: number) => void;
@@ -147,7 +158,7 @@ function explainedShare(
   return energy > 0 ? Math.max(0, 1 - residual / energy) : 1;
 }
 
-interface RegionFit {
+export interface RegionFit {
   psf: Psf;
   explained: number;
   /** Reached the largest support's border: the blur may be longer. */
@@ -234,6 +245,63 @@ function regionPsf(sharp: GreyImage, blurry: GreyImage): RegionFit {
 }
 
 /**
+ * Where each region's PSF is measured: the most detailed square of each region of `pairGrid` (flat areas
+ * say nothing about the blur), `maxSide` pixels at most, row-major.
+ */
+export function pairWindows(image: FloatImage, maxSide = WINDOW): Region[] {
+  const { rows, cols } = pairGrid(image.width, image.height);
+  return gridRegions(rows, cols, image).map((region) => {
+    const side = Math.min(region.width, region.height, maxSide);
+    const at = mostTexturedWindow(crop(image, region.x, region.y, region.width, region.height), side, 16);
+    return { x: region.x + at.x, y: region.y + at.y, width: side, height: side };
+  });
+}
+
+/** A region's trust from its fit and its best similarity to a neighbour (see SELF_FAILED). */
+function regionTrust(fit: RegionFit, neighbours: number): Reliability {
+  if (fit.selfConsistency < SELF_FAILED) return 'failed';
+  const doubtful =
+    fit.selfConsistency < SELF_UNCERTAIN ||
+    fit.explained < EXPLAINED_UNCERTAIN ||
+    neighbours < NEIGHBOURS_UNCERTAIN ||
+    fit.clipped;
+  return doubtful ? 'uncertain' : 'reliable';
+}
+
+export interface WindowPsf extends RegionFit {
+  trust: Reliability;
+}
+
+/**
+ * The fit of the square window at (x, y). With `standIn` (`sharp` is the network's restoration) it is made at
+ * half size and the PSF carried back: the network's finest detail is its least faithful (a slight residual
+ * blur, invented texture), which a fit at full size reads as a shorter blur (decision 0020).
+ */
+function fitWindow(
+  sharp: FloatImage,
+  blurry: FloatImage,
+  x: number,
+  y: number,
+  side: number,
+  standIn: boolean,
+): RegionFit {
+  if (!standIn) return regionPsf(linearLuma(sharp, x, y, side), linearLuma(blurry, x, y, side));
+  const half = side >> 1;
+  const shrink = (image: FloatImage) => halfSize(crop(image, x, y, 2 * half, 2 * half));
+  const fit = regionPsf(linearLuma(shrink(sharp), 0, 0, half), linearLuma(shrink(blurry), 0, 0, half));
+  return { ...fit, psf: cleanPsf(upscalePsf(fit.psf, 2 * fit.psf.size + 1, 2), TAP_FLOOR) };
+}
+
+/**
+ * The PSF of one window of an aligned pair (the square `window` of both, sRGB 0..1), measured and trusted as
+ * one region of `estimatePairPsfs` with no neighbours. Fast mode's guided estimate (guided-kernel.ts).
+ */
+export function windowPsf(sharp: FloatImage, blurry: FloatImage, window: Region, standIn = false): WindowPsf {
+  const fit = fitWindow(sharp, blurry, window.x, window.y, Math.min(window.width, window.height), standIn);
+  return { ...fit, trust: regionTrust(fit, 1) };
+}
+
+/**
  * The blur between an aligned sharp and blurry photo (same size, sRGB 0..1): blurry ≈ correlate(sharp, psf)
  * per region, with the confidence of each and a verdict. Regions follow `gridRegions(pairGrid(...))`.
  */
@@ -243,15 +311,11 @@ export async function estimatePairPsfs(
   options: PairPsfOptions = {},
 ): Promise<PairPsfs> {
   const { rows, cols } = pairGrid(sharp.width, sharp.height);
-  const regions = gridRegions(rows, cols, sharp);
+  const windows = options.windows ?? pairWindows(sharp);
   const fits: RegionFit[] = [];
-  for (const region of regions) {
-    // The most detailed square of the region: flat areas say nothing about the blur.
-    const side = Math.min(region.width, region.height, WINDOW);
-    const at = mostTexturedWindow(crop(sharp, region.x, region.y, region.width, region.height), side, 16);
-    const [x, y] = [region.x + at.x, region.y + at.y];
-    fits.push(regionPsf(linearLuma(sharp, x, y, side), linearLuma(blurry, x, y, side)));
-    options.onProgress?.(fits.length / regions.length);
+  for (const { x, y, width: side } of windows) {
+    fits.push(fitWindow(sharp, blurry, x, y, side, options.standIn ?? false));
+    options.onProgress?.(fits.length / windows.length);
     await checkpoint(options.signal);
   }
   const cells = fits.map((fit) => fit.psf);
@@ -266,15 +330,7 @@ export async function estimatePairPsfs(
     if (!neighbours.length) return 1;
     return Math.max(...neighbours.map(([nr, nc]) => psfSimilarity(psf, cells[nr * cols + nc])));
   });
-  const trust = fits.map((fit, i): Reliability => {
-    if (fit.selfConsistency < SELF_FAILED) return 'failed';
-    const doubtful =
-      fit.selfConsistency < SELF_UNCERTAIN ||
-      fit.explained < EXPLAINED_UNCERTAIN ||
-      consistency[i] < NEIGHBOURS_UNCERTAIN ||
-      fit.clipped;
-    return doubtful ? 'uncertain' : 'reliable';
-  });
+  const trust = fits.map((fit, i) => regionTrust(fit, consistency[i]));
   return {
     rows,
     cols,
@@ -284,7 +340,7 @@ export async function estimatePairPsfs(
     consistency,
     trust,
     doubtful: trust.map((t) => t !== 'reliable'),
-    ...judge(cells, trust),
+    ...judge(cells, trust, options.standIn ?? false),
   };
 }
 
@@ -322,15 +378,23 @@ export function describeBlur(cells: Psf[]): string {
   return `about ${length} px long, ${direction}`;
 }
 
-function judge(cells: Psf[], trust: Reliability[]): { reliability: Reliability; note: string } {
+function judge(
+  cells: Psf[],
+  trust: Reliability[],
+  standIn: boolean,
+): { reliability: Reliability; note: string } {
   const count = cells.length;
+  const sharpOne = standIn ? "the network's restoration of it" : 'the sharp one';
   if (trust.filter((t) => t === 'failed').length > count / 2) {
     return {
       reliability: 'failed',
-      note:
-        'No blur could be measured reliably: the blurry photo does not look like a blurred copy of the sharp ' +
-        'one (another moment, moving subjects, strong noise, or a shift between the shots). Choose two shots ' +
-        'of the same scene taken from the same position.',
+      note: standIn
+        ? 'No blur could be measured reliably: the blurry photo does not look like a blurred copy of the ' +
+          "network's restoration of it (moving subjects, strong noise, or too little detail). A sharp photo " +
+          'of the same scene, taken from the same position, would measure it.'
+        : 'No blur could be measured reliably: the blurry photo does not look like a blurred copy of the sharp ' +
+          'one (another moment, moving subjects, strong noise, or a shift between the shots). Choose two shots ' +
+          'of the same scene taken from the same position.',
     };
   }
   const flagged = trust.filter((t) => t !== 'reliable').length;
@@ -338,8 +402,10 @@ function judge(cells: Psf[], trust: Reliability[]): { reliability: Reliability; 
     return {
       reliability: flagged ? 'uncertain' : 'reliable',
       note:
-        'No blur was found between the two photos: the blurry one is as sharp as the sharp one. Applying ' +
-        'this kernel leaves a photo as it is.',
+        (standIn
+          ? "No blur was found: the photo is as sharp as the network's restoration of it. "
+          : 'No blur was found between the two photos: the blurry one is as sharp as the sharp one. ') +
+        'Applying this kernel leaves a photo as it is.',
     };
   }
   const blur = describeBlur(cells);
@@ -348,8 +414,8 @@ function judge(cells: Psf[], trust: Reliability[]): { reliability: Reliability; 
     return {
       reliability: 'uncertain',
       note:
-        `The blur (${blur}) is uncertain${where}: the blurry photo is not fully explained by a blur of the ` +
-        'sharp one there (noise, moving subjects, or too little detail).',
+        `The blur (${blur}) is uncertain${where}: the blurry photo is not fully explained by a blur of ` +
+        `${sharpOne} there (noise, moving subjects, or too little detail).`,
     };
   }
   return { reliability: 'reliable', note: `The blur was measured reliably: ${blur}.` };

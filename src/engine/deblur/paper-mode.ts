@@ -21,6 +21,12 @@ export interface PaperModeOptions {
   seed: number;
   /** Called every few seconds with the current estimate, for live previews. */
   onPreview?(x: FloatImage, progress: number): void;
+  /**
+   * A restoration to start from (the learned network's; issue 22, item 6): x is then this plus the image
+   * prior's output less 0.5 (a residual the warm-up pulls to zero), and k starts from G(start, y) instead of
+   * the code of "no blur". Absent: the paper's start from noise.
+   */
+  start?: FloatImage;
   previewSeconds?: number;
 }
 
@@ -172,13 +178,18 @@ export async function paperDeblur(
     options.seed,
   );
   const zk = tf.randomUniform<tf.Rank.R2>([1, CODE_NOISE], 0, 1, 'float32', options.seed + 7);
-  // The warm-up pulls k towards the code of "no blur" (G(y, y)), x towards y.
-  const neutral = tf.tidy(() => model.extractKernel(y, y));
+  const start = options.start ? toTensor(crop(options.start, 0, 0, width, height)) : null;
+  // Without a start, the warm-up pulls k towards the code of "no blur" (G(y, y)) and x towards y.
+  const neutral = tf.tidy(() => model.extractKernel(start ?? y, y));
+  const latent = (): tf.Tensor4D => {
+    const prior = imagePrior(xPrior, zx);
+    return start ? (tf.add(start, tf.sub(prior, 0.5)) as tf.Tensor4D) : prior;
+  };
   const total = options.warmupIterations + options.iterations;
   let lastPreview = performance.now();
   const emitPreview = async (progress: number): Promise<void> => {
     if (!options.onPreview) return;
-    const x = tf.tidy(() => imagePrior(xPrior, zx));
+    const x = tf.tidy(() => tf.clipByValue(latent(), 0, 1));
     options.onPreview({ width, height, channels: 3, data: (await x.data()) as Float32Array }, progress);
     x.dispose();
   };
@@ -198,13 +209,13 @@ export async function paperDeblur(
         return value;
       };
       const objective = (): tf.Scalar => {
-        const x = imagePrior(xPrior, zx);
+        const x = latent();
         const k = kernelPrior(kPrior, zk, gridShape);
         if (warm) {
           return keep(
             'total',
             tf.add(
-              keep('warm-up x', tf.mean(tf.square(tf.sub(x, y)))),
+              keep('warm-up x', tf.mean(tf.square(tf.sub(x, start ?? y)))),
               keep('warm-up k', tf.mean(tf.square(tf.sub(k, neutral)))),
             ) as tf.Scalar,
           );
@@ -242,12 +253,13 @@ export async function paperDeblur(
       }
       await checkpoint(ctx.signal);
     }
-    const x = tf.tidy(() => imagePrior(xPrior, zx));
+    const x = tf.tidy(() => tf.clipByValue(latent(), 0, 1));
     const full: FloatImage = { width, height, channels: 3, data: (await x.data()) as Float32Array };
     x.dispose();
     return crop(full, 0, 0, blurry.width, blurry.height);
   } finally {
     tf.dispose([y, zx, zk, neutral]);
+    start?.dispose();
     xAdam.dispose();
     kAdam.dispose();
     for (const v of [...xPrior.values(), ...kPrior.values()]) v.dispose();

@@ -20,35 +20,128 @@ import {
 import {
   DEFAULT_TILES,
   applyCodes,
+  codesFromWindows,
   displayPsfs,
   extractCodes,
   gridFor,
   resampleCodes,
+  type CodeGrid,
 } from '../kernels/operations';
 import { displayRegions, renderGlyphSpritePng, renderTracePng } from '../kernels/trace';
 import type { LoadedModel } from '../model/model-store';
-import type { FloatImage, TileOptions } from '../core/tiling';
-import { estimatePairPsfs } from '../deblur/pair-kernel';
+import { crop, type FloatImage, type TileOptions } from '../core/tiling';
+import { estimatePairPsfs, pairWindows, type PairPsfs } from '../deblur/pair-kernel';
+import { deblurLearned, type LearnedNetwork } from '../deblur/learned-mode';
+import { MAXIM_MISSING } from '../model/maxim';
 import { blurWithPsfs } from '../deblur/psf-blur';
 import { gridRegions, meanPsf } from '../kernels/psf';
 import { writeResult } from './output';
 import type { JobContext } from '../core/progress';
 
-export async function runExtractKernel(
-  spec: Extract<JobSpec, { kind: 'extractKernel' }>,
+/**
+ * Side of the windows the network restores when there is no sharp photo: one network tile each (tens of
+ * seconds on a CPU), where a pair's windows are up to 384 px (pair-kernel.ts).
+ */
+export const STAND_IN_WINDOW = 256;
+
+export const STAND_IN_MISSING =
+  "Reading a kernel from the blurry photo alone needs the learned mode's network, to restore the parts the " +
+  `blur is measured on; give the sharp photo of the pair instead. ${MAXIM_MISSING}`;
+
+/** What the kernel file is made of: the codes, the photo F draws the display PSFs on, the measured PSFs. */
+interface KernelReading {
+  grid: CodeGrid;
+  probe: FloatImage;
+  measured: PairPsfs;
+  shift: { x: number; y: number };
+}
+
+/** The blur of a sharp/blurry pair: G over the whole pair, PSFs measured region by region. */
+async function readPair(
+  sharp: Photo,
+  blurry: Photo,
   ctx: JobContext,
   loaded: LoadedModel,
-): Promise<JobResult> {
-  ctx.progress({ stage: 'reading photos', progress: 0 });
-  const [sharp, blurry] = await Promise.all([readPhoto(spec.sharpPath), readPhoto(spec.blurryPath)]);
+): Promise<KernelReading> {
   const alignment = checkPairAlignment(sharp, blurry);
   const grid = await extractCodes(loaded.model, sharp, blurry, ctx, tilesFor(ctx));
-  const psf = await displayPsfs(loaded.model, sharp, grid, ctx);
   const measured = await estimatePairPsfs(sharp, blurry, {
     signal: ctx.signal,
     onProgress: (fraction) =>
       ctx.progress({ stage: 'measuring the blur region by region', progress: fraction }),
   });
+  return { grid, probe: sharp, measured, shift: { x: alignment.dx, y: alignment.dy } };
+}
+
+/**
+ * The blur of a single blurry photo (issue 22, item 5a): the network restores the window of each region the
+ * blur is measured on, and its result stands in for the sharp photo there: G reads a code on each window
+ * (each cell of the photo takes the nearest window's), the PSFs are measured on the same windows.
+ */
+async function readBlurryAlone(
+  blurry: Photo,
+  ctx: JobContext,
+  loaded: LoadedModel,
+  network: LearnedNetwork,
+): Promise<KernelReading> {
+  const windows = pairWindows(blurry, STAND_IN_WINDOW);
+  // The photo with the network's windows pasted in: only the windows are ever read as the sharp photo.
+  const standIn: FloatImage = { ...blurry, data: Float32Array.from(blurry.data) };
+  const codes: CodeGrid[] = [];
+  for (const [index, window] of windows.entries()) {
+    const y = crop(blurry, window.x, window.y, window.width, window.height);
+    const x = await deblurLearned(network, y, 1, ctx, (done, total) =>
+      ctx.progress({
+        stage: `restoring region ${index + 1} of ${windows.length} with the network`,
+        progress: (index + done / total) / windows.length,
+      }),
+    );
+    pasteInto(standIn, x, window.x, window.y);
+    codes.push(await extractCodes(loaded.model, x, y, ctx, tilesFor(ctx)));
+  }
+  const measured = await estimatePairPsfs(standIn, blurry, {
+    windows,
+    standIn: true,
+    signal: ctx.signal,
+    onProgress: (fraction) =>
+      ctx.progress({ stage: 'measuring the blur region by region', progress: fraction }),
+  });
+  return { grid: codesFromWindows(blurry, windows, codes), probe: standIn, measured, shift: { x: 0, y: 0 } };
+}
+
+/** Copies `patch` into `image` at (x, y). */
+function pasteInto(image: FloatImage, patch: FloatImage, x: number, y: number): void {
+  const { channels } = image;
+  for (let row = 0; row < patch.height; row++) {
+    const from = row * patch.width * channels;
+    const to = ((y + row) * image.width + x) * channels;
+    image.data.set(patch.data.subarray(from, from + patch.width * channels), to);
+  }
+}
+
+export async function runExtractKernel(
+  spec: Extract<JobSpec, { kind: 'extractKernel' }>,
+  ctx: JobContext,
+  loaded: LoadedModel,
+  learned: () => LearnedNetwork,
+): Promise<JobResult> {
+  ctx.progress({ stage: 'reading photos', progress: 0 });
+  let network: LearnedNetwork | null = null;
+  if (!spec.sharpPath) {
+    try {
+      network = learned();
+    } catch {
+      throw new Error(STAND_IN_MISSING);
+    }
+  }
+  const [sharp, blurry] = await Promise.all([
+    spec.sharpPath ? readPhoto(spec.sharpPath) : null,
+    readPhoto(spec.blurryPath),
+  ]);
+  const { grid, probe, measured, shift } = sharp
+    ? await readPair(sharp, blurry, ctx, loaded)
+    : await readBlurryAlone(blurry, ctx, loaded, network!);
+  const psf = await displayPsfs(loaded.model, probe, grid, ctx);
   const kernel: KernelFile = {
     format: KERNEL_FILE_FORMAT,
     version: KERNEL_FILE_VERSION,
@@ -56,11 +149,12 @@ export async function runExtractKernel(
     createdAt: new Date().toISOString(),
     checkpoint: { sha256: loaded.sha256, description: loaded.description },
     source: {
-      width: sharp.width,
-      height: sharp.height,
-      sharp: path.basename(spec.sharpPath),
+      width: blurry.width,
+      height: blurry.height,
+      sharp: spec.sharpPath ? path.basename(spec.sharpPath) : '',
+      ...(!spec.sharpPath && { sharpStandIn: 'network' as const }),
       blurry: path.basename(spec.blurryPath),
-      shift: { x: alignment.dx, y: alignment.dy },
+      shift,
     },
     grid: { rows: grid.rows, cols: grid.cols, cell: 128 },
     kernelDim: grid.kernelDim,

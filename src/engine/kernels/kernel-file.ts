@@ -39,7 +39,10 @@ export const KernelFileSchema = z.object({
   source: z.object({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
+    /** The sharp photo's file name; '' when there was none (see sharpStandIn). */
     sharp: z.string(),
+    /** 'network': no sharp photo; the learned mode's network's restoration of the blurry one stood in. */
+    sharpStandIn: z.literal('network').optional(),
     blurry: z.string(),
     /** Global shift of the blurry photo that was corrected before extraction, in pixels. */
     shift: z.object({ x: z.number(), y: z.number() }),

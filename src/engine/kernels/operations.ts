@@ -150,6 +150,31 @@ function meanCode(grid: CodeGrid, r0: number, r1: number, c0: number, c1: number
   return mean.map((v) => v / ((r1 - r0) * (c1 - c0)));
 }
 
+/**
+ * A code grid for the whole photo from codes read on some windows only (`windows[i]` with its code grid
+ * `codes[i]`): each cell takes the mean code of the window whose centre is nearest its own.
+ */
+export function codesFromWindows(
+  photo: FloatImage,
+  windows: Array<{ x: number; y: number; width: number; height: number }>,
+  codes: CodeGrid[],
+): CodeGrid {
+  const { rows, cols } = gridFor(photo);
+  const kernelDim = codes[0]!.kernelDim;
+  const means = codes.map((grid) => meanCode(grid, 0, grid.rows, 0, grid.cols));
+  const out = new Float32Array(rows * cols * kernelDim);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const [x, y] = [(c + 0.5) * GRID_CELL, (r + 0.5) * GRID_CELL];
+      const distance = (w: (typeof windows)[number]) =>
+        Math.hypot(w.x + w.width / 2 - x, w.y + w.height / 2 - y);
+      const nearest = windows.reduce((best, w, i) => (distance(w) < distance(windows[best]!) ? i : best), 0);
+      out.set(means[nearest]!, (r * cols + c) * kernelDim);
+    }
+  }
+  return { rows, cols, kernelDim, codes: out };
+}
+
 /** F over the whole photo with a code grid matching its padded size (see `gridFor`). */
 export async function applyCodes(
   model: KernelWizard,

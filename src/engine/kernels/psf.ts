@@ -168,6 +168,20 @@ export function psfBounds(weights: ArrayLike<number>, size: number) {
   return bounds;
 }
 
+/** A PSF's centre of mass as an offset from its centre, in taps. */
+export function psfCentroid(psf: Psf): { x: number; y: number } {
+  const c = psf.size >> 1;
+  let total = 0;
+  let x = 0;
+  let y = 0;
+  psf.weights.forEach((w, i) => {
+    total += w;
+    x += w * ((i % psf.size) - c);
+    y += w * (Math.floor(i / psf.size) - c);
+  });
+  return total > 0 ? { x: x / total, y: y / total } : { x: 0, y: 0 };
+}
+
 /**
  * The PSF cut to the smallest centred square that holds all its non-zero taps (at least 1 x 1): what is
  * stored and convolved, since a measured trace rarely fills the support it was looked for in.

@@ -27,7 +27,7 @@ export function findMaximModel(): string | null {
   return null;
 }
 
-interface GraphModelJson {
+export interface GraphModelJson {
   modelTopology: tf.io.ModelArtifacts['modelTopology'];
   weightsManifest: tf.io.WeightsManifestConfig;
   format?: string;
@@ -36,27 +36,54 @@ interface GraphModelJson {
   signature?: object;
 }
 
-/** Loads the graph from `modelJson` and its weight shards beside it (registering the ops wasm lacks). */
-export async function loadMaxim(modelJson: string): Promise<tf.GraphModel> {
+/** The graph's topology and its weights (the shards beside `modelJson`, concatenated), as stored. */
+export interface MaximArtifacts {
+  json: GraphModelJson;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
+
+/** Reads `modelJson` and its weight shards (no network). */
+export async function readMaximArtifacts(modelJson: string): Promise<MaximArtifacts> {
   if (!existsSync(modelJson)) throw new Error(`${MAXIM_MISSING} (looked for ${modelJson})`);
-  registerGraphOps();
   const dir = path.dirname(modelJson);
   const json = JSON.parse(await readFile(modelJson, 'utf8')) as GraphModelJson;
   const shards = await Promise.all(
     json.weightsManifest.flatMap((group) => group.paths.map((shard) => readFile(path.join(dir, shard)))),
   );
   const weights = Buffer.concat(shards);
+  return {
+    json,
+    weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+  };
+}
+
+/** Loads the graph from `modelJson` and its weight shards beside it (registering the ops wasm lacks). */
+export async function loadMaxim(modelJson: string | MaximArtifacts): Promise<tf.GraphModel> {
+  const { json, weightSpecs, weightData } =
+    typeof modelJson === 'string' ? await readMaximArtifacts(modelJson) : modelJson;
+  registerGraphOps();
   return tf.loadGraphModel({
     load: async () => ({
       modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      weightSpecs,
+      weightData,
       format: json.format,
       generatedBy: json.generatedBy,
       convertedBy: json.convertedBy,
       signature: json.signature,
     }),
   });
+}
+
+/** Throws unless both sides are multiples of MAXIM_CELL. */
+export function checkMaximSize(width: number, height: number): void {
+  if (width % MAXIM_CELL || height % MAXIM_CELL) {
+    throw new RangeError(
+      `the network needs sides that are multiples of ${MAXIM_CELL} (got ${width}x${height})`,
+    );
+  }
 }
 
 /** The network's restoration of one RGB tile in [0, 1] (sides multiples of MAXIM_CELL), clipped to [0, 1]. */
@@ -66,11 +93,7 @@ export async function maximRestore(
   width: number,
   height: number,
 ): Promise<Float32Array> {
-  if (width % MAXIM_CELL || height % MAXIM_CELL) {
-    throw new RangeError(
-      `the network needs sides that are multiples of ${MAXIM_CELL} (got ${width}x${height})`,
-    );
-  }
+  checkMaximSize(width, height);
   const restored = tf.tidy(() =>
     tf.clipByValue(model.execute(tf.tensor4d(pixels, [1, height, width, 3])) as tf.Tensor, 0, 1),
   );

@@ -134,17 +134,19 @@ export function correlate(
  * A camera-shake kernel: a random trajectory with inertia (velocity pulled by random kicks, now and then a
  * sharp jerk), sampled finely over the exposure and splatted bilinearly, scaled so that its longest side is
  * `lengthPx`. The trajectory's time spent at each place is its weight, so slow turns leave bright knots as
- * real hand shake does.
+ * real hand shake does. The inertia is high (the velocity keeps its direction for tens of steps): recorded
+ * shake (Levin et al. 2009, Köhler et al. 2012) is a curve with a few bends, not the tangle that a random walk
+ * with little inertia draws.
  */
 export function shakeKernel(rng: Rng, lengthPx: number, id = 'shake'): Kernel {
-  const steps = 400;
+  const steps = 300;
   const points: [number, number][] = [];
   let [x, y] = [0, 0];
   const heading = rng.uniform(0, 2 * Math.PI);
   let [vx, vy] = [Math.cos(heading), Math.sin(heading)];
-  const inertia = rng.uniform(0.7, 0.95);
+  const inertia = rng.uniform(0.96, 0.99);
   for (let i = 0; i < steps; i++) {
-    const jerk = rng.chance(0.01) ? rng.uniform(2, 5) : 1;
+    const jerk = rng.chance(0.005) ? rng.uniform(4, 10) : 1;
     vx = inertia * vx + (1 - inertia) * jerk * rng.normal() * 2;
     vy = inertia * vy + (1 - inertia) * jerk * rng.normal() * 2;
     x += vx;
