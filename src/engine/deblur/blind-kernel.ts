@@ -5,7 +5,7 @@
 // estimate reports three reliability measures (consistency between the two finest scales, how much of its
 // support the kernel fills, and its mass at the support's border) so that callers can refuse a failed one.
 import { checkpoint } from '../core/progress';
-import type { Psf } from '../kernels/psf';
+import { psfCentroid, type Psf } from '../kernels/psf';
 import { periodicExtend } from './deconvolution';
 import { correlationKernelPlane, MIN_TILE_FFT, RealTileFft, tileFftSize } from './tile-fft';
 
@@ -158,17 +158,11 @@ export function cleanPsf(psf: Psf, floor = 0.05, minBlob = 0.1): Psf {
     }
     if (mass < minBlob * total) for (const p of blob) kept[p] = 0;
   }
-  total = 0;
-  let cx = 0;
-  let cy = 0;
-  kept.forEach((w, i) => {
-    total += w;
-    cx += w * (i % size);
-    cy += w * Math.floor(i / size);
-  });
+  total = kept.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return deltaPsf(size);
-  const dx = Math.round(cx / total) - (size >> 1);
-  const dy = Math.round(cy / total) - (size >> 1);
+  const centroid = psfCentroid({ size, weights: kept });
+  const dx = Math.round(centroid.x);
+  const dy = Math.round(centroid.y);
   const weights = new Array<number>(size * size).fill(0);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
@@ -494,12 +488,7 @@ function centre(image: GreyImage, width: number, height: number): GreyImage {
 /** Standard deviations of a kernel along its principal axes (major, minor), in taps. */
 export function psfSpread(psf: Psf): [number, number] {
   const c = psf.size >> 1;
-  let mx = 0;
-  let my = 0;
-  psf.weights.forEach((w, i) => {
-    mx += w * ((i % psf.size) - c);
-    my += w * (Math.floor(i / psf.size) - c);
-  });
+  const { x: mx, y: my } = psfCentroid(psf);
   let xx = 0;
   let yy = 0;
   let xy = 0;
