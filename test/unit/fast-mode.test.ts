@@ -83,6 +83,30 @@ describe('fast mode on synthetic camera shake', () => {
     expect(Math.max(Math.abs(dx), Math.abs(dy))).toBeLessThanOrEqual(1);
   });
 
+  it('estimates the blur in the region it is given, wherever that lies in the photo', async () => {
+    // Left half shaken sideways, right half up and down: a region chosen on the right gives the vertical blur
+    // alone (the automatic window's context would mix in the left half's).
+    const horizontal = lineKernel(21, 0);
+    const vertical = lineKernel(21, Math.PI / 2);
+    const wide: FloatImage = {
+      width: 2 * SIZE,
+      height: SIZE,
+      channels: 3,
+      data: new Float32Array(2 * SIZE * SIZE * 3),
+    };
+    const left = blurLikeACamera(photo, horizontal, 1);
+    const right = blurLikeACamera(photo, vertical, 2);
+    for (let y = 0; y < SIZE; y++) {
+      wide.data.set(left.data.subarray(y * SIZE * 3, (y + 1) * SIZE * 3), y * 2 * SIZE * 3);
+      wide.data.set(right.data.subarray(y * SIZE * 3, (y + 1) * SIZE * 3), (y * 2 + 1) * SIZE * 3);
+    }
+    const roi = { x: SIZE + 32, y: 32, width: SIZE - 64, height: SIZE - 64 };
+    const result = await fastDeblur(wide, { ...FAST_DEFAULTS, roi }, ctx);
+    const similarity = (kernel: Kernel) => psfSimilarity(result.psf, kernelToPsf(kernel));
+    expect(similarity(vertical)).toBeGreaterThan(0.6);
+    expect(similarity(vertical) - similarity(horizontal)).toBeGreaterThan(0.3);
+  });
+
   it('never calls an estimate reliable where there is no motion blur (noise) or none to see (a flat photo)', async () => {
     const rng = new Rng(3);
     const noise: FloatImage = {

@@ -14,6 +14,8 @@ export interface BlindKernelOptions {
   kernelSize: number;
   /** Side of the estimation window at every scale (the image may be larger: coarse scales see more of it). */
   window: number;
+  /** Centre of the estimation window in the image; default the image's centre. */
+  focus?: Point;
   /** Latent / kernel alternations per scale, and at the two finest scales. */
   iterationsPerScale: number;
   fineIterations: number;
@@ -54,6 +56,11 @@ export const BLIND_KERNEL_DEFAULTS: Omit<BlindKernelOptions, 'kernelSize'> = {
   kernelWeight: 2,
   tapFloor: 0.05,
 };
+
+export interface Point {
+  x: number;
+  y: number;
+}
 
 /** A grey plane (row-major, values around 0..1). */
 export interface GreyImage {
@@ -471,11 +478,13 @@ function stretchContrast(image: GreyImage): GreyImage {
   return { ...image, data: image.data.map((v) => (v - low) / range) };
 }
 
-/** The central `width` x `height` part of an image. */
-function centre(image: GreyImage, width: number, height: number): GreyImage {
+/** The `width` x `height` part of an image centred on `focus`, as far as the image reaches. */
+function cropAround(image: GreyImage, focus: Point, width: number, height: number): GreyImage {
   if (width >= image.width && height >= image.height) return image;
-  const x0 = (image.width - width) >> 1;
-  const y0 = (image.height - height) >> 1;
+  const start = (at: number, length: number, side: number) =>
+    Math.max(0, Math.min(side - length, Math.round(at - length / 2)));
+  const x0 = start(focus.x, width, image.width);
+  const y0 = start(focus.y, height, image.height);
   const data = new Float64Array(width * height);
   for (let y = 0; y < height; y++)
     data.set(
@@ -551,7 +560,7 @@ export interface BlurEstimate {
 }
 
 /**
- * Estimates the blur of a grey image (linear light, where blur adds up) around its centre: blurry ≈
+ * Estimates the blur of a grey image (linear light, where blur adds up) around `options.focus`: blurry ≈
  * correlate(sharp, psf). At scale s the estimation window covers `options.window / s` pixels of the image (as
  * much as it has), so the coarse scales see more of the photo.
  */
@@ -560,6 +569,7 @@ export async function estimateBlurKernel(
   options: BlindKernelOptions,
 ): Promise<BlurEstimate> {
   const stretched = stretchContrast(image);
+  const focus = options.focus ?? { x: image.width / 2, y: image.height / 2 };
   const kernelSize = oddCeil(options.kernelSize);
   const scales: number[] = [1];
   while (kernelSize * scales[0] * SCALE_STEP >= COARSEST_KERNEL) scales.unshift(scales[0] * SCALE_STEP);
@@ -586,8 +596,9 @@ export async function estimateBlurKernel(
     const width = side(image.width);
     const height = side(image.height);
     const blurry = downscale(
-      centre(
+      cropAround(
         stretched,
+        focus,
         Math.min(image.width, Math.round(width / scale)),
         Math.min(image.height, Math.round(height / scale)),
       ),

@@ -16,6 +16,7 @@ import {
   type BlindKernelOptions,
   type BlurEstimate,
   type GreyImage,
+  type Point,
 } from './blind-kernel';
 import { deconvolve, type DeconvolutionOptions } from './deconvolution';
 import { mostTexturedWindow, noiseLevel } from './image-ops';
@@ -24,7 +25,7 @@ import { restoreLearned } from './learned-restore';
 export interface FastModeOptions {
   /** The longest blur to look for, in full-resolution pixels. */
   maxBlurPx: number;
-  /** Where to estimate the blur; the most textured window when absent. */
+  /** Where to estimate the blur (this region alone); the most textured window and its surroundings when absent. */
   roi?: Region;
   strength: number;
   /** Run after the deconvolution (also when the blur estimate failed), at the same strength. */
@@ -190,7 +191,9 @@ export async function fastDeblur(
     const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
     return { image, psf: estimate.psf, window, reliability: trust, estimate };
   }
-  const area = around(photo, window, CONTEXT * WINDOW);
+  // The automatic window's coarse scales also see the photo around it; a region the user chose is used alone,
+  // since its blur may differ from the rest of the photo's.
+  const area = around(photo, window, options.roi ? 0 : CONTEXT * WINDOW);
   const pixels = crop(photo, area.x, area.y, area.width, area.height);
   // Blur adds up light: the kernel is estimated on linear-light luma.
   const grey = luma(pixels.data, area.width * area.height).map((v) =>
@@ -200,7 +203,17 @@ export async function fastDeblur(
   const longest = Math.min(options.maxBlurPx, Math.floor(windowSide / 3));
   const supports = SUPPORTS.filter((support) => support < longest).concat(longest);
   const plane: GreyImage = { width: area.width, height: area.height, data: grey };
-  const estimate = await estimateOverSupports(plane, windowSide, supports, options, ctx, marks.estimated);
+  // The window's centre within the area: the area is clamped to the photo, so it need not be centred there.
+  const focus = { x: window.x + window.width / 2 - area.x, y: window.y + window.height / 2 - area.y };
+  const estimate = await estimateOverSupports(
+    plane,
+    focus,
+    windowSide,
+    supports,
+    options,
+    ctx,
+    marks.estimated,
+  );
   const trust = reliability(estimate);
   const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
   return { image, psf: estimate.psf, window, reliability: trust, estimate };
@@ -287,6 +300,7 @@ async function restore(
  */
 async function estimateOverSupports(
   plane: GreyImage,
+  focus: Point,
   windowSide: number,
   supports: number[],
   options: FastModeOptions,
@@ -302,6 +316,7 @@ async function estimateOverSupports(
       ...BLIND_KERNEL_DEFAULTS,
       kernelSize: support,
       window: windowSide,
+      focus,
       ...options.blind,
       signal: ctx.signal,
       onProgress: (alternation, fraction, loss) =>
