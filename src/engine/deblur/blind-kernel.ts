@@ -481,8 +481,10 @@ function stretchContrast(image: GreyImage): GreyImage {
 /** The `width` x `height` part of an image centred on `focus`, as far as the image reaches. */
 function cropAround(image: GreyImage, focus: Point, width: number, height: number): GreyImage {
   if (width >= image.width && height >= image.height) return image;
+  // Rounded down, a centred focus gives exactly the central crop: a one-pixel shift of the coarse scales'
+  // crops flips some estimates (decision 0018, fourth amendment).
   const start = (at: number, length: number, side: number) =>
-    Math.max(0, Math.min(side - length, Math.round(at - length / 2)));
+    Math.max(0, Math.min(side - length, Math.floor(at - length / 2)));
   const x0 = start(focus.x, width, image.width);
   const y0 = start(focus.y, height, image.height);
   const data = new Float64Array(width * height);
