@@ -48,6 +48,7 @@ function formatInfo(info: EngineInfo): string {
     `backend     ${info.backend}${info.gpu ? ' (GPU)' : ''}`,
     `device      ${info.device}`,
     `checkpoint  ${info.checkpoint.description}`,
+    `network     ${info.learnedNetwork.note}`,
     `versions    ${versions}`,
     `note        ${info.backendNote}`,
   ].join('\n');
@@ -55,10 +56,11 @@ function formatInfo(info: EngineInfo): string {
 
 const info: Command = {
   name: 'info',
-  summary: 'Backend, device, versions and the checkpoint in use',
+  summary: 'Backend, device, versions, the checkpoint in use and the learned network',
   usage: '[--json]',
   description:
-    'Says which backend and device the engine runs on, the versions of its parts and the checkpoint it uses.',
+    'Says which backend and device the engine runs on, the versions of its parts, the checkpoint it uses ' +
+    "and whether learned mode's network is installed.",
   options: [{ name: 'json', flag: '--json', help: 'Machine-readable output' }, BACKEND, CHECKPOINT],
   async run(values) {
     const engineInfo = (await createEngine(values)).info();
@@ -282,7 +284,7 @@ const batch: Command = {
   summary: 'Export, blur or deblur many photos and folders into a folder; resumable',
   usage:
     'IN... -o OUTDIR [--recursive] [--preset export|apply-kernel|deblur] [--kernel K] [--uniform] ' +
-    '[--strength S] [--learned] [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE] ' +
+    '[--strength S] [--learned] [--guided] [--format F] [--quality Q] [--bit-depth 8|16] [--name TEMPLATE] ' +
     '[--strip-metadata] [--on-conflict skip|rename|overwrite] [--jobs N]',
   description:
     'Runs every photo of IN (files and folders) through one preset into OUTDIR, the folder tree mirrored. ' +
@@ -306,6 +308,11 @@ const batch: Command = {
       help: 'deblur: fast (default) or learned (the network: minutes per megapixel)',
     },
     { name: 'learned', flag: '--learned', help: 'deblur, fast mode: then run the learned restorer' },
+    {
+      name: 'guided',
+      flag: '--guided',
+      help: "deblur, fast mode: measure the blur against the network's restoration (about a minute more per photo)",
+    },
     {
       name: 'format',
       flag: '--format F',
@@ -351,6 +358,7 @@ const batch: Command = {
                 mode: values.mode ?? 'fast',
                 strength: optionalNumber(values.strength),
                 learned: values.learned,
+                guided: values.guided,
               }
             : {
                 kind: 'apply-kernel',

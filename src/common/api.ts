@@ -17,6 +17,11 @@ export const EngineInfo = z.object({
   backendNote: z.string(),
   versions: z.record(z.string(), z.string()),
   checkpoint: z.object({ path: z.string().nullable(), description: z.string() }),
+  /**
+   * Learned mode's network, which also serves fast mode's guided estimate and kernels read from a blurry
+   * photo alone: whether it is installed, and what it is (or how to install it).
+   */
+  learnedNetwork: z.object({ available: z.boolean(), note: z.string() }),
 });
 export type EngineInfo = z.infer<typeof EngineInfo>;
 
@@ -185,6 +190,8 @@ export const BatchPreset = z.discriminatedUnion('kind', [
     strength: z.number().min(0).max(1).default(1),
     /** Fast mode: also run the learned restorer (as the deblur job's `learned`). */
     learned: z.boolean().default(false),
+    /** Fast mode: the guided estimate (as the deblur job's `guided`; about a minute more per photo on a CPU). */
+    guided: z.boolean().default(false),
   }),
 ]);
 export type BatchPreset = z.infer<typeof BatchPreset>;

@@ -33,8 +33,8 @@ import { runExportPhoto } from './jobs/export';
 import { runSpeedTest } from './jobs/speed-test';
 import { loadModel, loadRestorer, type LoadedModel } from './model/model-store';
 import type { Restorer } from './model/restorer';
-import { findMaximModel, MAXIM_MISSING } from './model/maxim';
-import { LearnedNetwork, learnedTileCount, TYPICAL_SECONDS_PER_TILE } from './deblur/learned-mode';
+import { findMaximModel, MAXIM_MISSING, MAXIM_PACKAGE } from './model/maxim';
+import { LearnedNetwork, learnedTileCount } from './deblur/learned-mode';
 import { renderRegion, type RegionRequest } from './image/preview';
 
 export const PREVIEW_MAX_SIDE = 2048;
@@ -61,10 +61,8 @@ export class Engine {
   private restorer: Promise<Restorer> | null = null;
   /** The photo of the last live preview, decoded. */
   private previewPhoto: { path: string; photo: Promise<Photo> } | null = null;
-  /** The learned mode's network, kept between jobs (its graph, its loaded threads). */
+  /** The learned mode's network, kept between jobs (its graph, its loaded threads, its measured speed). */
   private network: LearnedNetwork | null = null;
-  /** Seconds per tile of the last learned job (all threads together), for the next estimate. */
-  private learnedSecondsPerTile: number | null = null;
   private readonly learnedModel: string | null;
 
   private constructor(
@@ -92,6 +90,9 @@ export class Engine {
         ...(process.versions.electron ? { electron: process.versions.electron } : {}),
       },
       checkpoint: { path: this.checkpointPath(), description: this.checkpointDescription() },
+      learnedNetwork: this.learnedModel
+        ? { available: true, note: `MAXIM-3S from ${MAXIM_PACKAGE}` }
+        : { available: false, note: MAXIM_MISSING },
     };
   }
 
@@ -133,10 +134,7 @@ export class Engine {
   learnedNetwork(): LearnedNetwork {
     const modelJson = this.learnedModel;
     if (!modelJson) throw new Error(MAXIM_MISSING);
-    this.network ??= new LearnedNetwork(
-      modelJson,
-      (seconds, tiles) => (this.learnedSecondsPerTile = seconds / tiles),
-    );
+    this.network ??= new LearnedNetwork(modelJson);
     return this.network;
   }
 
@@ -144,12 +142,13 @@ export class Engine {
     const tiles = learnedTileCount(width, height);
     if (!this.learnedModel)
       return { available: false, note: MAXIM_MISSING, tiles, seconds: null, measured: false };
-    const measured = this.learnedSecondsPerTile !== null;
-    const seconds = tiles * (this.learnedSecondsPerTile ?? TYPICAL_SECONDS_PER_TILE);
+    const network = this.learnedNetwork();
+    const measured = network.measuredSecondsPerTile !== null;
+    const perTile = network.secondsPerTile();
     const note = measured
-      ? `from the last learned job here (${this.learnedSecondsPerTile!.toFixed(0)} s a tile)`
-      : `typical for a two-core CPU (${TYPICAL_SECONDS_PER_TILE} s a tile); measured after the first run`;
-    return { available: true, note, tiles, seconds, measured };
+      ? `from the last learned job here (${perTile.toFixed(0)} s a tile)`
+      : `typical for a two-core CPU (${perTile} s a tile); measured after the first run`;
+    return { available: true, note, tiles, seconds: tiles * perTile, measured };
   }
 
   async openPhoto(photoPath: string): Promise<PhotoPreview> {

@@ -1,6 +1,6 @@
 // The batch's deblur preset on the test photos: fast mode on each (the deblur job's code), results of the same
 // size, bit depth and metadata, and each item's reliability note in the manifest and both reports.
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, readFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -10,7 +10,9 @@ import {
   MANIFEST_FILE,
   REPORT_JSON,
   REPORT_TEXT,
+  runBatch,
   type BatchSummary,
+  type JobRunner,
   type Manifest,
 } from '../../src/engine/batch';
 import { Engine } from '../../src/engine/engine';
@@ -129,7 +131,47 @@ describe('batch deblur preset', () => {
     expect(text).toContain(`3 done (${unchanged.length} written unchanged`);
   });
 
-  it('the contract refuses a strength outside 0..1 (and defaults it to 1, fast mode, the learned restorer off)', () => {
+  it('passes the guided estimate on to each photo’s job in fast mode, and a batch resumes only with the same choice', async () => {
+    const outDir = path.join(dir, 'guided');
+    const jobs: JobSpec[] = [];
+    // Records each job and writes the photo as its result: the network does not run here.
+    const runner: JobRunner = {
+      async runJob(spec) {
+        jobs.push(spec);
+        if (spec.kind !== 'deblur') throw new Error(`unexpected ${spec.kind} job`);
+        await copyFile(spec.photoPath, spec.outputPath);
+        return { kind: 'deblur', outputPath: spec.outputPath };
+      },
+    };
+    const run = (preset: object) =>
+      runBatch(
+        {
+          inputs: [inputs[0]!],
+          outDir,
+          recursive: false,
+          preset: BatchPreset.parse(preset),
+          output: {},
+          onConflict: 'rename',
+          jobs: 1,
+        },
+        { runner, signal: new AbortController().signal, progress: () => undefined },
+      );
+    const guided = () => jobs.map((job) => job.kind === 'deblur' && job.guided);
+
+    await run({ kind: 'deblur', guided: true });
+    expect(guided()).toEqual([true]);
+    // The same batch again: its photo is done.
+    await run({ kind: 'deblur', guided: true });
+    expect(guided()).toEqual([true]);
+    // Without the guided estimate the results differ: the photo is done again.
+    await run({ kind: 'deblur' });
+    expect(guided()).toEqual([true, false]);
+    // Learned mode estimates no blur: nothing to guide.
+    await run({ kind: 'deblur', mode: 'learned', guided: true });
+    expect(jobs.at(-1)).toMatchObject({ mode: 'learned', guided: false });
+  });
+
+  it('the contract refuses a strength outside 0..1 (and defaults it to 1, fast mode, the learned restorer and the guided estimate off)', () => {
     for (const strength of [-0.1, 1.5, Number.NaN, '0.5', null]) {
       expect(BatchPreset.safeParse({ kind: 'deblur', strength }).success, String(strength)).toBe(false);
     }
@@ -138,12 +180,14 @@ describe('batch deblur preset', () => {
       mode: 'fast',
       strength: 0.25,
       learned: false,
+      guided: false,
     });
     expect(BatchPreset.parse({ kind: 'deblur' })).toEqual({
       kind: 'deblur',
       mode: 'fast',
       strength: 1,
       learned: false,
+      guided: false,
     });
     expect(BatchPreset.parse({ kind: 'deblur', mode: 'learned' })).toMatchObject({ mode: 'learned' });
     expect(BatchPreset.safeParse({ kind: 'deblur', mode: 'paper' }).success).toBe(false);

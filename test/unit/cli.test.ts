@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findMaximModel } from '../../src/engine/model/maxim';
 import { REPO_ROOT } from '../helpers/paths';
 import { MOTION_BLURRED, STREET, TEXTURE, writeLargePhoto } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
@@ -23,13 +24,16 @@ describe('blurspace CLI', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('info reports the wasm backend, versions and why', async () => {
+  it('info reports the wasm backend, versions and why, and whether the learned network is installed', async () => {
     const { stdout } = await blurspace('info', '--json');
     const info = JSON.parse(stdout);
     expect(info.backend).toBe('wasm');
     expect(info.versions).toMatchObject({ tfjs: '4.22.0' });
     expect(info.backendNote).toMatch(/tensorflow unavailable: not installed/);
-    expect((await blurspace('info')).stdout).toMatch(/^backend {5}wasm/m);
+    expect(info.learnedNetwork.available).toBe(findMaximModel() !== null);
+    const text = (await blurspace('info')).stdout;
+    expect(text).toMatch(/^backend {5}wasm/m);
+    expect(text).toContain(`network     ${info.learnedNetwork.note}`);
   });
 
   it('explains a usage mistake with exit code 2, and the usage of that command', async () => {
@@ -60,6 +64,7 @@ describe('blurspace CLI', () => {
     const batch = (await blurspace('batch', '-h')).stdout;
     expect(batch).toMatch(/^Usage: blurspace batch IN\.\.\. -o OUTDIR/);
     expect(batch).toMatch(/^ {2}--on-conflict C +A result name already taken/m);
+    expect(batch).toMatch(/^ {2}--guided +deblur, fast mode: measure the blur against the network/m);
   });
 
   it('never writes a result over its input unless --in-place says so', async () => {

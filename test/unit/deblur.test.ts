@@ -94,6 +94,39 @@ describe('deblur jobs', () => {
     },
   );
 
+  it.skipIf(!findMaximModel())(
+    'fast mode’s guided estimate runs the network on the window first, its time on the progress bar',
+    async () => {
+      const withNetwork = await Engine.create({
+        backend: 'wasm',
+        checkpointPath,
+        defaultCheckpointPath: checkpointPath,
+      });
+      const small = path.join(dir, 'small-guided.png');
+      await sharp(photoPath).extract({ left: 0, top: 0, width: 64, height: 64 }).png().toFile(small);
+      const updates: ProgressUpdate[] = [];
+      const spec: JobSpecInput = {
+        kind: 'deblur',
+        photoPath: small,
+        outputPath: path.join(dir, 'guided.png'),
+        guided: true,
+      };
+      const result = await withNetwork.runJob(JobSpec.parse(spec), new AbortController().signal, (u) =>
+        updates.push(u),
+      );
+      const stages = [...new Set(updates.map((u) => u.stage))];
+      expect(stages.slice(0, 3)).toEqual([
+        'reading photo',
+        'estimating the blur: the network, tile 1 of 1',
+        "measuring the blur against the network's result",
+      ]);
+      const progress = updates.map((u) => u.progress);
+      for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]!);
+      expect(progress.at(-1)).toBe(1);
+      expect(result).toMatchObject({ kind: 'deblur', estimate: { window: { width: 64, height: 64 } } });
+    },
+  );
+
   it('paper mode at strength 0 keeps the photo', async () => {
     const unchanged = path.join(dir, 'strength0.png');
     const spec: JobSpecInput = {

@@ -4,9 +4,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/core/backend';
-import { deblurLearned, learnedTileCount, LearnedNetwork } from '../../src/engine/deblur/learned-mode';
+import {
+  deblurLearned,
+  learnedTileCount,
+  LearnedNetwork,
+  typicalSecondsPerTile,
+} from '../../src/engine/deblur/learned-mode';
 import { Engine } from '../../src/engine/engine';
 import { findMaximModel, loadMaxim, MAXIM_MISSING, maximRestore } from '../../src/engine/model/maxim';
+import { onnxRuntimeInstalled } from '../../src/engine/model/maxim-runtime';
 import { einsumByMatMul, stridedSliceFast, tanhBySigmoid } from '../../src/engine/model/maxim-ops';
 import { MOTION_BLURRED, readFloatImage } from '../helpers/test-images';
 
@@ -100,6 +106,8 @@ describe('learned mode', () => {
       learnedModel: null,
     });
     expect(engine.learnedEstimate(1000, 1000)).toMatchObject({ available: false, note: MAXIM_MISSING });
+    // The app offers the network's options (guided estimate, kernels from one photo) only when it is there.
+    expect(engine.info().learnedNetwork).toEqual({ available: false, note: MAXIM_MISSING });
     expect(() => engine.learnedNetwork()).toThrow(MAXIM_MISSING);
     await expect(loadMaxim('/nonexistent/model.json')).rejects.toThrow(MAXIM_MISSING);
   });
@@ -113,9 +121,27 @@ describe('learned mode', () => {
       checkpointPath: null,
       defaultCheckpointPath: '/nonexistent.safetensors',
     });
+    expect(engine.info().learnedNetwork.available).toBe(true);
     const estimate = engine.learnedEstimate(1000, 1000);
     expect(estimate).toMatchObject({ available: true, tiles: 25, measured: false });
-    expect(estimate.seconds).toBeGreaterThan(0);
+    expect(estimate.seconds).toBe(25 * typicalSecondsPerTile());
+    // After a learned job, the speed it measured.
+    engine.learnedNetwork().measured(100, 20);
+    expect(engine.learnedEstimate(1000, 1000)).toMatchObject({ measured: true, seconds: 25 * 5 });
+  });
+
+  it('takes the typical time a tile from the runtime the tiles will run on, as set when asked', () => {
+    const before = process.env.BLURSPACE_LEARNED_RUNTIME;
+    try {
+      process.env.BLURSPACE_LEARNED_RUNTIME = 'tfjs';
+      const wasm = typicalSecondsPerTile();
+      process.env.BLURSPACE_LEARNED_RUNTIME = 'auto';
+      if (onnxRuntimeInstalled()) expect(typicalSecondsPerTile()).toBeLessThan(wasm);
+      else expect(typicalSecondsPerTile()).toBe(wasm);
+    } finally {
+      if (before === undefined) delete process.env.BLURSPACE_LEARNED_RUNTIME;
+      else process.env.BLURSPACE_LEARNED_RUNTIME = before;
+    }
   });
 
   describe.skipIf(!MODEL)('with the installed network', () => {

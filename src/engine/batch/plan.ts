@@ -46,11 +46,13 @@ function settingsKey(options: BatchSpec, template: string): string {
       // Only when set, so that batches from before measured PSFs still resume.
       ...(preset.using === 'explicit' && { using: preset.using }),
     }),
-    // Fast mode's key is as it was before learned mode existed, so that older batches still resume.
+    // Fast mode's key is as it was before learned mode and the guided estimate existed, so that older
+    // batches still resume.
     ...(preset.kind === 'deblur' && {
       strength: preset.strength,
       learned: preset.learned,
       ...(preset.mode !== 'fast' && { mode: preset.mode }),
+      ...(preset.mode === 'fast' && preset.guided && { guided: true }),
     }),
     output: {
       format: output.format ?? null,

@@ -46,7 +46,7 @@ function jobFor(preset: BatchPreset, input: string, outputPath: string, output: 
         outputPath,
         strength: preset.strength,
         learned: preset.mode === 'fast' && preset.learned,
-        guided: false,
+        guided: preset.mode === 'fast' && preset.guided,
         priorWeight: 1,
         seed: 0,
         output,

@@ -55,6 +55,24 @@ export function partContext(ctx: JobContext, index: number, count: number, label
   };
 }
 
+/**
+ * `ctx` with a progress bar that the work can bend once it knows where its time goes: after `bend(from, to)`,
+ * progress `from` as the work reports it is shown at `to`, the parts before and after it scaled to fit
+ * (0 < from < 1). Until then progress passes as it is.
+ */
+export function bendableContext(ctx: JobContext): {
+  ctx: JobContext;
+  bend(from: number, to: number): void;
+} {
+  let shown = (progress: number): number => progress;
+  return {
+    ctx: { ...ctx, progress: (update) => ctx.progress({ ...update, progress: shown(update.progress) }) },
+    bend(from, to) {
+      shown = (p) => (p <= from ? (p * to) / from : to + ((p - from) * (1 - to)) / (1 - from));
+    },
+  };
+}
+
 export function estimateEta(startedAt: number, progress: number, now = Date.now()): number | null {
   if (progress <= 0.01 || progress >= 1) return progress >= 1 ? 0 : null;
   return ((now - startedAt) / 1000) * ((1 - progress) / progress);

@@ -9,7 +9,7 @@ import { checkpoint, type JobContext } from '../core/progress';
 import { builtWorker, TileThreads, tileThreads, type TileMessage } from '../core/tile-threads';
 import { mapTiles, planTiles, roundUpToGrid, type FloatImage, type TileOptions } from '../core/tiling';
 import { loadMaxim, MAXIM_CELL, maximRestore } from '../model/maxim';
-import { onnxRuntimeInstalled, usesOnnxRuntime } from '../model/maxim-runtime';
+import { usesOnnxRuntime } from '../model/maxim-runtime';
 
 /**
  * Tiles of 256 with 64 of overlap (feathered over 32): decision 0020 compares sizes. The network's grid
@@ -25,10 +25,12 @@ export interface NetworkTile extends TileMessage {
 
 /**
  * Seconds per 256-pixel tile, both threads together, on a shared two-core CPU: 22 with the wasm backend,
- * 3-4x less on onnxruntime (decision 0020 and its amendment). The estimate before this engine has run a
- * learned job.
+ * ~4x less on onnxruntime (decision 0020 and its amendments). The estimate before the network has run a
+ * learned job; asked each time, so that BLURSPACE_LEARNED_RUNTIME is followed as the tiles will follow it.
  */
-export const TYPICAL_SECONDS_PER_TILE = onnxRuntimeInstalled() ? 6 : 22;
+export function typicalSecondsPerTile(): number {
+  return usesOnnxRuntime() ? 5 : 22;
+}
 
 /** How long a network's threads stay loaded after a job (each takes ~3 s to load, its first tile is slower). */
 const KEEP_THREADS_MS = 120_000;
@@ -43,12 +45,10 @@ export class LearnedNetwork {
   private pool: { threads: TileThreads; stop: AbortController } | null = null;
   private users = 0;
   private idle: ReturnType<typeof setTimeout> | null = null;
+  /** Seconds per tile of the last learned job (all threads together); null before one has run. */
+  measuredSecondsPerTile: number | null = null;
 
-  constructor(
-    readonly modelJson: string,
-    /** Told how long a job's tiles took, for later estimates. */
-    private readonly onMeasured: (seconds: number, tiles: number) => void = () => undefined,
-  ) {}
+  constructor(readonly modelJson: string) {}
 
   /** The graph in this thread, loaded on first use (a failed load is tried again next time). */
   load(): Promise<tf.GraphModel> {
@@ -57,8 +57,14 @@ export class LearnedNetwork {
     return this.graph;
   }
 
+  /** Told how long a learned job's tiles took, for later estimates. */
   measured(seconds: number, tiles: number): void {
-    this.onMeasured(seconds, tiles);
+    this.measuredSecondsPerTile = seconds / tiles;
+  }
+
+  /** What a tile is expected to take: as in the last learned job, else the typical figure. */
+  secondsPerTile(): number {
+    return this.measuredSecondsPerTile ?? typicalSecondsPerTile();
   }
 
   /** Runs `use` on threads of `file` with the network loaded (kept, or started now); `signal` cancels. */

@@ -9,12 +9,13 @@ import {
   nonBlindOptions,
   restoreWithKernel,
   type FastModeOptions,
+  type KernelEstimator,
   type Reliability,
 } from '../deblur/fast-mode';
 import { deconvolve, type DeconvolutionOptions } from '../deblur/deconvolution';
 import { PAPER_DEFAULTS, paperDeblur, paperSchedule } from '../deblur/paper-mode';
 import { deblurLearned, networkRestore, type LearnedNetwork } from '../deblur/learned-mode';
-import { guidedEstimator } from '../deblur/guided-kernel';
+import { withGuidedEstimate } from '../deblur/guided-kernel';
 import { readPhoto, type Photo } from '../image';
 import { psfBounds, type Psf } from '../kernels/psf';
 import { renderTracePng } from '../kernels/trace';
@@ -153,8 +154,11 @@ export async function runDeblur(
   ctx.progress({ stage: 'reading photo', progress: 0 });
   const photo = await readPhoto(spec.photoPath);
   if (spec.mode === 'fast') {
-    const guide = spec.guided && !spec.kernel ? networks.learned() : undefined;
-    return runFast(spec, photo, ctx, spec.learned ? await networks.restorer() : undefined, guide);
+    // The guided estimate runs the network on the window first: the progress bar gives it its time.
+    const network = spec.guided && !spec.kernel ? networks.learned() : undefined;
+    const guided = network && withGuidedEstimate(networkRestore(network), network.secondsPerTile(), ctx);
+    const restorer = spec.learned ? await networks.restorer() : undefined;
+    return runFast(spec, photo, guided?.ctx ?? ctx, restorer, guided?.estimator);
   }
   if (spec.guided)
     throw new Error(`The guided estimate is part of fast mode; ${spec.mode} mode does not use it.`);
@@ -209,7 +213,7 @@ async function networkStart(
   } catch {
     return null;
   }
-  return deblurLearned(network, blurry, 1, ctx, (done, total) =>
+  return networkRestore(network)(blurry, ctx, (done, total) =>
     ctx.progress({ stage: `starting from the network: tile ${done} of ${total}`, progress: 0 }),
   );
 }
@@ -219,7 +223,7 @@ async function runFast(
   photo: Photo,
   ctx: JobContext,
   restorer: Restorer | undefined,
-  guide: LearnedNetwork | undefined,
+  estimator?: KernelEstimator,
 ): Promise<JobResult> {
   if (spec.roi) checkRegion(spec.roi, photo);
   if (spec.previewRegion) checkRegion(spec.previewRegion, photo);
@@ -239,7 +243,7 @@ async function runFast(
     restorer,
     onKernel: preview,
     deconvolution: { lambda: settings.lambda },
-    ...(guide && { estimator: guidedEstimator(networkRestore(guide)) }),
+    estimator,
   };
   if (spec.kernel) {
     // New settings on a blur already found: the restoration alone, with the same settings as the preview.

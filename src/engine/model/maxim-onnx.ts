@@ -1,11 +1,13 @@
-// The learned mode's network (model/maxim.ts) as an ONNX model, for onnxruntime (model/maxim-ort.ts), whose
-// CPU kernels run it several times faster than tfjs's wasm backend (decision 0020, amendment).
+// The learned mode's network (model/maxim.ts) as an ONNX model, for onnxruntime (model/maxim-runtime.ts),
+// whose CPU kernels run it several times faster than tfjs's wasm backend (decision 0020, amendment).
 //
 // The TensorFlow graph came from jax2tf with symbolic sizes: a third of its nodes compute shapes, resize
 // weights and gather indices from the input's size. For one input size those are constants: tfjs computes
 // them once (cheap: no image work), and only the nodes that touch pixels (25 op types, all float) become
 // ONNX nodes. The graph is NHWC; ONNX convolutions are NCHW, so each convolution gets a transpose on either
-// side (onnxruntime's optimizer removes most of them).
+// side, most of which onnxruntime folds into its blocked convolutions' reorders. The einsums (Dense layers,
+// the gating units' spatial mixing, the resizes) become matrix products that move no data where none must
+// move: a shape pass (inferShapes) tells when a transpose only moves axes of size 1 (a reshape does it).
 import * as tf from '@tensorflow/tfjs';
 import type { MaximArtifacts } from './maxim';
 import { encodeOnnxModel, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto';
@@ -164,7 +166,7 @@ export function maximToOnnx(
     output?: string,
   ) => {
     const out = output ?? fresh(inputs[0] ?? op);
-    onnxNodes.push({ op, inputs, outputs: [out], attributes });
+    onnxNodes.push({ op, inputs, outputs: [out], name: out, attributes });
     return out;
   };
   const initializer = (tensor: OnnxTensor): string => {
@@ -206,6 +208,25 @@ export function maximToOnnx(
     });
   };
   const ints = (input: string): number[] => Array.from(constant(refName(input)).values);
+  const shapes = inferShapes(order, dynamic, constants, width, height);
+  const shapeOf = (input: string): number[] => shapes.get(refName(input)) ?? constant(refName(input)).shape;
+
+  // The transposes emitted so far, by output: a transpose of a transpose becomes one (or none).
+  const transposes = new Map<string, { input: string; perm: number[]; shape: number[] }>();
+  /** `x` (of `shape`) with its axes permuted (out axis i is axis perm[i]), moving data only if it must. */
+  const transpose = (x: string, shape: number[], perm: number[], output?: string): string => {
+    const inner = transposes.get(x);
+    if (inner) [x, shape, perm] = [inner.input, inner.shape, perm.map((p) => inner.perm[p]!)];
+    if (perm.every((p, i) => p === i)) return emit('Identity', [x], undefined, output);
+    // When only axes of size 1 move, the elements keep their order: a reshape (free) does it.
+    const moved = perm.filter((p) => shape[p] !== 1);
+    if (moved.every((p, i) => i === 0 || p > moved[i - 1]!)) {
+      return emit('Reshape', [x, int64Tensor(perm.map((p) => shape[p]!))], undefined, output);
+    }
+    const y = emit('Transpose', [x], { perm }, output);
+    transposes.set(y, { input: x, perm, shape });
+    return y;
+  };
 
   const fusions = findFusions(byName, dynamic, constants);
   for (const node of order) {
@@ -251,7 +272,7 @@ export function maximToOnnx(
         out,
       );
     } else if (op === 'Transpose') {
-      emit('Transpose', [value(inputs[0]!)], { perm: ints(inputs[1]!) }, out);
+      transpose(value(inputs[0]!), shapeOf(inputs[0]!), ints(inputs[1]!), out);
     } else if (op === 'ConcatV2') {
       const axis = ints(inputs[inputs.length - 1]!)[0]!;
       emit('Concat', inputs.slice(0, -1).map(value), { axis }, out);
@@ -313,7 +334,7 @@ export function maximToOnnx(
     const padding = attrString(node, 'padding');
     if (padding !== 'SAME' && padding !== 'VALID')
       throw new Error(`${node.name}: ${padding} padding unsupported`);
-    const nchw = emit('Transpose', [value(inputs[0]!)], { perm: [0, 3, 1, 2] });
+    const nchw = transpose(value(inputs[0]!), shapeOf(inputs[0]!), [0, 3, 1, 2]);
     const y = emit('Conv', [nchw, weights], {
       strides: spatial(node, 'strides'),
       dilations: spatial(node, 'dilations'),
@@ -335,15 +356,17 @@ export function maximToOnnx(
       [cin, cout, kh, kw],
       transposeValues(filter.values as Float32Array, filter.shape, [3, 2, 0, 1]),
     );
-    const nchw = emit('Transpose', [value(inputs[2]!)], { perm: [0, 3, 1, 2] });
+    const nchw = transpose(value(inputs[2]!), shapeOf(inputs[2]!), [0, 3, 1, 2]);
     const y = emit('ConvTranspose', [nchw, weights], { strides, kernel_shape: [kh, kw] });
     emit('Transpose', [y], { perm: [0, 2, 3, 1] }, out);
   }
 
   /**
-   * A two-operand einsum whose constant operand is a matrix contracted over one index: one MatMul, with
-   * the other operand's contracted axis moved last (or second to last, the matrix then multiplying from
-   * the left) and a transpose to the output's order if needed.
+   * A two-operand einsum whose constant operand is a matrix contracted over one index: one MatMul, without
+   * moving the other operand's axes. With the contracted axis last, the matrix multiplies from the right;
+   * otherwise from the left, the axes before it as a batch and those after it as columns (the resizes
+   * contract height or width of NHWC images; the gating units swap a spatial axis last, which is undone
+   * here). A transpose to the output's order follows only where data must move.
    */
   function einsum(node: TfNode, inputs: string[], out: string): void {
     const equation = attrString(node, 'equation');
@@ -353,49 +376,50 @@ export function maximToOnnx(
     if (terms.length !== 2 || w < 0 || terms[w]!.length !== 2) {
       throw new Error(`${node.name}: einsum ${equation} is not a matrix product with a constant`);
     }
-    const xTerm = [...terms[1 - w]!];
+    let xTerm = [...terms[1 - w]!];
     const wTerm = [...terms[w]!];
     const k = wTerm.find((i) => xTerm.includes(i) && !output.includes(i));
     const m = wTerm.find((i) => i !== k);
     if (!k || !m || xTerm.includes(m)) throw new Error(`${node.name}: einsum ${equation} unsupported`);
-    const matrix = constant(refName(inputs[w]!));
-    const p = xTerm.indexOf(k);
-    const n = xTerm.length;
     let x = value(inputs[1 - w]!);
-    let indices: string[];
-    if (p === n - 2) {
-      // W[m, k] @ X[..., k, last]: no transpose of X.
-      const mk =
-        wTerm[0] === m
-          ? (matrix.values as Float32Array)
-          : transposeValues(matrix.values as Float32Array, matrix.shape, [1, 0]);
-      const wName = floatTensor(
-        `${refName(inputs[w]!)}/${m}${k}`,
-        [matrix.shape[wTerm.indexOf(m)]!, matrix.shape[wTerm.indexOf(k)]!],
-        mk,
-      );
-      x = emit('MatMul', [wName, x]);
-      indices = [...xTerm.slice(0, n - 2), m, xTerm[n - 1]!];
-    } else {
-      if (p !== n - 1) {
-        const perm = [...xTerm.keys()].filter((i) => i !== p).concat(p);
-        x = emit('Transpose', [x], { perm });
-      }
-      const km =
-        wTerm[0] === k
-          ? (matrix.values as Float32Array)
-          : transposeValues(matrix.values as Float32Array, matrix.shape, [1, 0]);
-      const wName = floatTensor(
-        `${refName(inputs[w]!)}/${k}${m}`,
-        [matrix.shape[wTerm.indexOf(k)]!, matrix.shape[wTerm.indexOf(m)]!],
-        km,
-      );
-      x = emit('MatMul', [x, wName]);
-      indices = [...xTerm.filter((i) => i !== k), m];
+    let shape = shapeOf(inputs[1 - w]!);
+    const swapped = transposes.get(x);
+    if (swapped) {
+      // Contract the transpose's input instead: its axis i is the einsum's axis perm⁻¹[i].
+      const letters: string[] = [];
+      swapped.perm.forEach((p, i) => (letters[p] = xTerm[i]!));
+      [xTerm, x, shape] = [letters, swapped.input, swapped.shape];
     }
-    const perm = [...output].map((i) => indices.indexOf(i));
-    if (perm.some((q, i) => q !== i)) emit('Transpose', [x], { perm }, out);
-    else emit('Identity', [x], undefined, out);
+    const matrix = constant(refName(inputs[w]!));
+    const [kSize, mSize] = [matrix.shape[wTerm.indexOf(k)]!, matrix.shape[wTerm.indexOf(m)]!];
+    const weights = (first: string): string => {
+      const values = matrix.values as Float32Array;
+      return floatTensor(
+        `${refName(inputs[w]!)}/${first === k ? k + m : m + k}`,
+        first === k ? [kSize, mSize] : [mSize, kSize],
+        wTerm[0] === first ? values : transposeValues(values, matrix.shape, [1, 0]),
+      );
+    };
+    const p = xTerm.indexOf(k);
+    const yShape = shape.map((d, i) => (i === p ? mSize : d));
+    let y: string;
+    if (p === shape.length - 1) {
+      y = emit('MatMul', [x, weights(k)]);
+    } else {
+      const size = (dims: number[]): number => dims.reduce((n, d) => n * d, 1);
+      const x3 = emit('Reshape', [
+        x,
+        int64Tensor([size(shape.slice(0, p)), kSize, size(shape.slice(p + 1))]),
+      ]);
+      y = emit('Reshape', [emit('MatMul', [weights(m), x3]), int64Tensor(yShape)]);
+    }
+    const indices = xTerm.map((i) => (i === k ? m : i));
+    transpose(
+      y,
+      yShape,
+      [...output].map((i) => indices.indexOf(i)),
+      out,
+    );
   }
 
   const last = order.find((n) => n.op === 'Identity' && dynamic.has(n.name));
@@ -423,6 +447,122 @@ export function maximToOnnx(
     OPSET,
     'blurspace maxim-onnx',
   );
+}
+
+/** NumPy-style broadcasting of `shapes`. */
+function broadcast(shapes: number[][]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((s) => s[s.length - rank + i] ?? 1)));
+}
+
+/**
+ * The output shape of every pixel-dependent node for an input of `width` x `height`: the einsums and
+ * transposes need them to choose between a reshape and a transpose.
+ */
+function inferShapes(
+  order: TfNode[],
+  dynamic: Set<string>,
+  constants: Map<string, Constant>,
+  width: number,
+  height: number,
+): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const shapeOf = (input: string): number[] => {
+    const name = refName(input);
+    const shape = shapes.get(name) ?? constants.get(name)?.shape;
+    if (!shape) throw new Error(`no shape for ${name}`);
+    return shape;
+  };
+  const ints = (input: string): number[] => Array.from(constants.get(refName(input))!.values);
+  for (const node of order) {
+    if (!dynamic.has(node.name)) continue;
+    const inputs = (node.input ?? []).filter((i) => !i.startsWith('^'));
+    const x = node.op === 'Placeholder' ? [1, height, width, 3] : shapeOf(inputs[0]!);
+    let shape: number[];
+    const axis = (a: number): number => (a < 0 ? a + x.length : a);
+    switch (node.op) {
+      case 'Placeholder':
+        shape = x;
+        break;
+      case 'Sum': {
+        const axes = ints(inputs[1]!).map(axis);
+        const keep = node.attr?.keep_dims?.b;
+        shape = x.flatMap((d, i) => (!axes.includes(i) ? [d] : keep ? [1] : []));
+        break;
+      }
+      case 'Reshape': {
+        const target = ints(inputs[1]!);
+        const known = target.reduce((n, d) => (d === -1 ? n : n * d), 1);
+        const size = x.reduce((n, d) => n * d, 1);
+        shape = target.map((d) => (d === -1 ? size / known : d));
+        break;
+      }
+      case 'BroadcastTo':
+        shape = ints(inputs[1]!);
+        break;
+      case 'Transpose':
+        shape = ints(inputs[1]!).map((p) => x[p]!);
+        break;
+      case 'ConcatV2': {
+        const parts = inputs.slice(0, -1).map(shapeOf);
+        const a = axis(ints(inputs[inputs.length - 1]!)[0]!);
+        shape = x.map((d, i) => (i === a ? parts.reduce((n, p) => n + p[i]!, 0) : d));
+        break;
+      }
+      case 'GatherV2': {
+        const a = axis(ints(inputs[2]!)[0]!);
+        shape = [...x.slice(0, a), ...shapeOf(inputs[1]!), ...x.slice(a + 1)];
+        break;
+      }
+      case 'StridedSlice': {
+        const [begin, end, strides] = [ints(inputs[1]!), ints(inputs[2]!), ints(inputs[3]!)];
+        const [beginMask, endMask, shrink] = ['begin_mask', 'end_mask', 'shrink_axis_mask'].map((k) =>
+          attrInt(node, k),
+        ) as [number, number, number];
+        shape = x.flatMap((d, i) => {
+          if (i >= begin.length) return [d];
+          if (shrink & (1 << i)) return [];
+          const step = strides[i]!;
+          const clamp = (v: number): number =>
+            step > 0
+              ? Math.min(Math.max(v < 0 ? v + d : v, 0), d)
+              : Math.min(Math.max(v < 0 ? v + d : v, -1), d - 1);
+          const start = beginMask & (1 << i) ? (step > 0 ? 0 : d - 1) : clamp(begin[i]!);
+          const stop = endMask & (1 << i) ? (step > 0 ? d : -1) : clamp(end[i]!);
+          return [Math.max(0, Math.ceil((stop - start) / step))];
+        });
+        break;
+      }
+      case 'Conv2D': {
+        const filter = shapeOf(inputs[1]!);
+        const strides = attrInts(node, 'strides');
+        const dilations = attrInts(node, 'dilations');
+        const same = attrString(node, 'padding') === 'SAME';
+        const side = (i: number): number => {
+          const reach = (filter[i - 1]! - 1) * (dilations[i] ?? 1);
+          return Math.ceil((same ? x[i]! : x[i]! - reach) / (strides[i] ?? 1));
+        };
+        shape = [x[0]!, side(1), side(2), filter[3]!];
+        break;
+      }
+      case 'Conv2DBackpropInput':
+        shape = ints(inputs[0]!);
+        break;
+      case 'Einsum': {
+        const [lhs, output] = attrString(node, 'equation').split('->') as [string, string];
+        const sizes = new Map<string, number>();
+        lhs
+          .split(',')
+          .forEach((term, t) => [...term].forEach((l, i) => sizes.set(l, shapeOf(inputs[t]!)[i]!)));
+        shape = [...output].map((l) => sizes.get(l)!);
+        break;
+      }
+      default:
+        shape = broadcast(inputs.map(shapeOf));
+    }
+    shapes.set(node.name, shape);
+  }
+  return shapes;
 }
 
 /** Runs the graph's size-only part in tfjs for an input of `width` x `height` and stores `names` in `into`. */

@@ -15,7 +15,7 @@ import { maximToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './maxim-onnx';
 export const ORT_PACKAGE = 'onnxruntime-node';
 
 /** Bump when maxim-onnx.ts writes a different model, so cached files are converted again. */
-const CONVERTER_VERSION = 1;
+const CONVERTER_VERSION = 2;
 
 export type MaximRuntime = 'onnxruntime' | 'tfjs';
 

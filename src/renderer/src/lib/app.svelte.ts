@@ -53,6 +53,13 @@ export const LEARNED_HINT =
   'helps where one blur kernel cannot describe the blur (moving subjects), and calms ringing. It can darken ' +
   'fine dark detail slightly. Adds about a minute per 24 MP on a 2-core laptop CPU.';
 
+/** What fast mode's guided estimate is, for the Deblur and Batch panels. */
+export const GUIDED_HINT =
+  'Learned mode’s network first sharpens the part the blur is measured on, and the blur is read against its ' +
+  'result instead of from the blurry photo alone. Better on real camera shake and moving subjects; on a ' +
+  'plain, even shake the usual estimate does as well. The network runs on that part only: about a minute ' +
+  'on a laptop CPU, longer on a large region.';
+
 export const KERNEL_EXTENSION = '.blurkernel';
 const NOTICE_SECONDS = 12;
 const SAVE_DELAY_MS = 250;
