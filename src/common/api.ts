@@ -71,7 +71,12 @@ export const KernelSummary = z.object({
   kernelPath: FilePath,
   name: z.string(),
   grid: z.object({ rows: z.number().int(), cols: z.number().int() }),
-  source: z.object({ width: z.number().int(), height: z.number().int() }),
+  source: z.object({
+    width: z.number().int(),
+    height: z.number().int(),
+    /** Set when there was no sharp photo: the network's restoration stood in for it. */
+    sharpStandIn: z.literal('network').optional(),
+  }),
   /** The blur trace picture (PNG data URL). */
   traceDataUrl: z.string(),
   /** The display grid of PSFs (at most 6 x 6 regions over the source; see the kernel file's `psf`). */

@@ -98,6 +98,7 @@ test('with the network: the guided estimate and a kernel from the blurry photo a
   const kernelJob = started.at(-1)!;
   expect(kernelJob).toMatchObject({ kind: 'extractKernel' });
   expect(kernelJob).not.toHaveProperty('sharpPath');
+  await expect(page.getByTestId('kernel-explicit-caption')).toContainText('network’s restoration');
 
   // Batch, deblur preset: the guided estimate belongs to fast mode.
   await openPanel(page, 'Batch');

@@ -55,6 +55,14 @@ export function partContext(ctx: JobContext, index: number, count: number, label
   };
 }
 
+/** `ctx` for a stretch of a job: the work's progress 0..1 is shown from `from` to `to`. */
+export function spanContext(ctx: JobContext, from: number, to: number): JobContext {
+  return {
+    ...ctx,
+    progress: (update) => ctx.progress({ ...update, progress: from + (to - from) * update.progress }),
+  };
+}
+
 /**
  * `ctx` with a progress bar that the work can bend once it knows where its time goes: after `bend(from, to)`,
  * progress `from` as the work reports it is shown at `to`, the parts before and after it scaled to fit

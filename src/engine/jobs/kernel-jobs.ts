@@ -36,7 +36,7 @@ import { MAXIM_MISSING } from '../model/maxim';
 import { blurWithPsfs } from '../deblur/psf-blur';
 import { gridRegions, meanPsf } from '../kernels/psf';
 import { writeResult } from './output';
-import type { JobContext } from '../core/progress';
+import { spanContext, type JobContext } from '../core/progress';
 
 /**
  * Side of the windows the network restores when there is no sharp photo: one network tile each (tens of
@@ -64,14 +64,19 @@ async function readPair(
   loaded: LoadedModel,
 ): Promise<KernelReading> {
   const alignment = checkPairAlignment(sharp, blurry);
-  const grid = await extractCodes(loaded.model, sharp, blurry, ctx, tilesFor(ctx));
+  // Two halves of the progress bar: G's code, then the PSFs measured region by region.
+  const grid = await extractCodes(loaded.model, sharp, blurry, spanContext(ctx, 0, 0.5), tilesFor(ctx));
+  const measuring = spanContext(ctx, 0.5, 1);
   const measured = await estimatePairPsfs(sharp, blurry, {
     signal: ctx.signal,
     onProgress: (fraction) =>
-      ctx.progress({ stage: 'measuring the blur region by region', progress: fraction }),
+      measuring.progress({ stage: 'measuring the blur region by region', progress: fraction }),
   });
   return { grid, probe: sharp, measured, shift: { x: alignment.dx, y: alignment.dy } };
 }
+
+/** Share of a reading from the blurry photo alone that the network's windows take; measuring after them is quick. */
+const STAND_IN_SHARE = 0.9;
 
 /**
  * The blur of a single blurry photo (issue 22, item 5a): the network restores the window of each region the
@@ -93,18 +98,20 @@ async function readBlurryAlone(
     const x = await deblurLearned(network, y, 1, ctx, (done, total) =>
       ctx.progress({
         stage: `restoring region ${index + 1} of ${windows.length} with the network`,
-        progress: (index + done / total) / windows.length,
+        progress: (STAND_IN_SHARE * (index + done / total)) / windows.length,
       }),
     );
     pasteInto(standIn, x, window.x, window.y);
-    codes.push(await extractCodes(loaded.model, x, y, ctx, tilesFor(ctx)));
+    // G on one window is quick beside the network: it does not move the progress bar.
+    codes.push(await extractCodes(loaded.model, x, y, { ...ctx, progress: () => {} }, tilesFor(ctx)));
   }
+  const measuring = spanContext(ctx, STAND_IN_SHARE, 1);
   const measured = await estimatePairPsfs(standIn, blurry, {
     windows,
     standIn: true,
     signal: ctx.signal,
     onProgress: (fraction) =>
-      ctx.progress({ stage: 'measuring the blur region by region', progress: fraction }),
+      measuring.progress({ stage: 'measuring the blur region by region', progress: fraction }),
   });
   return { grid: codesFromWindows(blurry, windows, codes), probe: standIn, measured, shift: { x: 0, y: 0 } };
 }
@@ -138,10 +145,13 @@ export async function runExtractKernel(
     spec.sharpPath ? readPhoto(spec.sharpPath) : null,
     readPhoto(spec.blurryPath),
   ]);
+  // The reading, then the trace drawn from it: a third of a pair's time, little beside the network's windows.
+  const drawing = sharp ? 2 / 3 : 0.95;
+  const reading = spanContext(ctx, 0, drawing);
   const { grid, probe, measured, shift } = sharp
-    ? await readPair(sharp, blurry, ctx, loaded)
-    : await readBlurryAlone(blurry, ctx, loaded, network!);
-  const psf = await displayPsfs(loaded.model, probe, grid, ctx);
+    ? await readPair(sharp, blurry, reading, loaded)
+    : await readBlurryAlone(blurry, reading, loaded, network!);
+  const psf = await displayPsfs(loaded.model, probe, grid, spanContext(ctx, drawing, 1));
   const kernel: KernelFile = {
     format: KERNEL_FILE_FORMAT,
     version: KERNEL_FILE_VERSION,
@@ -204,7 +214,11 @@ export async function summarise(kernelPath: string, kernel: KernelFile): Promise
     kernelPath,
     name: kernel.name,
     grid: { rows: kernel.grid.rows, cols: kernel.grid.cols },
-    source: { width: kernel.source.width, height: kernel.source.height },
+    source: {
+      width: kernel.source.width,
+      height: kernel.source.height,
+      ...(kernel.source.sharpStandIn && { sharpStandIn: kernel.source.sharpStandIn }),
+    },
     traceDataUrl: `data:image/png;base64,${trace.toString('base64')}`,
     psfGrid: {
       rows: kernel.psf.rows,
