@@ -137,4 +137,5 @@ test('without the network: its options are shown disabled, saying why', async ({
   await openPanel(page, 'Batch');
   await page.getByTestId('batch-preset').selectOption('deblur');
   await expect(page.getByTestId('batch-guided')).toBeDisabled();
+  await expect(page.locator('[data-testid="batch-method"] option[value="learned"]')).toBeDisabled();
 });
