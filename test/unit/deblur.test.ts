@@ -68,16 +68,22 @@ describe('deblur jobs', () => {
     expect([meta.width, meta.height]).toEqual([200, 150]);
   });
 
+  /** An engine with the network installed, and a 64 px crop of the blurry photo (one network tile). */
+  async function networkEngineAndCrop(name: string): Promise<{ withNetwork: Engine; small: string }> {
+    const withNetwork = await Engine.create({
+      backend: 'wasm',
+      checkpointPath,
+      defaultCheckpointPath: checkpointPath,
+    });
+    const small = path.join(dir, name);
+    await sharp(photoPath).extract({ left: 0, top: 0, width: 64, height: 64 }).png().toFile(small);
+    return { withNetwork, small };
+  }
+
   it.skipIf(!findMaximModel())(
     'paper mode starts from the network’s restoration when installed',
     async () => {
-      const withNetwork = await Engine.create({
-        backend: 'wasm',
-        checkpointPath,
-        defaultCheckpointPath: checkpointPath,
-      });
-      const small = path.join(dir, 'small.png');
-      await sharp(photoPath).extract({ left: 0, top: 0, width: 64, height: 64 }).png().toFile(small);
+      const { withNetwork, small } = await networkEngineAndCrop('small.png');
       const stages = new Set<string>();
       const spec: JobSpecInput = {
         kind: 'deblur',
@@ -98,13 +104,7 @@ describe('deblur jobs', () => {
   it.skipIf(!findMaximModel())(
     'fast mode’s guided estimate runs the network on the window first, its time on the progress bar',
     async () => {
-      const withNetwork = await Engine.create({
-        backend: 'wasm',
-        checkpointPath,
-        defaultCheckpointPath: checkpointPath,
-      });
-      const small = path.join(dir, 'small-guided.png');
-      await sharp(photoPath).extract({ left: 0, top: 0, width: 64, height: 64 }).png().toFile(small);
+      const { withNetwork, small } = await networkEngineAndCrop('small-guided.png');
       const updates: ProgressUpdate[] = [];
       const spec: JobSpecInput = {
         kind: 'deblur',

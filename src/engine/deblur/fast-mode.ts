@@ -186,11 +186,22 @@ export async function fastDeblur(
     );
   }
   const marks = progressMarks(photo.width * photo.height, options.restorer !== undefined);
-  if (options.estimator) {
-    const { estimate, reliability: trust } = await options.estimator(photo, window, ctx, marks.estimated);
-    const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
-    return { image, psf: estimate.psf, window, reliability: trust, estimate };
-  }
+  const { estimate, reliability: trust } = options.estimator
+    ? await options.estimator(photo, window, ctx, marks.estimated)
+    : await blindEstimate(photo, window, windowSide, options, ctx, marks.estimated);
+  const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
+  return { image, psf: estimate.psf, window, reliability: trust, estimate };
+}
+
+/** Fast mode's own estimate: blind, on the window's linear-light luma; progress runs from 0 to `progressEnd`. */
+async function blindEstimate(
+  photo: FloatImage,
+  window: Region,
+  windowSide: number,
+  options: FastModeOptions,
+  ctx: JobContext,
+  progressEnd: number,
+): Promise<{ estimate: BlurEstimate; reliability: Reliability }> {
   // The automatic window's coarse scales also see the photo around it; a region the user chose is used alone,
   // since its blur may differ from the rest of the photo's.
   const area = around(photo, window, options.roi ? 0 : CONTEXT * WINDOW);
@@ -205,18 +216,8 @@ export async function fastDeblur(
   const plane: GreyImage = { width: area.width, height: area.height, data: grey };
   // The window's centre within the area: the area is clamped to the photo, so it need not be centred there.
   const focus = { x: window.x + window.width / 2 - area.x, y: window.y + window.height / 2 - area.y };
-  const estimate = await estimateOverSupports(
-    plane,
-    focus,
-    windowSide,
-    supports,
-    options,
-    ctx,
-    marks.estimated,
-  );
-  const trust = reliability(estimate);
-  const image = await restore(photo, trust === 'failed' ? null : estimate.psf, trust, options, ctx, marks);
-  return { image, psf: estimate.psf, window, reliability: trust, estimate };
+  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, options, ctx, progressEnd);
+  return { estimate, reliability: reliability(estimate) };
 }
 
 /**
