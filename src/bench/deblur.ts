@@ -2,7 +2,7 @@
 // clean, realistic, GoPro), each tier with its ceiling (the non-blind deconvolution with the true kernel; for
 // GoPro, whose blur varies, a uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
 // restorer, learned mode (the network), the ceiling; Levin et al.'s error ratio, kernel sizes, how far
-// "reliable" can be trusted; then a 24 MP timing, learned mode's seconds per megapixel, and a contact sheet
+// "reliable" can be trusted; then a 24 MP timing, learned mode's seconds per megapixel and GFLOPS, and a contact sheet
 // of ../shared/data/real-blurry.
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,17 +28,21 @@ import {
   deblurLearned,
   learnedTileCount,
   LearnedNetwork,
+  LEARNED_TILES,
   type NetworkRestore,
 } from '../engine/deblur/learned-mode';
 import { guidedEstimator } from '../engine/deblur/guided-kernel';
 import { findMaximModel } from '../engine/model/maxim';
+import { loadOnnxRuntime, maximTileFlops } from '../engine/model/maxim-runtime';
+import { encodeOnnxModel } from '../engine/model/onnx-proto';
+import { count } from '../common/words';
 import { paperDeblur, paperSchedule, PAPER_DEFAULTS } from '../engine/deblur/paper-mode';
 import { readPhoto } from '../engine/image';
 import type { JobContext } from '../engine/core/progress';
 import { loadModel, loadRestorer } from '../engine/model/model-store';
 import { writeContactSheet } from '../engine/training';
 import { errorUpToShift } from '../engine/deblur/image-ops';
-import { crop, type FloatImage } from '../engine/core/tiling';
+import { crop, roundUpToGrid, type FloatImage } from '../engine/core/tiling';
 import type { Psf } from '../engine/kernels/psf';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, ssim } from './report';
@@ -430,7 +434,44 @@ if (values['full-size'] !== '0') {
   }
 }
 
-// Learned mode's speed on a photo of a modest size (a val photo resized), tiles on threads as in the app.
+/**
+ * onnxruntime's dense peak here: the best of `runs` runs of a 2048x2048 by 2048x2048 MatMul (17.2 GFLOP) on
+ * `threads` intra-op threads, in GFLOPS; null without onnxruntime.
+ */
+async function densePeakGflops(threads: number, runs = 8): Promise<number | null> {
+  const ort = loadOnnxRuntime();
+  if (typeof ort === 'string') return null;
+  const n = 2048;
+  const matrix = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i) / 64);
+  const bytes = new Uint8Array(matrix.buffer);
+  const model = encodeOnnxModel(
+    {
+      name: 'dense-peak',
+      nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+      initializers: [{ name: 'w', type: 'float', dims: [n, n], data: bytes }],
+      inputs: [{ name: 'x', type: 'float', dims: [n, n] }],
+      outputs: [{ name: 'y', type: 'float', dims: [n, n] }],
+    },
+    20,
+    'blurspace bench',
+  );
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = { x: new ort.Tensor('float32', matrix, [n, n]) };
+  let best = Infinity;
+  for (let run = 0; run <= runs; run++) {
+    const [, seconds] = await timed(() => session.run(feeds));
+    if (run > 0) best = Math.min(best, seconds);
+  }
+  return (2 * n ** 3) / best / 1e9;
+}
+
+// Learned mode's speed on a photo of a modest size (a val photo resized), tiles on threads as in the app:
+// seconds per megapixel, and the GFLOPS achieved (the tiles' arithmetic, counted on the network's ONNX graph,
+// over the time) against onnxruntime's dense peak measured right after.
 if (network && values['learned-timing'] !== '0') {
   const side = Number(values['learned-timing']);
   const photo = await readPhoto(
@@ -440,16 +481,35 @@ if (network && values['learned-timing'] !== '0') {
       .toBuffer(),
   );
   const megapixels = (side * side) / 1e6;
+  const tiles = learnedTileCount(side, side);
+  const tile = Math.min(LEARNED_TILES.tileSize, roundUpToGrid(side, LEARNED_TILES.cell));
   for (const runtime of values['learned-runtime'].split(',')) {
     // The tile threads read it when they start: a new network (new threads) for each runtime.
     process.env.BLURSPACE_LEARNED_RUNTIME = runtime;
     const timedNetwork = new LearnedNetwork(networkPath!);
     const [, seconds] = await timed(async () => deblurLearned(timedNetwork, photo, 1, ctx, () => undefined));
     console.log(
-      `learned mode (runtime ${runtime}): a ${side}x${side} photo (${learnedTileCount(side, side)} tiles) took ` +
+      `learned mode (runtime ${runtime}): a ${side}x${side} photo (${tiles} tiles) took ` +
         `${seconds.toFixed(0)} s, ${(seconds / megapixels).toFixed(0)} s per megapixel (${tileThreads()} threads, ` +
         `network load and warm-up included); load average ${os.loadavg()[0]!.toFixed(1)}; peak RSS ` +
         `${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+    );
+    const gflop = (await maximTileFlops(networkPath!, tile, tile)).total / 1e9;
+    const achieved = (gflop * tiles) / seconds;
+    const peaks = [1, tileThreads()].filter((t, i, all) => all.indexOf(t) === i);
+    const peak: Array<[number, number | null]> = [];
+    for (const threads of peaks) peak.push([threads, await densePeakGflops(threads)]);
+    const best = Math.max(...peak.map(([, g]) => g ?? 0));
+    console.log(
+      `  ${gflop.toFixed(1)} GFLOP a ${tile}x${tile} tile (counted on its ONNX graph), ${(gflop * tiles).toFixed(0)} ` +
+        `in all: ${achieved.toFixed(1)} GFLOPS achieved; dense peak (onnxruntime MatMul 2048³, measured now) ` +
+        peak
+          .map(([t, g]) => `${g === null ? 'n/a' : g.toFixed(0)} GFLOPS on ${count(t, 'thread')}`)
+          .join(', ') +
+        (best
+          ? `: ${((100 * achieved) / best).toFixed(0)} % of it; at that peak at least ` +
+            `${((gflop * tiles) / best / megapixels).toFixed(0)} s per megapixel`
+          : ''),
     );
   }
 }

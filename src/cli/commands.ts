@@ -375,8 +375,14 @@ const batch: Command = {
       onConflict: values['on-conflict'] ?? 'rename',
       jobs: optionalNumber(values.jobs) ?? 1,
     });
+    const engine = await createEngine(values);
+    // As deblur --mode learned: refused before any photo is read, rather than every photo failing.
+    if (spec.kind === 'batch' && spec.preset.kind === 'deblur' && spec.preset.mode === 'learned') {
+      const network = engine.info().learnedNetwork;
+      if (!network.available) throw new Error(network.note);
+    }
     try {
-      const result = await runJob(await createEngine(values), spec, values.quiet);
+      const result = await runJob(engine, spec, values.quiet);
       if (result.kind !== 'batch') throw new Error(`unexpected ${result.kind} result`);
       for (const item of result.problems.filter((i) => i.status === 'failed')) {
         console.log(`failed   ${item.input}: ${item.reason ?? ''}`);

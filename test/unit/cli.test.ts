@@ -1,5 +1,6 @@
 // The command line, as a user runs it (the built CLI in a child process).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findMaximModel } from '../../src/engine/model/maxim';
+import { findMaximModel, MAXIM_MISSING } from '../../src/engine/model/maxim';
 import { REPO_ROOT } from '../helpers/paths';
 import { MOTION_BLURRED, STREET, TEXTURE, writeLargePhoto } from '../helpers/test-images';
 import { saveTinyCheckpoint } from '../helpers/tiny-model';
@@ -178,6 +179,21 @@ describe('blurspace CLI', () => {
         stderr: expect.stringMatching(/--roi wants x,y,width,height/),
       });
     });
+  });
+
+  it('batch --mode learned stops before any photo when the network is not installed, as deblur does', async () => {
+    const out = path.join(dir, 'learned-batch');
+    // A model.json that does not exist stands for a machine without the network's package.
+    const env = { ...process.env, BLURSPACE_LEARNED_MODEL: path.join(dir, 'no-network', 'model.json') };
+    const learned = (...args: string[]) => run(process.execPath, [BIN, ...args, '-q'], { env });
+    const refused = { code: 1, stderr: expect.stringContaining(MAXIM_MISSING) };
+    await expect(
+      learned('batch', MOTION_BLURRED, '-o', out, '--preset', 'deblur', '--mode', 'learned'),
+    ).rejects.toMatchObject(refused);
+    expect(existsSync(out)).toBe(false);
+    await expect(
+      learned('deblur', MOTION_BLURRED, '-o', path.join(out, 'one.png'), '--mode', 'learned'),
+    ).rejects.toMatchObject(refused);
   });
 
   it('fast deblur draws its kernel; tiles on worker threads give the same file as one thread; --learned', async () => {

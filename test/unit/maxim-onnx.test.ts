@@ -7,13 +7,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/core/backend';
 import { findMaximModel, loadMaxim, MAXIM_MISSING, maximRestore } from '../../src/engine/model/maxim';
-import { loadMaximRunner, loadOnnxRuntime } from '../../src/engine/model/maxim-runtime';
-import { encodeOnnxModel } from '../../src/engine/model/onnx-proto';
+import { loadMaximRunner, loadOnnxRuntime, maximTileFlops } from '../../src/engine/model/maxim-runtime';
+import { onnxFlops } from '../../src/engine/model/onnx-flops';
+import { decodeOnnxModel, encodeOnnxModel, type OnnxGraph } from '../../src/engine/model/onnx-proto';
 import { MOTION_BLURRED, readFloatImage } from '../helpers/test-images';
 
 const ort = loadOnnxRuntime();
 const ORT = typeof ort === 'string' ? null : ort;
 const MODEL = findMaximModel();
+/** GFLOP of one 64x64 tile of the network, counted on its ONNX graph (340.6 at 256x256; decision 0020). */
+const GFLOP_64 = 19.97;
 
 function psnr(a: Float32Array, b: Float32Array): number {
   let sum = 0;
@@ -32,6 +35,60 @@ async function withRuntime<T>(value: string, run: () => Promise<T>): Promise<T> 
     else process.env.BLURSPACE_LEARNED_RUNTIME = before;
   }
 }
+
+describe('ONNX FLOP count', () => {
+  const floats = (n: number): Uint8Array => new Uint8Array(new Float32Array(n).buffer);
+  // x [1,4,8,8] -> Conv 6x4x3x3 (pads 1) + bias -> NHWC -> [64,6] -> MatMul [6,5] -> Gelu -> LayerNorm
+  const graph: OnnxGraph = {
+    name: 'count',
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attributes: { pads: [1, 1, 1, 1] } },
+      { op: 'Add', inputs: ['c', 'b'], outputs: ['a'] },
+      { op: 'Transpose', inputs: ['a'], outputs: ['t'], attributes: { perm: [0, 2, 3, 1] } },
+      { op: 'Reshape', inputs: ['t', 'shape'], outputs: ['r'] },
+      { op: 'MatMul', inputs: ['r', 'm'], outputs: ['p'] },
+      { op: 'Gelu', inputs: ['p'], outputs: ['g'], attributes: { approximate: 'tanh' } },
+      {
+        op: 'LayerNormalization',
+        inputs: ['g', 'gamma', 'beta'],
+        outputs: ['y'],
+        attributes: { axis: -1, epsilon: { floatValue: 0.25 } },
+      },
+    ],
+    initializers: [
+      { name: 'w', type: 'float', dims: [6, 4, 3, 3], data: floats(216) },
+      { name: 'b', type: 'float', dims: [1, 6, 1, 1], data: floats(6) },
+      { name: 'shape', type: 'int64', dims: [2], data: new Uint8Array(BigInt64Array.of(-1n, 6n).buffer) },
+      { name: 'm', type: 'float', dims: [6, 5], data: floats(30) },
+      { name: 'gamma', type: 'float', dims: [5], data: floats(5) },
+      { name: 'beta', type: 'float', dims: [5], data: floats(5) },
+    ],
+    inputs: [{ name: 'x', type: 'float', dims: [1, 4, 8, 8] }],
+    outputs: [{ name: 'y', type: 'float', dims: [64, 5] }],
+  };
+
+  it('reads back what the writer encodes', () => {
+    const decoded = decodeOnnxModel(encodeOnnxModel(graph, 20, 'test'));
+    expect(decoded.nodes).toEqual(graph.nodes.map((n) => ({ ...n, attributes: n.attributes ?? {} })));
+    expect(decoded.inputs).toEqual(graph.inputs);
+    expect(decoded.outputs).toEqual(graph.outputs);
+    expect(decoded.initializers.map(({ name, type, dims }) => ({ name, type, dims }))).toEqual(
+      graph.initializers.map(({ name, type, dims }) => ({ name, type, dims })),
+    );
+    expect(Array.from(decoded.initializers[2]!.data)).toEqual(Array.from(graph.initializers[2]!.data));
+  });
+
+  it('counts 2 FLOPs a multiply-add in convolutions and products, elementwise ops by their outputs', () => {
+    const flops = onnxFlops(encodeOnnxModel(graph, 20, 'test'));
+    const conv = 2 * 6 * 8 * 8 * 4 * 9;
+    const matmul = 2 * 64 * 6 * 5;
+    expect(flops.byOp.Conv).toEqual({ nodes: 1, flops: conv });
+    expect(flops.byOp.Add!.flops).toBe(6 * 64);
+    expect(flops.byOp.Transpose!.flops).toBe(0);
+    expect(flops.dense).toBe(conv + matmul);
+    expect(flops.total).toBe(conv + 6 * 64 + matmul + 8 * 320 + 8 * 320);
+  });
+});
 
 describe.skipIf(!ORT)('onnxruntime', () => {
   it('runs a model as the ONNX writer encodes it (ints, floats, strings, int64 and float tensors)', async () => {
@@ -115,6 +172,10 @@ describe.skipIf(!ORT)('onnxruntime', () => {
       expect(psnr(reference, blurry.data)).toBeLessThan(50);
       expect(await readdir(cache)).toEqual([expect.stringMatching(/^maxim-[0-9a-f]{16}-64x64\.onnx$/)]);
       await expect(onnx.restore(blurry.data.slice(), 60, 64)).rejects.toThrow(/multiples of 64/);
+      // Its arithmetic, counted on the cached model: almost all of it in convolutions and products.
+      const flops = await maximTileFlops(MODEL!, 64, 64);
+      expect(flops.total / 1e9).toBeCloseTo(GFLOP_64, 1);
+      expect(flops.dense / flops.total).toBeGreaterThan(0.95);
     }, 300_000);
   });
 });

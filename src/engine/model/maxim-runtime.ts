@@ -11,6 +11,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../core/fs-atomic';
 import { checkMaximSize, loadMaxim, maximRestore, readMaximArtifacts } from './maxim';
 import { maximToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './maxim-onnx';
+import { onnxFlops, type OnnxFlops } from './onnx-flops';
 
 export const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -101,6 +102,47 @@ export async function loadMaximRunner(modelJson: string, threads = 1): Promise<M
   };
 }
 
+/**
+ * The network converted to ONNX for `width` x `height` tiles: the file kept in the cache folder (converted
+ * now if it is not there yet), or the model's bytes when the cache cannot be written.
+ */
+export async function maximOnnxModel(
+  modelJson: string,
+  width: number,
+  height: number,
+): Promise<string | Uint8Array> {
+  const key = createHash('sha256')
+    .update(await readFile(modelJson))
+    .update(`converter ${CONVERTER_VERSION}`)
+    .digest('hex')
+    .slice(0, 16);
+  const file = path.join(cacheDir(), `maxim-${key}-${width}x${height}.onnx`);
+  if (existsSync(file)) return file;
+  const artifacts = await readMaximArtifacts(modelJson);
+  const graph = await loadMaxim(artifacts);
+  let bytes: Uint8Array;
+  try {
+    bytes = maximToOnnx(artifacts, graph, width, height);
+  } finally {
+    graph.dispose();
+  }
+  // A cache that cannot be written only costs the conversion (seconds) next time.
+  await mkdir(path.dirname(file), { recursive: true })
+    .then(() => writeFileAtomic(file, bytes))
+    .catch(() => undefined);
+  return bytes;
+}
+
+/**
+ * The arithmetic of one `width` x `height` tile of the network, counted on its ONNX graph (onnx-flops.ts):
+ * ~341 GFLOP at 256x256, 97.6 % of it in convolutions and matrix products (decision 0020, amendment
+ * "speed bound").
+ */
+export async function maximTileFlops(modelJson: string, width: number, height: number): Promise<OnnxFlops> {
+  const model = await maximOnnxModel(modelJson, width, height);
+  return onnxFlops(typeof model === 'string' ? await readFile(model) : model);
+}
+
 function onnxRunner(ort: OrtModule, modelJson: string, threads: number): MaximRunner {
   const sessions = new Map<string, Promise<OrtSession>>();
   const open = async (width: number, height: number): Promise<OrtSession> => {
@@ -113,26 +155,7 @@ function onnxRunner(ort: OrtModule, modelJson: string, threads: number): MaximRu
       // speed measurable here (decision 0020, amendment).
       enableMemPattern: false,
     };
-    const key = createHash('sha256')
-      .update(await readFile(modelJson))
-      .update(`converter ${CONVERTER_VERSION}`)
-      .digest('hex')
-      .slice(0, 16);
-    const file = path.join(cacheDir(), `maxim-${key}-${width}x${height}.onnx`);
-    if (existsSync(file)) return ort.InferenceSession.create(file, options);
-    const artifacts = await readMaximArtifacts(modelJson);
-    const graph = await loadMaxim(artifacts);
-    let bytes: Uint8Array;
-    try {
-      bytes = maximToOnnx(artifacts, graph, width, height);
-    } finally {
-      graph.dispose();
-    }
-    // A cache that cannot be written only costs the conversion (seconds) next time.
-    await mkdir(path.dirname(file), { recursive: true })
-      .then(() => writeFileAtomic(file, bytes))
-      .catch(() => undefined);
-    return ort.InferenceSession.create(bytes, options);
+    return ort.InferenceSession.create(await maximOnnxModel(modelJson, width, height), options);
   };
   return {
     runtime: 'onnxruntime',

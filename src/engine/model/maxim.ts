@@ -17,8 +17,13 @@ export const MAXIM_MISSING =
   `The learned mode needs the network in the npm package ${MAXIM_PACKAGE}, which is not installed ` +
   `here (npm install adds it; it is part of Blurspace's dependencies).`;
 
-/** The graph's model.json in the installed package, or null when the package is absent. */
+/**
+ * The graph's model.json in the installed package, or null when the package is absent. BLURSPACE_LEARNED_MODEL
+ * names another model.json instead; one that does not exist stands for a machine without the package.
+ */
 export function findMaximModel(): string | null {
+  const chosen = process.env.BLURSPACE_LEARNED_MODEL;
+  if (chosen) return existsSync(chosen) ? path.resolve(chosen) : null;
   const require = createRequire(import.meta.url);
   for (const dir of require.resolve.paths(MAXIM_PACKAGE) ?? []) {
     const file = path.join(dir, MAXIM_PACKAGE, 'models', 'model.json');

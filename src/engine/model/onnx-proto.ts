@@ -199,3 +199,148 @@ export function encodeOnnxModel(graph: OnnxGraph, opset: number, producer: strin
   });
   return w.finish();
 }
+
+/** A protobuf message's fields in order: varints as bigint, length-delimited fields as views (no copy). */
+function* protoFields(bytes: Uint8Array): Generator<[field: number, value: bigint | Uint8Array | number]> {
+  let at = 0;
+  const varint = (): bigint => {
+    let v = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const byte = bytes[at++]!;
+      v |= BigInt(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return v;
+    }
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  while (at < bytes.length) {
+    const tag = Number(varint());
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === WIRE_VARINT) yield [field, varint()];
+    else if (wire === WIRE_BYTES) {
+      const length = Number(varint());
+      yield [field, bytes.subarray(at, at + length)];
+      at += length;
+    } else if (wire === WIRE_FIXED32) {
+      yield [field, view.getFloat32(at, true)];
+      at += 4;
+    } else if (wire === 1) {
+      yield [field, view.getFloat64(at, true)];
+      at += 8;
+    } else throw new Error(`unsupported protobuf wire type ${wire}`);
+  }
+}
+
+const text = (value: unknown): string => new TextDecoder().decode(value as Uint8Array);
+const TYPE_NAMES = Object.fromEntries(Object.entries(OnnxType).map(([k, v]) => [v, k])) as Record<
+  number,
+  OnnxTypeName
+>;
+
+/** The int64s of a repeated field's one occurrence: a single varint, or packed varints. */
+function int64s(value: bigint | Uint8Array | number): number[] {
+  if (typeof value === 'bigint') return [Number(BigInt.asIntN(64, value))];
+  if (typeof value === 'number') return [value];
+  const out: number[] = [];
+  let v = 0n;
+  let shift = 0n;
+  for (const byte of value) {
+    v |= BigInt(byte & 0x7f) << shift;
+    shift += 7n;
+    if (!(byte & 0x80)) {
+      out.push(Number(BigInt.asIntN(64, v)));
+      v = 0n;
+      shift = 0n;
+    }
+  }
+  return out;
+}
+
+function readAttribute(bytes: Uint8Array): [string, OnnxAttribute] {
+  let name = '';
+  let type = 0;
+  let f = 0;
+  let i = 0;
+  let s = '';
+  const ints: number[] = [];
+  for (const [field, value] of protoFields(bytes)) {
+    if (field === 1) name = text(value);
+    else if (field === 2) f = value as number;
+    else if (field === 3) i = Number(BigInt.asIntN(64, value as bigint));
+    else if (field === 4) s = text(value);
+    else if (field === 8) ints.push(...int64s(value));
+    else if (field === 20) type = Number(value);
+  }
+  const values: Record<number, OnnxAttribute> = {
+    [ATTR_FLOAT]: { floatValue: f },
+    [ATTR_INT]: i,
+    [ATTR_STRING]: s,
+    [ATTR_INTS]: ints,
+  };
+  if (!(type in values)) throw new Error(`attribute ${name}: type ${type} unsupported`);
+  return [name, values[type]!];
+}
+
+function readTensor(bytes: Uint8Array): OnnxTensor {
+  const tensor: OnnxTensor = { name: '', type: 'float', dims: [], data: new Uint8Array(0) };
+  for (const [field, value] of protoFields(bytes)) {
+    if (field === 1) tensor.dims.push(...int64s(value));
+    else if (field === 2) tensor.type = TYPE_NAMES[Number(value)] ?? tensor.type;
+    else if (field === 8) tensor.name = text(value);
+    else if (field === 9) tensor.data = value as Uint8Array;
+  }
+  return tensor;
+}
+
+function readValueInfo(bytes: Uint8Array): OnnxValueInfo {
+  const info: OnnxValueInfo = { name: '', type: 'float', dims: [] };
+  for (const [field, value] of protoFields(bytes)) {
+    if (field === 1) info.name = text(value);
+    if (field !== 2) continue;
+    for (const [f1, tensor] of protoFields(value as Uint8Array)) {
+      if (f1 !== 1) continue;
+      for (const [f2, part] of protoFields(tensor as Uint8Array)) {
+        if (f2 === 1) info.type = TYPE_NAMES[Number(part)] ?? info.type;
+        if (f2 !== 2) continue;
+        for (const [f3, dim] of protoFields(part as Uint8Array)) {
+          if (f3 !== 1) continue;
+          for (const [f4, size] of protoFields(dim as Uint8Array)) if (f4 === 1) info.dims.push(Number(size));
+        }
+      }
+    }
+  }
+  return info;
+}
+
+/**
+ * The graph of a serialized ModelProto, as far as encodeOnnxModel writes one (initializers keep their raw
+ * bytes as views into `bytes`): for reading a model back, e.g. to count its arithmetic (onnx-flops.ts).
+ */
+export function decodeOnnxModel(bytes: Uint8Array): OnnxGraph {
+  const graph: OnnxGraph = { name: '', nodes: [], initializers: [], inputs: [], outputs: [] };
+  for (const [field, value] of protoFields(bytes)) {
+    if (field !== 7) continue;
+    for (const [g, part] of protoFields(value as Uint8Array)) {
+      const body = part as Uint8Array;
+      if (g === 2) graph.name = text(body);
+      else if (g === 5) graph.initializers.push(readTensor(body));
+      else if (g === 11) graph.inputs.push(readValueInfo(body));
+      else if (g === 12) graph.outputs.push(readValueInfo(body));
+      else if (g === 1) {
+        const node: OnnxNode = { op: '', inputs: [], outputs: [], attributes: {} };
+        for (const [n, item] of protoFields(body)) {
+          if (n === 1) node.inputs.push(text(item));
+          else if (n === 2) node.outputs.push(text(item));
+          else if (n === 3) node.name = text(item);
+          else if (n === 4) node.op = text(item);
+          else if (n === 5) {
+            const [name, attribute] = readAttribute(item as Uint8Array);
+            node.attributes![name] = attribute;
+          }
+        }
+        graph.nodes.push(node);
+      }
+    }
+  }
+  return graph;
+}
