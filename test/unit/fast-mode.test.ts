@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobContext } from '../../src/engine/core/progress';
 import type { FloatImage } from '../../src/engine/core/tiling';
-import { psfSimilarity } from '../../src/engine/deblur/blind-kernel';
+import { downscale, psfSimilarity } from '../../src/engine/deblur/blind-kernel';
 import { blurExtent, FAST_DEFAULTS, fastDeblur, reliability } from '../../src/engine/deblur/fast-mode';
 import { bestShift, errorUpToShift } from '../../src/engine/deblur/image-ops';
 import { kernelToPsf, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
@@ -134,5 +134,18 @@ describe('fast mode on synthetic camera shake', () => {
     // Scales that agree a little less on a compact trace are still trusted (decision 0018).
     expect(reliability({ ...good, consistency: 0.8 })).toBe('reliable');
     expect(reliability({ ...good, psf: { size: 3, weights: [0, 0, 0, 0, 1, 0, 0, 0, 0] } })).toBe('failed');
+  });
+});
+
+describe('the estimator\'s image pyramid', () => {
+  it('downscales onto an even grid: a ramp keeps its slope at a ratio of 1.41', () => {
+    // Whole-pixel blocks (1, 2, 1, 1, 2... wide) move samples by up to half a pixel: steps of 1 to 1.5 where
+    // they should be 1.41. Partial pixels counted by their share keep every step within 0.17 of it (the ramp's
+    // pixels are a staircase, so a box average cannot make the steps exactly even).
+    const width = 181;
+    const ramp = { width, height: 4, data: Float64Array.from({ length: width * 4 }, (_, i) => i % width) };
+    const small = downscale(ramp, 128, 4);
+    for (let x = 0; x + 1 < 128; x++)
+      expect(Math.abs(small.data[x + 1]! - small.data[x]! - width / 128)).toBeLessThan(0.17);
   });
 });
