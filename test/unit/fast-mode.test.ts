@@ -137,7 +137,7 @@ describe('fast mode on synthetic camera shake', () => {
   });
 });
 
-describe('the estimator\'s image pyramid', () => {
+describe("the estimator's image pyramid", () => {
   it('downscales onto an even grid: a ramp keeps its slope at a ratio of 1.41', () => {
     // Whole-pixel blocks (1, 2, 1, 1, 2... wide) move samples by up to half a pixel: steps of 1 to 1.5 where
     // they should be 1.41. Partial pixels counted by their share keep every step within 0.17 of it (the ramp's

@@ -116,7 +116,9 @@ export function blurExtent(psf: Psf): number {
  * photo is restored more gently. c and the bounds scored best for the true kernel's restoration over the
  * clean and realistic tiers together (decision 0018).
  */
-export function nonBlindOptions(photo: FloatImage): DeconvolutionOptions {
+export function nonBlindOptions(photo: FloatImage, lambda?: number): DeconvolutionOptions {
+  // A weight already chosen (a job's, from the same photo) spares measuring the noise again.
+  if (lambda !== undefined) return { alpha: 0.8, lambda };
   const sigma = Math.max(noiseLevel(photo), 1e-6);
   return { alpha: 0.8, lambda: Math.min(LAMBDA_MAX, Math.max(LAMBDA_MIN, NOISE_WEIGHT / (sigma * sigma))) };
 }
@@ -270,7 +272,7 @@ async function restore(
       psf,
       {
         strength,
-        ...nonBlindOptions(photo),
+        ...nonBlindOptions(photo, options.deconvolution?.lambda),
         ...(ctx.tileSize && { tileSize: ctx.tileSize }),
         ...options.deconvolution,
       },
