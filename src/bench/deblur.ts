@@ -162,6 +162,8 @@ interface PairResult {
   foundBlurPx: number;
   /** The estimated kernel applied at full strength, whatever its reliability (for tuning the labels). */
   applied: number;
+  /** Fast mode run on the sharp photo itself, which it should leave as it is: its label, and the result's error. */
+  onSharp: { reliability: Reliability; error: number };
 }
 
 const results = new Map<string, PairResult[]>();
@@ -180,6 +182,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
         ? fastDeblur(pair.blurry, { ...fastOptions, estimator: guidedEstimator(rememberedNetwork) }, ctx)
         : null,
     );
+    const onSharp = await fastDeblur(pair.sharp, fastOptions, ctx);
     const restore = (psf: Psf) =>
       deconvolve(pair.blurry, psf, { ...nonBlindOptions(pair.blurry), ...fastOptions.deconvolution });
     const ceiling = await restore(pair.ceilingPsf);
@@ -211,6 +214,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
       trueBlurPx: pair.blurPx,
       foundBlurPx: fast.reliability === 'failed' ? 0 : blurExtent(fast.psf),
       applied: alignedError(applied, pair.sharp, pair.ceilingPsf),
+      onSharp: { reliability: onSharp.reliability, error: alignedError(onSharp.image, pair.sharp) },
     };
     list.push(result);
     if (values.verbose) {
@@ -258,6 +262,13 @@ function withStandardError(gains: number[]): string {
   return `${m.toFixed(2)} ± ${Math.sqrt(variance / gains.length).toFixed(2)}`;
 }
 
+/** How many labels are reliable / uncertain / failed. */
+function labelCounts(labels: Array<Reliability | null>): string {
+  return (['reliable', 'uncertain', 'failed'] as const)
+    .map((label) => labels.filter((l) => l === label).length)
+    .join(' / ');
+}
+
 const rows: string[][] = [];
 for (const [tier, list] of results) {
   if (!list.length) continue;
@@ -298,11 +309,8 @@ for (const [tier, list] of results) {
       mean(list.map((r) => r.networkSeconds)).toFixed(0),
     );
   if (guided) {
-    const counts = (['reliable', 'uncertain', 'failed'] as const).map(
-      (label) => list.filter((r) => r.guidedReliability === label).length,
-    );
     row(
-      `guided (network's window, fitted kernel; ${counts.join(' / ')})`,
+      `guided (network's window, fitted kernel; ${labelCounts(list.map((r) => r.guidedReliability))})`,
       list.map((r) => r.guided!),
       list.map((r) => r.ssim.guided!),
       mean(list.map((r) => r.guidedSeconds)).toFixed(0),
@@ -346,7 +354,7 @@ for (const [tier, list] of results) {
     `${((100 * ratios.filter((q) => q <= 3).length) / ratios.length).toFixed(0)} %`,
     [...ratios].sort((a, b) => a - b)[ratios.length >> 1]!.toFixed(2),
     (mean(list.map((r) => decibels(r.ceiling))) - mean(list.map((r) => decibels(r.fast)))).toFixed(2),
-    `${reliable.length} / ${list.filter((r) => r.reliability === 'uncertain').length} / ${list.filter((r) => r.reliability === 'failed').length}`,
+    labelCounts(list.map((r) => r.reliability)),
     `${falseReliable.length} of ${reliable.length} (${visiblyWorse.length} by > 0.1 dB)`,
     sizeErrors.length ? `${mean(sizeErrors).toFixed(1)} / ${mean(sizeErrors.map(Math.abs)).toFixed(1)}` : '-',
     tier === 'gopro' ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
@@ -364,6 +372,33 @@ printTable(
     'true blur px',
   ],
   summary,
+);
+
+// A photo with no motion blur must come out as it went in: a blur "found" on a sharp photo and removed
+// sharpens noise and rings. Fast mode on each pair's sharp photo, per ladder tier.
+console.log('');
+const sharpRows: string[][] = [];
+for (const tier of TIERS) {
+  const list = results.get(tier);
+  if (!list?.length) continue;
+  const psnrs = list.map((r) => decibels(r.onSharp.error));
+  sharpRows.push([
+    tier,
+    String(list.length),
+    labelCounts(list.map((r) => r.onSharp.reliability)),
+    Math.min(...psnrs).toFixed(2),
+    [...psnrs].sort((a, b) => a - b)[psnrs.length >> 1]!.toFixed(2),
+  ]);
+}
+printTable(
+  [
+    'sharp photos (no blur)',
+    'n',
+    'reliable / uncertain / failed',
+    'result against the photo: lowest PSNR dB',
+    'median PSNR dB',
+  ],
+  sharpRows,
 );
 
 /**
