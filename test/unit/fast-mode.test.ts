@@ -6,12 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tierPair } from '../../src/bench/tiers';
 import type { JobContext } from '../../src/engine/core/progress';
 import type { FloatImage } from '../../src/engine/core/tiling';
 import { downscale, psfSimilarity } from '../../src/engine/deblur/blind-kernel';
 import { blurExtent, FAST_DEFAULTS, fastDeblur, reliability } from '../../src/engine/deblur/fast-mode';
 import { bestShift, errorUpToShift } from '../../src/engine/deblur/image-ops';
 import { kernelToPsf, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
+import { HAS_SHARED_DATA, SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/paths';
 import { blurLikeACamera, writeLargePhoto } from '../helpers/test-images';
 
 const SIZE = 512;
@@ -134,7 +136,24 @@ describe('fast mode on synthetic camera shake', () => {
     // Scales that agree a little less on a compact trace are still trusted (decision 0018).
     expect(reliability({ ...good, consistency: 0.8 })).toBe('reliable');
     expect(reliability({ ...good, psf: { size: 3, weights: [0, 0, 0, 0, 1, 0, 0, 0, 0] } })).toBe('failed');
+    // A point with a faint 12 px smear (41 % in one tap, as found on a sharp façade) is no motion blur.
+    const smear = lineKernelPsf(12);
+    const centre = (smear.size >> 1) * (smear.size + 1);
+    const pointed = { ...smear, weights: smear.weights.map((w, i) => (i === centre ? w + 0.35 : w)) };
+    expect(reliability({ ...good, psf: pointed })).toBe('failed');
   });
+
+  it.skipIf(!HAS_SHARED_DATA)(
+    `leaves a sharp photo as it is: a façade's repeated windows are no blur ${HAS_SHARED_DATA ? '' : SHARED_DATA_MISSING}`,
+    async () => {
+      // The sharp photo of the bench's clean pair 1 (256 px): the estimate used to be a reliable 12 px horizontal
+      // smear, and its removal put the result at 22 dB from the photo (decision 0018, sixth amendment).
+      const { sharp: photo } = await tierPair('clean', 1, 256, SHARED_DATA);
+      const result = await fastDeblur(photo, FAST_DEFAULTS, ctx);
+      expect(result.reliability).toBe('failed');
+      expect(result.image.data).toEqual(photo.data);
+    },
+  );
 });
 
 describe("the estimator's image pyramid", () => {

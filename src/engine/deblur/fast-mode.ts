@@ -80,15 +80,17 @@ export const FAST_MIN_SIDE = 48;
 
 /**
  * How far the estimate can be trusted. Reliable: the two finest scales agree, the kernel is a trace rather
- * than a blob, and it does not run into its support's border. Thresholds from the per-pair table of
+ * than a blob or a point, and it does not run into its support's border. Thresholds from the per-pair table of
  * `npm run bench:deblur -- --verbose` (decision 0018).
  */
 export type Reliability = 'reliable' | 'uncertain' | 'failed';
 export function reliability(
   estimate: Pick<BlurEstimate, 'psf' | 'consistency' | 'fill' | 'edgeMass'>,
 ): Reliability {
-  // A point is no motion blur: "removing" it would only sharpen the noise.
-  if (blurExtent(estimate.psf) <= NO_BLUR_PX) return 'failed';
+  // A point is no motion blur: "removing" it would only sharpen the noise. A kernel with a fifth of its mass in
+  // one tap is mostly a point with a faint smear: what shading, soft edges and repeated structure give a sharp
+  // photo (decision 0018, sixth amendment).
+  if (blurExtent(estimate.psf) <= NO_BLUR_PX || peakShare(estimate.psf) >= POINT_SHARE) return 'failed';
   if (estimate.fill > FILL_FAILED || estimate.consistency < CONSISTENCY_FAILED) return 'failed';
   if (
     estimate.fill > FILL_UNCERTAIN ||
@@ -99,10 +101,22 @@ export function reliability(
   return 'reliable';
 }
 const NO_BLUR_PX = 3;
+const POINT_SHARE = 0.2;
 const FILL_FAILED = 0.18;
 const FILL_UNCERTAIN = 0.15;
 const CONSISTENCY_FAILED = 0.6;
 const CONSISTENCY_UNCERTAIN = 0.75;
+
+/** The share of a PSF's mass in its largest tap. */
+function peakShare(psf: Psf): number {
+  let total = 0;
+  let peak = 0;
+  for (const w of psf.weights) {
+    total += w;
+    peak = Math.max(peak, w);
+  }
+  return total > 0 ? peak / total : 1;
+}
 
 /** The longest side of the box of a PSF's taps of at least 2 % of its peak. */
 export function blurExtent(psf: Psf): number {
