@@ -1,5 +1,5 @@
 // `npm run bench:deblur`: restoration quality and speed on the validation ladder (src/bench/tiers.ts:
-// clean, realistic, GoPro), each tier with its ceiling (the non-blind deconvolution with the true kernel; for
+// clean, realistic, GoPro; whole GoPro frames when asked for), each tier with its ceiling (the non-blind deconvolution with the true kernel; for
 // GoPro, whose blur varies, a uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
 // restorer, learned mode (the network), the ceiling; Levin et al.'s error ratio, kernel sizes, how far
 // "reliable" can be trusted; then a 24 MP timing, learned mode's seconds per megapixel and GFLOPS, and a contact sheet
@@ -46,14 +46,16 @@ import { crop, roundUpToGrid, type FloatImage } from '../engine/core/tiling';
 import type { Psf } from '../engine/kernels/psf';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, ssim } from './report';
-import { tierPair, TIERS, type Tier } from './tiers';
+import { ALL_TIERS, tierPair, TIERS, type Tier } from './tiers';
 
 const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' },
     /** Pairs per tier. */
     pairs: { type: 'string', default: '14' },
+    /** Side of the tiers' square crops (gopro-frames are whole 1280x720 frames). */
     size: { type: 'string', default: '400' },
+    /** Comma-separated: the default ladder clean, realistic, gopro, and gopro-frames by name. */
     tiers: { type: 'string', default: TIERS.join(',') },
     'paper-pairs': { type: 'string', default: '0' },
     'paper-iterations': { type: 'string', default: '200' },
@@ -167,11 +169,15 @@ interface PairResult {
 }
 
 const results = new Map<string, PairResult[]>();
-for (const tier of values.tiers.split(',') as Tier[]) {
+const tiers = values.tiers.split(',') as Tier[];
+const unknownTier = tiers.find((tier) => !ALL_TIERS.includes(tier));
+if (unknownTier) throw new Error(`unknown tier "${unknownTier}": use ${ALL_TIERS.join(', ')}`);
+for (const tier of tiers) {
   const list: PairResult[] = [];
   results.set(tier, list);
   for (let index = 0; index < Number(values.pairs); index++) {
     const pair = await tierPair(tier, index, size, SHARED_DATA_DIR);
+    const megapixels = (pair.blurry.width * pair.blurry.height) / 1e6;
     const [fast, seconds] = await timed(() => fastDeblur(pair.blurry, fastOptions, ctx));
     const learned = await withRestorer(fast.image);
     const [restored, networkSeconds] = await timed(async () => withNetwork(pair.blurry));
@@ -198,7 +204,7 @@ for (const tier of values.tiers.split(',') as Tier[]) {
       network: restored && alignedError(restored, pair.sharp, pair.ceilingPsf),
       guided: guidedResult && alignedError(guidedResult.image, pair.sharp, pair.ceilingPsf),
       guidedApplied: guidedApplied && alignedError(guidedApplied, pair.sharp, pair.ceilingPsf),
-      guidedSeconds: (guidedOwnSeconds + reusedSeconds) / ((size * size) / 1e6),
+      guidedSeconds: (guidedOwnSeconds + reusedSeconds) / megapixels,
       guidedReliability: guidedResult?.reliability ?? null,
       ceiling: alignedError(ceiling, pair.sharp, pair.ceilingPsf),
       ssim: {
@@ -208,8 +214,8 @@ for (const tier of values.tiers.split(',') as Tier[]) {
         guided: guidedResult && ssim(guidedResult.image, pair.sharp),
         ceiling: ssim(ceiling, pair.sharp),
       },
-      seconds: seconds / ((size * size) / 1e6),
-      networkSeconds: networkSeconds / ((size * size) / 1e6),
+      seconds: seconds / megapixels,
+      networkSeconds: networkSeconds / megapixels,
       reliability: fast.reliability,
       trueBlurPx: pair.blurPx,
       foundBlurPx: fast.reliability === 'failed' ? 0 : blurExtent(fast.psf),
@@ -329,7 +335,7 @@ for (const [tier, list] of results) {
     '-',
   );
   row(
-    tier === 'gopro' ? 'fitted uniform kernel (reference)' : 'ceiling (true kernel)',
+    list[0]!.trueBlurPx === null ? 'fitted uniform kernel (reference)' : 'ceiling (true kernel)',
     list.map((r) => r.ceiling),
     list.map((r) => r.ssim.ceiling),
     '-',
@@ -357,7 +363,7 @@ for (const [tier, list] of results) {
     labelCounts(list.map((r) => r.reliability)),
     `${falseReliable.length} of ${reliable.length} (${visiblyWorse.length} by > 0.1 dB)`,
     sizeErrors.length ? `${mean(sizeErrors).toFixed(1)} / ${mean(sizeErrors.map(Math.abs)).toFixed(1)}` : '-',
-    tier === 'gopro' ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
+    list[0]!.trueBlurPx === null ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
   ]);
 }
 printTable(
@@ -378,7 +384,7 @@ printTable(
 // sharpens noise and rings. Fast mode on each pair's sharp photo, per ladder tier.
 console.log('');
 const sharpRows: string[][] = [];
-for (const tier of TIERS) {
+for (const tier of tiers) {
   const list = results.get(tier);
   if (!list?.length) continue;
   const psnrs = list.map((r) => decibels(r.onSharp.error));
@@ -407,9 +413,10 @@ printTable(
  */
 async function paperAgainstFast(blurry: FloatImage, sharp: FloatImage, index: number): Promise<void> {
   const loaded = await loadModel(values.checkpoint ? path.resolve(values.checkpoint) : DEFAULT_CHECKPOINT);
-  const offset = (size - 256) / 2;
-  const cropSharp = crop(sharp, offset, offset, 256, 256);
-  const cropBlurry = crop(blurry, offset, offset, 256, 256);
+  const x = (sharp.width - 256) >> 1;
+  const y = (sharp.height - 256) >> 1;
+  const cropSharp = crop(sharp, x, y, 256, 256);
+  const cropBlurry = crop(blurry, x, y, 256, 256);
   const options = { ...PAPER_DEFAULTS, ...paperSchedule(Number(values['paper-iterations'])), seed: index };
   const psnr = (image: FloatImage) => decibels(alignedError(image, cropSharp)).toFixed(2);
   const starts = network ? values['paper-start'] : 'noise';

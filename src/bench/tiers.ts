@@ -2,7 +2,9 @@
 // - clean: motion kernels (the shared motion kernels and synthetic camera shake of 9-75 px) on validation
 //   photos, blurred in linear light, plain sRGB, 1 % Gaussian noise, 8 bits;
 // - realistic: the same kernels through the simulated camera (noise, tone curve, clipped highlights, JPEG);
-// - gopro: real frame averages of the GoPro sequence (object and camera motion, no single true kernel).
+// - gopro: real frame averages of the GoPro sequence (object and camera motion, no single true kernel);
+// - gopro-frames (not in the default ladder): the same frame averages whole, 1280x720, so that fast mode chooses
+//   its window and sees the blur vary across the frame as in a photo.
 // Each pair carries the kernel its ceiling is deconvolved with: the true one. GoPro pairs have none (people
 // and branches move on their own): their reference is the uniform kernel fitted to the pair by least
 // squares, which a blind estimate on the most textured window can beat.
@@ -20,8 +22,10 @@ import {
 import { crop, type FloatImage } from '../engine/core/tiling';
 import { srgbToLinear } from '../engine/core/colour';
 
-export type Tier = 'clean' | 'realistic' | 'gopro';
+export type Tier = 'clean' | 'realistic' | 'gopro' | 'gopro-frames';
+/** The default ladder; `gopro-frames` is asked for by name. */
 export const TIERS: readonly Tier[] = ['clean', 'realistic', 'gopro'];
+export const ALL_TIERS: readonly Tier[] = [...TIERS, 'gopro-frames'];
 
 export interface TierPair {
   tier: Tier;
@@ -48,8 +52,8 @@ async function tierKernel(dataRoot: string, index: number): Promise<Kernel> {
   return shakeKernel(new Rng(SEED, i, 7), length, `shake-${length}px-${i}`);
 }
 
-function image(data: Float32Array, size: number): FloatImage {
-  return { width: size, height: size, channels: 3, data };
+function image(data: Float32Array, width: number, height = width): FloatImage {
+  return { width, height, channels: 3, data };
 }
 
 /** Gaussian noise of `sigma` on sRGB values, then 8-bit quantisation (deterministic per pair). */
@@ -75,12 +79,12 @@ function fittedPsf(sharp: FloatImage, blurry: FloatImage, size: number): Psf {
 export async function tierPair(tier: Tier, index: number, size: number, dataRoot: string): Promise<TierPair> {
   // Many candidate crops: the most textured is kept (a flat crop cannot show a blur or its removal).
   const base: PairOptions = { seed: SEED, index, size, split: 'val', dataRoot, cropCandidates: 24 };
-  if (tier === 'gopro') {
-    const pair = await makePair('gopro', base);
-    const sharp = image(pair.sharp, size);
-    const blurry = image(pair.blurry, size);
+  if (tier === 'gopro' || tier === 'gopro-frames') {
+    const pair = await makePair('gopro', { ...base, fullFrame: tier === 'gopro-frames' });
+    const sharp = image(pair.sharp, pair.width, pair.height);
+    const blurry = image(pair.blurry, pair.width, pair.height);
     const ceilingPsf = fittedPsf(sharp, blurry, 45);
-    return { tier, name: `gopro ${index}`, sharp, blurry, ceilingPsf, blurPx: null };
+    return { tier, name: `${tier} ${index}`, sharp, blurry, ceilingPsf, blurPx: null };
   }
   const kernel = await tierKernel(dataRoot, index);
   const clean = tier === 'clean';

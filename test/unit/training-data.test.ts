@@ -259,6 +259,33 @@ describe('pairs', () => {
     }
   });
 
+  it('GoPro with whole frames: the same frames uncropped, of which the square pair is a crop', async () => {
+    const square = await makePair('gopro', base({ index: 1, size: 32, split: 'val' }));
+    const whole = await makePair('gopro', base({ index: 1, size: 32, split: 'val', fullFrame: true }));
+    expect(whole.info.frames).toEqual(square.info.frames);
+    const first = join(
+      DATA,
+      'gopro_frames',
+      'GOPR0477_11_00',
+      `${String(whole.info.frames![0]).padStart(6, '0')}.jpg`,
+    );
+    const { width, height } = await sharp(first).metadata();
+    expect([whole.width, whole.height]).toEqual([width, height]);
+    const { x, y } = square.info.crop;
+    for (const [u, v] of [
+      [0, 0],
+      [31, 5],
+      [7, 31],
+    ]) {
+      for (let c = 0; c < 3; c++) {
+        const i = (v * 32 + u) * 3 + c;
+        const j = ((y + v) * whole.width + x + u) * 3 + c;
+        expect(whole.sharp[j]).toBe(square.sharp[i]);
+        expect(whole.blurry[j]).toBeCloseTo(square.blurry[i], 6);
+      }
+    }
+  });
+
   it('shake: no motion gives blurry == sharp when noise and JPEG are off', async () => {
     for (let index = 0; index < 3; index++) {
       const p = await makePair('shake', base({ index, maxBlurPx: 0, capture: NO_CAPTURE }));

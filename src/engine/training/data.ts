@@ -40,6 +40,8 @@ export interface PairOptions {
   sceneIndex?: number;
   /** 'kernel' pairs: blur with this kernel instead of drawing one of the shared kernels. */
   kernel?: Kernel;
+  /** 'gopro' pairs: the whole frames instead of a square crop (`size` is then not used). */
+  fullFrame?: boolean;
 }
 
 export interface PairInfo {
@@ -104,20 +106,24 @@ async function goproPair(opts: PairOptions): Promise<TrainingPair> {
   );
   const rasters = await Promise.all(frames.map((f) => loadRaster(f.path)));
   const middle = rasters[rasters.length >> 1];
-  if (middle.width < size || middle.height < size)
+  const width = opts.fullFrame ? middle.width : size;
+  const height = opts.fullFrame ? middle.height : size;
+  if (middle.width < width || middle.height < height)
     throw new RangeError(`GoPro frames are smaller than ${size}`);
-  const crop = chooseCrop(
-    streamOf(opts, STREAM.crop),
-    middle.width,
-    middle.height,
-    size,
-    opts.cropCandidates ?? DEFAULT_CANDIDATES,
-    (x, y) => textureEnergy(middle.texture, x, y, size, size),
-  );
-  const sharp = new Float32Array(size * size * 3);
-  for (let v = 0; v < size; v++) {
+  const crop = opts.fullFrame
+    ? { x: 0, y: 0 }
+    : chooseCrop(
+        streamOf(opts, STREAM.crop),
+        middle.width,
+        middle.height,
+        size,
+        opts.cropCandidates ?? DEFAULT_CANDIDATES,
+        (x, y) => textureEnergy(middle.texture, x, y, size, size),
+      );
+  const sharp = new Float32Array(width * height * 3);
+  for (let v = 0; v < height; v++) {
     const s = ((crop.y + v) * middle.width + crop.x) * 3;
-    for (let t = 0; t < size * 3; t++) sharp[v * size * 3 + t] = middle.data[s + t] / 255;
+    for (let t = 0; t < width * 3; t++) sharp[v * width * 3 + t] = middle.data[s + t] / 255;
   }
   const blurry = applyTone(
     averageFrames(
@@ -125,22 +131,22 @@ async function goproPair(opts: PairOptions): Promise<TrainingPair> {
       middle.width,
       crop.x,
       crop.y,
-      size,
-      size,
+      width,
+      height,
     ),
   );
   return {
     sharp,
     blurry,
-    width: size,
-    height: size,
+    width,
+    height,
     info: {
       kind: 'gopro',
       seed,
       index,
       source: relative(dataRoot, frames[frames.length >> 1].path),
       scale: 1,
-      crop: { ...crop, width: size, height: size },
+      crop: { ...crop, width, height },
       frames: frames.map((f) => f.number),
     },
   };
