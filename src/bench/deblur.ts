@@ -1,9 +1,9 @@
 // `npm run bench:deblur`: restoration quality and speed on the validation ladder (src/bench/tiers.ts:
-// clean, realistic, GoPro; whole GoPro frames when asked for), each tier with its ceiling (the non-blind deconvolution with the true kernel; for
-// GoPro, whose blur varies, a uniform kernel fitted to the pair): blurry input, fast mode, fast mode with the learned
-// restorer, learned mode (the network), the ceiling; Levin et al.'s error ratio, kernel sizes, how far
-// "reliable" can be trusted; then a 24 MP timing, learned mode's seconds per megapixel and GFLOPS, and a contact sheet
-// of ../shared/data/real-blurry.
+// clean, realistic, GoPro; whole GoPro frames when asked for), each tier with its ceiling (the non-blind
+// deconvolution with the true kernel; for GoPro, whose blur varies, a uniform kernel fitted to the pair):
+// blurry input, fast mode, fast mode with the learned restorer, learned mode (the network), the ceiling; Levin
+// et al.'s error ratio, kernel sizes, how far "reliable" can be trusted; then a 24 MP timing, learned mode's
+// seconds per megapixel and GFLOPS, and a contact sheet of ../shared/data/real-blurry.
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -268,6 +268,9 @@ function withStandardError(gains: number[]): string {
   return `${m.toFixed(2)} ± ${Math.sqrt(variance / gains.length).toFixed(2)}`;
 }
 
+/** GoPro tiers have no true kernel: their reference is a uniform kernel fitted to each pair. */
+const hasFittedReference = (list: PairResult[]): boolean => list[0]!.trueBlurPx === null;
+
 /** How many labels are reliable / uncertain / failed. */
 function labelCounts(labels: Array<Reliability | null>): string {
   return (['reliable', 'uncertain', 'failed'] as const)
@@ -335,7 +338,7 @@ for (const [tier, list] of results) {
     '-',
   );
   row(
-    list[0]!.trueBlurPx === null ? 'fitted uniform kernel (reference)' : 'ceiling (true kernel)',
+    hasFittedReference(list) ? 'fitted uniform kernel (reference)' : 'ceiling (true kernel)',
     list.map((r) => r.ceiling),
     list.map((r) => r.ssim.ceiling),
     '-',
@@ -363,7 +366,7 @@ for (const [tier, list] of results) {
     labelCounts(list.map((r) => r.reliability)),
     `${falseReliable.length} of ${reliable.length} (${visiblyWorse.length} by > 0.1 dB)`,
     sizeErrors.length ? `${mean(sizeErrors).toFixed(1)} / ${mean(sizeErrors.map(Math.abs)).toFixed(1)}` : '-',
-    list[0]!.trueBlurPx === null ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
+    hasFittedReference(list) ? '-' : mean(list.map((r) => r.trueBlurPx ?? 0)).toFixed(1),
   ]);
 }
 printTable(
