@@ -43,7 +43,8 @@ import { loadModel, loadRestorer } from '../engine/model/model-store';
 import { writeContactSheet } from '../engine/training';
 import { errorUpToShift } from '../engine/deblur/image-ops';
 import { crop, roundUpToGrid, type FloatImage } from '../engine/core/tiling';
-import type { Psf } from '../engine/kernels/psf';
+import { embedPsf, type Psf } from '../engine/kernels/psf';
+import { writeTracePng } from '../engine/kernels/trace';
 import { DEFAULT_CHECKPOINT, DEFAULT_RESTORER, SHARED_DATA_DIR } from '../host/paths';
 import { printTable, ssim } from './report';
 import { ALL_TIERS, tierPair, TIERS, type Tier } from './tiers';
@@ -66,6 +67,8 @@ const { values } = parseArgs({
     /** Side lengths of the full-size timing photo; 0 skips it. */
     'full-size': { type: 'string', default: '6000x4000' },
     sheet: { type: 'string', default: 'test-results/bench-deblur-real.png' },
+    /** A PNG of every pair's ceiling kernel beside fast mode's, at the same scale; '' skips it. */
+    'kernel-sheet': { type: 'string', default: '' },
     /** The learned restorer's checkpoint (`train` with task "restorer"); '' leaves fast + learned out. */
     restorer: { type: 'string', default: DEFAULT_RESTORER },
     /** Learned mode's network (its model.json; the installed package's by default); '' leaves it out. */
@@ -169,6 +172,8 @@ interface PairResult {
 }
 
 const results = new Map<string, PairResult[]>();
+/** Per pair, in order: the ceiling's kernel, then fast mode's (for --kernel-sheet). */
+const kernelSheet: Psf[] = [];
 const tiers = values.tiers.split(',') as Tier[];
 const unknownTier = tiers.find((tier) => !ALL_TIERS.includes(tier));
 if (unknownTier) throw new Error(`unknown tier "${unknownTier}": use ${ALL_TIERS.join(', ')}`);
@@ -223,6 +228,7 @@ for (const tier of tiers) {
       onSharp: { reliability: onSharp.reliability, error: alignedError(onSharp.image, pair.sharp) },
     };
     list.push(result);
+    kernelSheet.push(pair.ceilingPsf, fast.psf);
     if (values.verbose) {
       console.log(
         `${tier} ${index} ${pair.name}: blurry ${decibels(result.blurry).toFixed(2)}, fast ` +
@@ -557,6 +563,20 @@ if (network && values['learned-timing'] !== '0') {
           : ''),
     );
   }
+}
+
+// Each pair's ceiling kernel (left) beside fast mode's (right), both centred in the largest support, two pairs a row
+// in the order of the per-pair lines: what a kernel's shape got wrong, which its size and similarity do not show.
+if (values['kernel-sheet'] && kernelSheet.length) {
+  const side = Math.max(...kernelSheet.map((psf) => psf.size));
+  const cols = Math.min(4, kernelSheet.length);
+  const cells = kernelSheet.map((psf) => embedPsf(psf, side));
+  await writeTracePng(
+    { rows: Math.ceil(cells.length / cols), cols, cells },
+    values['kernel-sheet'],
+    2 * side,
+  );
+  console.log(`\nkernels (ceiling | fast mode, two pairs a row): ${values['kernel-sheet']}`);
 }
 
 // --sheet '' skips the real-blurry contact sheet.

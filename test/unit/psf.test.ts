@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { applyPsf, fitPsf, gridRegions, meanPsf, trimPsf, type Psf } from '../../src/engine/kernels/psf';
+import {
+  applyPsf,
+  embedPsf,
+  fitPsf,
+  gridRegions,
+  meanPsf,
+  trimPsf,
+  type Psf,
+} from '../../src/engine/kernels/psf';
 
 function texture(side: number, seed = 3): Float64Array {
   let s = seed;
@@ -62,6 +70,17 @@ describe('PSF helpers for the measured PSFs', () => {
     const point: Psf = { size: 1, weights: [1] };
     const line: Psf = { size: 3, weights: [0, 0, 0, 0.5, 0, 0.5, 0, 0, 0] };
     expect(meanPsf([point, line])).toEqual({ size: 3, weights: [0, 0, 0, 0.25, 0.5, 0.25, 0, 0, 0] });
+  });
+
+  it('embeds a PSF centred in a larger support, and refuses a smaller one', () => {
+    const line: Psf = { size: 3, weights: [0, 0, 0, 0.5, 0, 0.5, 0, 0, 0] };
+    const embedded = embedPsf(line, 5);
+    expect(embedded.size).toBe(5);
+    expect(embedded.weights.filter((w) => w > 0)).toHaveLength(2);
+    expect(embedded.weights[2 * 5 + 1]).toBe(0.5);
+    expect(embedded.weights[2 * 5 + 3]).toBe(0.5);
+    expect(trimPsf(embedded)).toEqual(line);
+    expect(() => embedPsf(line, 1)).toThrow(RangeError);
   });
 
   it('cuts a frame into equal regions that cover it once', () => {

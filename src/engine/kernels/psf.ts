@@ -201,17 +201,23 @@ export function trimPsf(psf: Psf): Psf {
   return { size, weights };
 }
 
+/** The PSF centred in a `size` x `size` support at least as large as its own, the new taps zero. */
+export function embedPsf(psf: Psf, size: number): Psf {
+  if (size < psf.size) throw new RangeError(`a ${psf.size} px PSF does not fit in ${size} px`);
+  const weights = new Array<number>(size * size).fill(0);
+  const offset = (size - psf.size) >> 1;
+  for (let y = 0; y < psf.size; y++) {
+    for (let x = 0; x < psf.size; x++)
+      weights[(y + offset) * size + x + offset] = psf.weights[y * psf.size + x]!;
+  }
+  return { size, weights };
+}
+
 /** The average of several PSFs, each embedded centred at the largest side. */
 export function meanPsf(psfs: Psf[]): Psf {
   const size = Math.max(...psfs.map((p) => p.size));
   const weights = new Array<number>(size * size).fill(0);
-  for (const psf of psfs) {
-    const offset = (size - psf.size) >> 1;
-    for (let y = 0; y < psf.size; y++) {
-      for (let x = 0; x < psf.size; x++)
-        weights[(y + offset) * size + x + offset]! += psf.weights[y * psf.size + x]! / psfs.length;
-    }
-  }
+  for (const psf of psfs) embedPsf(psf, size).weights.forEach((w, i) => (weights[i]! += w / psfs.length));
   return { size, weights };
 }
 
