@@ -6,7 +6,7 @@
 // traffic. Measurements behind these choices: docs/decisions/0005-pffft-for-ffts.md, 0007-deconvolution.md.
 import { checkpoint } from '../core/progress';
 import { builtWorker, runTiles, tileThreads } from '../core/tile-threads';
-import { psfBounds, type Psf } from '../kernels/psf';
+import { embedPsf, psfBounds, type Psf } from '../kernels/psf';
 import { TileBlender, type FloatImage, type Tile } from '../core/tiling';
 import { linearToSrgb, lookupTable, srgbToLinearTable } from '../core/colour';
 import { shrinkage, type Shrinkage } from './hyper-laplacian';
@@ -128,12 +128,7 @@ function psfAt(
   ];
   for (const [r, c, w] of corners) {
     if (w <= 0) continue;
-    const psf = grid.cells[r * grid.cols + c];
-    const offset = (size - psf.size) >> 1;
-    for (let j = 0; j < psf.size; j++) {
-      for (let i = 0; i < psf.size; i++)
-        out[(j + offset) * size + i + offset] += w * psf.weights[j * psf.size + i];
-    }
+    embedPsf(grid.cells[r * grid.cols + c], size).weights.forEach((v, i) => (out[i] += w * v));
   }
   return out;
 }
