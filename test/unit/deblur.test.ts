@@ -11,6 +11,7 @@ import {
   BLIND_KERNEL_DEFAULTS,
   estimateBlurKernel,
   type BlindKernelLoss,
+  type FinestStart,
   psfSimilarity,
 } from '../../src/engine/deblur/blind-kernel';
 import { reliability } from '../../src/engine/deblur/fast-mode';
@@ -170,12 +171,14 @@ describe('deblur jobs', () => {
     for (let y = 0; y < window; y++)
       data.set(grey.subarray((y + o) * size + o, (y + o) * size + o + window), y * window);
     const losses: BlindKernelLoss[] = [];
+    let finestStart: FinestStart | undefined;
     const estimate = await estimateBlurKernel(
       { width: window, height: window, data },
       {
         ...BLIND_KERNEL_DEFAULTS,
         kernelSize: 41,
         onProgress: (_alternation, _fraction, loss) => losses.push(loss),
+        onFinestStart: (start) => (finestStart = start),
       },
     );
     expect(psfSimilarity(estimate.psf, truth)).toBeGreaterThan(0.7);
@@ -191,6 +194,17 @@ describe('deblur jobs', () => {
       { ...BLIND_KERNEL_DEFAULTS, kernelSize: 41 },
     );
     expect(psfSimilarity(dim.psf, estimate.psf)).toBeGreaterThan(0.99);
+    // Fast mode's low-pass pass resumes at the finest scale from the plain pass's state: the same kernel as a
+    // whole low-pass estimate, for a scale's worth of work.
+    const lowPass = { ...BLIND_KERNEL_DEFAULTS, kernelSize: 41, fineLowPass: 1.2 };
+    const whole = await estimateBlurKernel({ width: window, height: window, data }, lowPass);
+    const resumed = await estimateBlurKernel(
+      { width: window, height: window, data },
+      { ...lowPass, finestStart },
+    );
+    expect(resumed.psf.weights).toEqual(whole.psf.weights);
+    expect(resumed.consistency).toBe(whole.consistency);
+    expect(psfSimilarity(whole.psf, estimate.psf)).toBeLessThan(0.999);
   }, 60_000);
 
   it('fast mode streams the kernel fit, previews the region on screen, and writes a same-size result with the kernel it found', async () => {
@@ -205,6 +219,9 @@ describe('deblur jobs', () => {
     const losses = updates.filter((u) => u.loss);
     expect(losses.length).toBeGreaterThan(5);
     expect(Object.keys(losses[0]!.loss!.terms).sort()).toEqual(['data (gradients)', 'kernel prior', 'total']);
+    // One curve, left to right, across the estimate's supports and passes.
+    const steps = losses.map((u) => u.loss!.step);
+    expect(steps.every((step, i) => i === 0 || step > steps[i - 1]!)).toBe(true);
     expect(updates.some((u) => u.preview?.startsWith('data:image/jpeg;base64,'))).toBe(true);
     expect(result).toMatchObject({
       kind: 'deblur',

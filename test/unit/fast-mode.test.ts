@@ -57,20 +57,25 @@ describe('fast mode on synthetic camera shake', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  // Shakes of the public sets' range (about 10-27 px). A 27 px shake of this photo with a bright knot at one end is
-  // found only in part (similarity 0.23, yet +3.7 dB): similarity is harsh on thin traces (decision 0018).
-  for (const length of [15, 21]) {
+  // Shakes of the public sets' range (about 10-27 px), with the least similarity and gain each must reach. The
+  // 27 px one has a bright knot at one end: the plain fit scattered it (similarity 0.22, +2.5 dB), the finest scale's
+  // low-pass fit finds most of it (decision 0018, eighth amendment). Similarity is harsh on thin traces.
+  for (const [length, similarity, least] of [
+    [15, 0.6, 2],
+    [21, 0.6, 2],
+    [27, 0.45, 5],
+  ] as const) {
     it(`finds a ${length} px shake, trusts it, and gains over the blurry photo`, async () => {
       const kernel = shakeKernel(new Rng(7, length), length);
+      const truth = kernelToPsf(kernel);
       const blurry = blurLikeACamera(photo, kernel, length);
       const result = await fastDeblur(blurry, FAST_DEFAULTS, ctx);
       expect(result.reliability).toBe('reliable');
-      expect(psfSimilarity(result.psf, kernelToPsf(kernel))).toBeGreaterThan(0.6);
+      expect(psfSimilarity(result.psf, truth)).toBeGreaterThan(similarity);
       expect(Math.abs(blurExtent(result.psf) - length)).toBeLessThan(length * 0.5);
-      const truth = kernelToPsf(kernel);
       const gain =
         decibels(errorUpToShift(result.image, photo, truth)) - decibels(errorUpToShift(blurry, photo, truth));
-      expect(gain).toBeGreaterThan(2);
+      expect(gain).toBeGreaterThan(least);
     });
   }
 

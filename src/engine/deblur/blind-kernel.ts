@@ -27,12 +27,32 @@ export interface BlindKernelOptions {
   kernelWeight: number;
   /** Taps below this fraction of the kernel's peak are dropped after every fit. */
   tapFloor: number;
+  /**
+   * Standard deviation (px) of a Gaussian low-pass that weights the finest scale's kernel fit; 0 for none. The
+   * top frequencies of full-resolution gradients are mostly noise and latent error, which the plain fit turns into
+   * scattered taps; weighted, they are left to the Tikhonov term (decision 0018, eighth amendment).
+   */
+  fineLowPass?: number;
+  /** Starts at the finest scale from this state (another estimate's, same image and settings but `fineLowPass`). */
+  finestStart?: FinestStart;
+  /** Called with the state on reaching the finest scale, for a later estimate's `finestStart`. */
+  onFinestStart?: (start: FinestStart) => void;
   signal?: AbortSignal;
   /**
    * Called after each alternation (numbered from 1) with the share of the work done and the terms of the
    * kernel fit's objective, per pixel.
    */
   onProgress?: (alternation: number, fraction: number, loss: BlindKernelLoss) => void;
+}
+
+/**
+ * An estimate's state on reaching the finest scale: the coarser scale's kernel (null when the finest is the only
+ * scale), the L0 weight, and the work done (for the progress).
+ */
+export interface FinestStart {
+  psf: Psf | null;
+  lambda: number;
+  work: number;
 }
 
 /** The kernel fit's objective after an alternation: gradient residual and the kernel's Tikhonov term. */
@@ -368,6 +388,23 @@ export class ScaleSolver {
     return [this.spectrum(gx), this.spectrum(gy)];
   }
 
+  /**
+   * Multiplies spectra by a Gaussian's squared response, exp(-4 pi^2 sigma^2 |f|^2): the normal equations of a
+   * fit whose residual is filtered by that Gaussian.
+   */
+  private weightByLowPass(spectra: Float64Array[], sigma: number): void {
+    const { width, height, m } = this;
+    const rate = 4 * Math.PI * Math.PI * sigma * sigma;
+    for (let i = 0; i < m; i++) {
+      // Transposed half spectrum: index u * height + v (tile-fft.ts).
+      const fx = Math.floor(i / height) / width;
+      const v = i % height;
+      const fy = (v <= height / 2 ? v : v - height) / height;
+      const gain = Math.exp(-rate * (fx * fx + fy * fy));
+      for (const spectrum of spectra) spectrum[i] *= gain;
+    }
+  }
+
   /** The gradient spectra of the blurry window. */
   blurryGradients(): Array<[Float64Array, Float64Array]> {
     const times = (aRe: Float64Array, aIm: Float64Array): [Float64Array, Float64Array] => [
@@ -429,7 +466,8 @@ export class ScaleSolver {
 
   /**
    * The kernel (correlation convention) minimising sum ||correlate(latent_d, k) - blurry_d||^2 + weight ||k||^2
-   * over the two gradient directions d, on a size x size support: conjugate gradients from `start`.
+   * over the two gradient directions d, on a size x size support: conjugate gradients from `start`. With
+   * `lowPass` > 0 the residual is first filtered by a Gaussian of that standard deviation (px).
    */
   fitKernel(
     latent: Array<[Float64Array, Float64Array]>,
@@ -437,6 +475,7 @@ export class ScaleSolver {
     start: Psf,
     weight: number,
     steps = 20,
+    lowPass = 0,
   ): Psf {
     const { m, re, im } = this;
     const size = start.size;
@@ -452,6 +491,7 @@ export class ScaleSolver {
         power[i] += xRe[i] ** 2 + xIm[i] ** 2;
       }
     });
+    if (lowPass > 0) this.weightByLowPass([re, im, power], lowPass);
     const plane = new Float64Array(this.n);
     this.fft.inverse(re, im, plane);
     const rhs = this.taps(plane, size);
@@ -607,7 +647,12 @@ export async function estimateBlurKernel(
   let lambda = options.lambda;
   let psf: Psf | null = null;
   let previous: Psf | null = null;
-  for (const scale of scales) {
+  // A run that starts at the finest scale reports its progress over that scale's work alone.
+  const resumed = options.finestStart;
+  const workBefore = resumed?.work ?? 0;
+  for (const scale of resumed ? [1] : scales) {
+    if (resumed) ({ psf, lambda, work } = resumed);
+    else if (scale === 1) options.onFinestStart?.({ psf, lambda, work });
     const size = oddCeil(kernelSize * scale);
     previous = psf && upscalePsf(psf, size, 1 / SCALE_STEP);
     psf = previous ?? deltaPsf(size);
@@ -636,12 +681,16 @@ export async function estimateBlurKernel(
     for (let i = 0; i < iterations(scale); i++) {
       const latent = solver.salientGradients(solver.latent(psf, lambda, options.betaFactor), edges);
       await checkpoint(options.signal);
-      psf = cleanPsf(solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight), options.tapFloor);
+      const lowPass = scale === 1 ? (options.fineLowPass ?? 0) : 0;
+      psf = cleanPsf(
+        solver.fitKernel(latent, blurryGradients, psf, options.kernelWeight, undefined, lowPass),
+        options.tapFloor,
+      );
       lambda = Math.max(lambda / 1.1, 1e-4);
       work += scale;
       if (options.onProgress) {
         const squares = psf.weights.reduce((sum, w) => sum + w * w, 0);
-        options.onProgress(++done, work / totalWork, {
+        options.onProgress(++done, (work - workBefore) / (totalWork - workBefore), {
           data: solver.fitResidual(latent, blurryGradients, psf),
           kernel: (options.kernelWeight * squares) / solver.n,
         });

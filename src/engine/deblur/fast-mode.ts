@@ -1,9 +1,10 @@
 // Fast blind deblurring for full-size photos: one uniform blur kernel is estimated blindly on the linear-light
 // luma of a textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
 // gradient-domain kernel fit, Pan et al. 2014 / Xu et al. 2013), then the whole photo is deconvolved with it
-// tile by tile. A point, a kernel that fills its support, or one that changes shape between the two finest
-// scales is not trusted: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
-// restorer, when asked for, then runs over the result (learned-restore.ts).
+// tile by tile. Where the first estimate is not a point (no blur), a second one whose finest scale fits the kernel
+// on low-passed gradients gives its shape. A point, a kernel that fills its support, or one that changes shape
+// between the two finest scales is not trusted: the restoration is then weakened or skipped, so that the photo is
+// not made worse. The learned restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
 import { srgbToLinear } from '../core/colour';
 import { checkpoint, type JobContext } from '../core/progress';
@@ -15,6 +16,7 @@ import {
   estimateBlurKernel,
   type BlindKernelOptions,
   type BlurEstimate,
+  type FinestStart,
   type GreyImage,
   type Point,
 } from './blind-kernel';
@@ -63,6 +65,10 @@ export const FAST_DEFAULTS: FastModeOptions = {
  * support; the last try uses `maxBlurPx`. A small support first: extra support is room for noise taps.
  */
 const SUPPORTS = [31, 51];
+/** The finest scale's low-pass (px) for the second estimate (`BlindKernelOptions.fineLowPass`). */
+const FINE_LOW_PASS = 1.2;
+/** The plain pass's share of the estimate's time (the low-pass pass redoes the finest scale alone). */
+const PLAIN_PASS_SHARE = 0.8;
 /**
  * A kernel with this much of its mass at its support's border, or reaching within this many pixels of the
  * support's side, may be cut short: the next support is tried. Sparse traces (contrast-stretched estimation)
@@ -90,7 +96,7 @@ export function reliability(
   // A point is no motion blur: "removing" it would only sharpen the noise. A kernel with a fifth of its mass in
   // one tap is mostly a point with a faint smear: what shading, soft edges and repeated structure give a sharp
   // photo (decision 0018, sixth amendment).
-  if (blurExtent(estimate.psf) <= NO_BLUR_PX || peakShare(estimate.psf) >= POINT_SHARE) return 'failed';
+  if (isPoint(estimate.psf)) return 'failed';
   if (estimate.fill > FILL_FAILED || estimate.consistency < CONSISTENCY_FAILED) return 'failed';
   if (
     estimate.fill > FILL_UNCERTAIN ||
@@ -106,6 +112,11 @@ const FILL_FAILED = 0.18;
 const FILL_UNCERTAIN = 0.15;
 const CONSISTENCY_FAILED = 0.6;
 const CONSISTENCY_UNCERTAIN = 0.75;
+
+/** No motion blur: a kernel a few taps across, or one with a fifth of its mass in one tap. */
+function isPoint(psf: Psf): boolean {
+  return blurExtent(psf) <= NO_BLUR_PX || peakShare(psf) >= POINT_SHARE;
+}
 
 /** The share of a PSF's mass in its largest tap. */
 function peakShare(psf: Psf): number {
@@ -165,16 +176,16 @@ function around(photo: FloatImage, window: Region, side: number): Region {
 /**
  * Where the estimate and the deconvolution end on the progress bar, in proportion to their time, so that the
  * ETA (elapsed time extrapolated from the progress) holds. In megapixels deconvolved on two threads: the
- * estimate works on a fixed window and takes about as long as 3 MP (measured; decision 0006); photos under
- * 2 MP cost about as much as 2 MP (padded FFTs, at most two tiles); the learned restorer takes about as long
- * as the deconvolution.
+ * estimate works on a fixed window and takes about as long as 3 MP (measured; decision 0006), a fifth more with
+ * its second pass, which most blurred photos get; photos under 2 MP cost about as much as 2 MP (padded FFTs, at
+ * most two tiles); the learned restorer takes about as long as the deconvolution.
  */
 function progressMarks(
   pixels: number,
   withRestorer: boolean,
   estimating = true,
 ): { estimated: number; deconvolved: number } {
-  const estimate = estimating ? 3e6 : 0;
+  const estimate = estimating ? 3.6e6 : 0;
   const deconvolution = Math.max(pixels, 2e6);
   const total = estimate + deconvolution * (withRestorer ? 2 : 1);
   return { estimated: estimate / total, deconvolved: (estimate + deconvolution) / total };
@@ -232,7 +243,27 @@ async function blindEstimate(
   const plane: GreyImage = { width: area.width, height: area.height, data: grey };
   // The window's centre within the area: the area is clamped to the photo, so it need not be centred there.
   const focus = { x: window.x + window.width / 2 - area.x, y: window.y + window.height / 2 - area.y };
-  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, options, ctx, progressEnd);
+  const split = PLAIN_PASS_SHARE * progressEnd;
+  const steps = { done: 0 };
+  const finestStarts = new Map<number, FinestStart>();
+  const plain = await estimateOverSupports(plane, focus, windowSide, supports, options, ctx, {
+    span: [0, split],
+    stage: 'estimating the blur',
+    steps,
+    finestStarts,
+  });
+  if (isPoint(plain.psf)) return { estimate: plain, reliability: 'failed' };
+  // Pan et al.'s plain fit tells whether there is a blur at all: on a sharp photo the low-pass fit grows a smooth
+  // blob that the point test would pass. Where there is one, the low-pass fit finds its shape with less scatter
+  // (decision 0018, eighth amendment).
+  const lowPassOptions = { ...options, blind: { fineLowPass: FINE_LOW_PASS, ...options.blind } };
+  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, lowPassOptions, ctx, {
+    span: [split, progressEnd],
+    stage: "refining the blur's shape",
+    steps,
+    finestStarts,
+    resume: true,
+  });
   return { estimate, reliability: reliability(estimate) };
 }
 
@@ -312,9 +343,20 @@ async function restore(
 }
 
 /**
- * The blind estimate, its support grown through `supports` while the kernel runs into the support's border;
- * its progress runs from 0 to `progressEnd`.
+ * One pass of the blind estimate: its stretch of the progress bar, its stage, the loss curve's steps so far
+ * (numbered on across supports and passes, so that the curve runs left to right), and each support's state on
+ * reaching the finest scale: recorded by the plain pass; the low-pass pass, which differs only there, resumes
+ * from it (`resume`) and so costs about one scale of the plain pass's five or more.
  */
+interface EstimatePass {
+  span: [number, number];
+  stage: string;
+  steps: { done: number };
+  finestStarts: Map<number, FinestStart>;
+  resume?: boolean;
+}
+
+/** The blind estimate, its support grown through `supports` while the kernel runs into the support's border. */
 async function estimateOverSupports(
   plane: GreyImage,
   focus: Point,
@@ -322,33 +364,37 @@ async function estimateOverSupports(
   supports: number[],
   options: FastModeOptions,
   ctx: JobContext,
-  progressEnd: number,
+  { span: [progressStart, progressEnd], stage: passStage, steps, finestStarts, resume }: EstimatePass,
 ): Promise<BlurEstimate> {
   let estimate!: BlurEstimate;
   for (const [attempt, support] of supports.entries()) {
-    const stage = attempt
-      ? `estimating the blur (looking for one up to ${support} px)`
-      : 'estimating the blur';
+    const stage = attempt ? `${passStage} (looking for one up to ${support} px)` : passStage;
+    const firstStep = steps.done;
     estimate = await estimateBlurKernel(plane, {
       ...BLIND_KERNEL_DEFAULTS,
       kernelSize: support,
       window: windowSide,
       focus,
       ...options.blind,
+      ...(resume
+        ? { finestStart: finestStarts.get(support) }
+        : { onFinestStart: (start: FinestStart) => finestStarts.set(support, start) }),
       signal: ctx.signal,
-      onProgress: (alternation, fraction, loss) =>
+      onProgress: (alternation, fraction, loss) => {
+        steps.done = firstStep + alternation;
         ctx.progress({
           stage,
-          progress: ((attempt + fraction) / supports.length) * progressEnd,
+          progress: progressStart + ((attempt + fraction) / supports.length) * (progressEnd - progressStart),
           loss: {
-            step: alternation,
+            step: steps.done,
             terms: {
               total: loss.data + loss.kernel,
               'data (gradients)': loss.data,
               'kernel prior': loss.kernel,
             },
           },
-        }),
+        });
+      },
     });
     if (estimate.edgeMass < EDGE_MASS_LIMIT && blurExtent(estimate.psf) < support - FILLED_SUPPORT_PX) break;
   }
