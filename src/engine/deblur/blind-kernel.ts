@@ -47,12 +47,11 @@ export interface BlindKernelOptions {
 
 /**
  * An estimate's state on reaching the finest scale: the coarser scale's kernel (null when the finest is the only
- * scale), the L0 weight, and the work done (for the progress).
+ * scale) and the L0 weight.
  */
 export interface FinestStart {
   psf: Psf | null;
   lambda: number;
-  work: number;
 }
 
 /** The kernel fit's objective after an alternation: gradient residual and the kernel's Tikhonov term. */
@@ -642,17 +641,17 @@ export async function estimateBlurKernel(
   const iterations = (scale: number) => (scale > 0.6 ? options.fineIterations : options.iterationsPerScale);
   // An alternation's time grows about in proportion to the scale (measured; decision 0006).
   const totalWork = scales.reduce((sum, scale) => sum + scale * iterations(scale), 0);
+  // A run that starts at the finest scale reports its progress over that scale's work alone.
+  const resumed = options.finestStart;
+  const workBefore = resumed ? totalWork - iterations(1) : 0;
   let done = 0;
-  let work = 0;
+  let work = workBefore;
   let lambda = options.lambda;
   let psf: Psf | null = null;
   let previous: Psf | null = null;
-  // A run that starts at the finest scale reports its progress over that scale's work alone.
-  const resumed = options.finestStart;
-  const workBefore = resumed?.work ?? 0;
   for (const scale of resumed ? [1] : scales) {
-    if (resumed) ({ psf, lambda, work } = resumed);
-    else if (scale === 1) options.onFinestStart?.({ psf, lambda, work });
+    if (resumed) ({ psf, lambda } = resumed);
+    else if (scale === 1) options.onFinestStart?.({ psf, lambda });
     const size = oddCeil(kernelSize * scale);
     previous = psf && upscalePsf(psf, size, 1 / SCALE_STEP);
     psf = previous ?? deltaPsf(size);
