@@ -646,12 +646,11 @@ export async function estimateBlurKernel(
   const workBefore = resumed ? totalWork - iterations(1) : 0;
   let done = 0;
   let work = workBefore;
-  let lambda = options.lambda;
-  let psf: Psf | null = null;
+  let lambda = resumed?.lambda ?? options.lambda;
+  let psf: Psf | null = resumed?.psf ?? null;
   let previous: Psf | null = null;
   for (const scale of resumed ? [1] : scales) {
-    if (resumed) ({ psf, lambda } = resumed);
-    else if (scale === 1) options.onFinestStart?.({ psf, lambda });
+    if (scale === 1 && !resumed) options.onFinestStart?.({ psf, lambda });
     const size = oddCeil(kernelSize * scale);
     previous = psf && upscalePsf(psf, size, 1 / SCALE_STEP);
     psf = previous ?? deltaPsf(size);
