@@ -31,6 +31,8 @@ export default defineConfig({
           'restorer-worker': resolve(__dirname, 'src/engine/deblur/restorer-worker.ts'),
           // The learned mode's network tiles, likewise (src/engine/deblur/learned-mode.ts).
           'learned-mode-worker': resolve(__dirname, 'src/engine/deblur/learned-mode-worker.ts'),
+          // Fast mode's second blur estimate, beside the first (src/engine/deblur/fast-mode.ts).
+          'blind-estimate-worker': resolve(__dirname, 'src/engine/deblur/blind-estimate-worker.ts'),
           // Fast mode's results as the restorer's training inputs (src/engine/training/fast-mode-inputs.ts).
           'fast-mode-worker': resolve(__dirname, 'src/engine/training/fast-mode-worker.ts'),
           serve: resolve(__dirname, 'src/bridge/serve.ts'),

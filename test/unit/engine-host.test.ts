@@ -8,7 +8,7 @@ import { loadCheckpointFile, saveBlurspaceCheckpoint } from '../../src/engine/ch
 import { findMaximModel } from '../../src/engine/model/maxim';
 import type { EngineHost } from '../../src/host/engine-host';
 import { jobEnded, nextEvent, startTestEngine, TEST_WORKSPACE } from '../helpers/engine';
-import { writeLargePhoto } from '../helpers/test-images';
+import { MOTION_BLURRED, writeLargePhoto } from '../helpers/test-images';
 
 describe('engine host', () => {
   let engine: EngineHost;
@@ -184,6 +184,26 @@ describe('engine host', () => {
     expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
     const end = await ended;
     expect(end).toMatchObject({ type: 'jobFailed', cancelled: true });
+  });
+
+  it('cancels fast mode while its two blur estimates run (the second on a thread of its own), then runs the next job', async () => {
+    const outputPath = path.join(TEST_WORKSPACE, 'never-fast.png');
+    const { jobId } = await engine.invoke('startJob', {
+      kind: 'deblur',
+      photoPath: MOTION_BLURRED,
+      outputPath,
+    });
+    await nextEvent(
+      engine,
+      (e): e is EngineEvent =>
+        e.type === 'jobProgress' && e.jobId === jobId && e.stage === 'estimating the blur' && e.progress > 0,
+    );
+    const ended = nextEvent(engine, jobEnded(jobId));
+    expect(await engine.invoke('cancelJob', { jobId })).toEqual({ cancelled: true });
+    expect(await ended).toMatchObject({ type: 'jobFailed', cancelled: true });
+    expect(existsSync(outputPath)).toBe(false);
+    const next = await engine.invoke('startJob', { kind: 'speedTest', iterations: 2, size: 32 });
+    expect((await nextEvent(engine, jobEnded(next.jobId))).type).toBe('jobDone');
   });
 
   it('cancels the learned restorer while its threads run, then runs the next job', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tierPair } from '../../src/bench/tiers';
 import type { JobContext } from '../../src/engine/core/progress';
 import type { FloatImage } from '../../src/engine/core/tiling';
-import { downscale, psfSimilarity } from '../../src/engine/deblur/blind-kernel';
+import { deltaPsf, downscale, psfSimilarity, ScaleSolver } from '../../src/engine/deblur/blind-kernel';
 import { blurExtent, FAST_DEFAULTS, fastDeblur, reliability } from '../../src/engine/deblur/fast-mode';
 import { bestShift, errorUpToShift } from '../../src/engine/deblur/image-ops';
 import { kernelToPsf, Rng, shakeKernel, type Kernel } from '../../src/engine/training';
@@ -171,5 +171,41 @@ describe("the estimator's image pyramid", () => {
     const small = downscale(ramp, 128, 4);
     for (let x = 0; x + 1 < 128; x++)
       expect(Math.abs(small.data[x + 1]! - small.data[x]! - width / 128)).toBeLessThan(0.17);
+  });
+});
+
+describe("the kernel fit's edges", () => {
+  it("leaves the periodic extension and a border band out when asked for the window's inner edges", () => {
+    // A window of random texture, extended to 128 x 64 for its FFTs, and its latent image over the whole plane.
+    const rng = new Rng(3);
+    const window = {
+      width: 100,
+      height: 50,
+      data: Float64Array.from({ length: 100 * 50 }, () => rng.next()),
+    };
+    const solver = new ScaleSolver(window, 128, 64);
+    const latent = solver.latent(deltaPsf(5), 1e-3);
+    const edgesAlongX = (margin: number) => {
+      const [[re, im]] = solver.salientGradients(latent, { threshold: null, count: 1e6 }, margin);
+      const gx = new Float64Array(128 * 64);
+      solver.fft.inverse(re, im, gx);
+      // Zero up to the single-precision transforms' rounding.
+      const tolerance = 1e-4 * Math.max(...gx.map(Math.abs));
+      return (x: number, y: number) => Math.abs(gx[y * 128 + x]!) > tolerance;
+    };
+    const all = edgesAlongX(0);
+    const inner = edgesAlongX(8);
+    let extension = 0;
+    let innerKept = 0;
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 128; x++) {
+        if (x >= 100 || y >= 50) extension += Number(all(x, y));
+        if (x >= 8 && x < 92 && y >= 8 && y < 42) innerKept += Number(inner(x, y) === all(x, y));
+        else expect(inner(x, y)).toBe(false);
+      }
+    }
+    // The plain fit sees the extension's edges; the inner fit keeps the same edges as it inside.
+    expect(extension).toBeGreaterThan(1000);
+    expect(innerKept).toBe(84 * 34);
   });
 });

@@ -141,6 +141,7 @@ describe('packaging (electron-builder.yml)', () => {
       'restorer-worker',
       'fast-mode-worker',
       'learned-mode-worker',
+      'blind-estimate-worker',
     ]) {
       const file = path.join(REPO_ROOT, 'out', 'main', `${name}.js`);
       expect(existsSync(file), file).toBe(true);

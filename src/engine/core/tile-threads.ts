@@ -1,5 +1,6 @@
 // Tiles on worker threads, one per core: the deconvolution's (deconvolution-worker.ts), the learned
-// restorer's (restorer-worker.ts) and the learned mode's network (learned-mode-worker.ts). Each thread
+// restorer's (restorer-worker.ts) and the learned mode's network (learned-mode-worker.ts); and single jobs on a
+// thread of their own (fast mode's second blur estimate, blind-estimate-worker.ts). Each thread
 // handles whole tiles while the calling thread cuts them out and blends the results. Run from source (the
 // unit tests) the built worker files are not there, and the tiles run in the calling thread. A worker whose
 // tiles run in native code that must not be stopped mid-call (onnxruntime) runs as a child process instead.
@@ -14,7 +15,12 @@ import { JobCancelledError } from './progress';
 
 /** A worker entry bundled beside the engine in out/main (electron.vite.config.ts), or null from source. */
 export function builtWorker(
-  name: 'deconvolution-worker' | 'restorer-worker' | 'fast-mode-worker' | 'learned-mode-worker',
+  name:
+    | 'deconvolution-worker'
+    | 'restorer-worker'
+    | 'fast-mode-worker'
+    | 'learned-mode-worker'
+    | 'blind-estimate-worker',
 ): string | null {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
   return existsSync(file) ? file : null;
@@ -24,6 +30,38 @@ export function builtWorker(
 export function tileThreads(): number {
   if (!builtWorker('deconvolution-worker')) return 1;
   return Math.max(1, Math.floor(Number(process.env.BLURSPACE_THREADS)) || os.availableParallelism());
+}
+
+/**
+ * Runs a worker file once on a thread of its own, `input` as its workerData, and resolves with the one message
+ * it posts. A cancel (`signal`) ends the thread at once and rejects with JobCancelledError.
+ */
+export function runOnThread<Result>(file: string, input: unknown, signal: AbortSignal): Promise<Result> {
+  if (signal.aborted) return Promise.reject(new JobCancelledError());
+  const worker = new Worker(file, { workerData: input });
+  return new Promise<Result>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(new JobCancelledError());
+      void worker.terminate();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => {
+      signal.removeEventListener('abort', onAbort);
+      void worker.terminate();
+    };
+    worker.once('message', (result: Result) => {
+      settle();
+      resolve(result);
+    });
+    worker.once('error', (error) => {
+      settle();
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      settle();
+      reject(new Error(`a thread stopped before its result (code ${code})`));
+    });
+  });
 }
 
 /** A tile's work as a thread gets it: its pixels move to the thread (no copy). */

@@ -33,6 +33,12 @@ export interface BlindKernelOptions {
    * scattered taps; weighted, they are left to the Tikhonov term (decision 0018, eighth amendment).
    */
   fineLowPass?: number;
+  /**
+   * Fits the kernel to the latent's edges inside the window alone, half a kernel in from its border: the
+   * periodic extension's cross-fades are straight streaks that pull the kernel towards axis-aligned lines, and
+   * an edge near the border is blurred partly into that extension (decision 0018, tenth amendment).
+   */
+  innerEdges?: boolean;
   /** Starts at the finest scale from this state (another estimate's, same image and settings but `fineLowPass`). */
   finestStart?: FinestStart;
   /** Called with the state on reaching the finest scale, for a later estimate's `finestStart`. */
@@ -234,6 +240,9 @@ export class ScaleSolver {
   readonly fft: RealTileFft;
   readonly n: number;
   readonly m: number;
+  /** The window's own size; the rest of `width` x `height` is its periodic extension. */
+  readonly contentWidth: number;
+  readonly contentHeight: number;
   private readonly blurRe: Float64Array;
   private readonly blurIm: Float64Array;
   /** Spectra of the forward differences along x and y. */
@@ -253,6 +262,8 @@ export class ScaleSolver {
     this.fft = new RealTileFft(width, height);
     this.n = width * height;
     this.m = this.fft.spectrumSize;
+    this.contentWidth = window.width;
+    this.contentHeight = window.height;
     this.blurred = new Float64Array(this.n);
     for (let y = 0; y < window.height; y++)
       this.blurred.set(window.data.subarray(y * window.width, (y + 1) * window.width), y * width);
@@ -342,17 +353,21 @@ export class ScaleSolver {
 
   /**
    * The salient edges of the latent: its gradients where they are stronger than `threshold` (chosen on the
-   * first call so that every direction keeps about 20 x kernel-size pixels), as spectra.
+   * first call so that every direction keeps about 20 x kernel-size pixels), as spectra. With `margin` > 0 only
+   * the gradients inside the window, `margin` pixels in from its border, are kept.
    */
-  salientGradients(s: Float64Array, edges: EdgeThreshold): Array<[Float64Array, Float64Array]> {
+  salientGradients(s: Float64Array, edges: EdgeThreshold, margin = 0): Array<[Float64Array, Float64Array]> {
     const { width: w, height: h, n } = this;
     const gx = new Float64Array(n);
     const gy = new Float64Array(n);
     const magnitude = new Float64Array(n);
+    const inside = (at: number, length: number) => !margin || (at >= margin && at < length - margin);
     for (let y = 0; y < h; y++) {
+      if (!inside(y, this.contentHeight)) continue;
       const row = y * w;
       const below = ((y + 1) % h) * w;
       for (let x = 0; x < w; x++) {
+        if (!inside(x, this.contentWidth)) continue;
         const p = row + x;
         gx[p] = s[row + ((x + 1) % w)] - s[p];
         gy[p] = s[below + x] - s[p];
@@ -676,8 +691,9 @@ export async function estimateBlurKernel(
     );
     const blurryGradients = solver.blurryGradients();
     const edges: EdgeThreshold = { threshold: null, count: 20 * size };
+    const margin = options.innerEdges ? Math.round(size / 2) : 0;
     for (let i = 0; i < iterations(scale); i++) {
-      const latent = solver.salientGradients(solver.latent(psf, lambda, options.betaFactor), edges);
+      const latent = solver.salientGradients(solver.latent(psf, lambda, options.betaFactor), edges, margin);
       await checkpoint(options.signal);
       const lowPass = scale === 1 ? (options.fineLowPass ?? 0) : 0;
       psf = cleanPsf(

@@ -2,9 +2,10 @@
 // luma of a textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
 // gradient-domain kernel fit, Pan et al. 2014 / Xu et al. 2013), then the whole photo is deconvolved with it
 // tile by tile. Where the first estimate is not a point (no blur), a second one whose finest scale fits the kernel
-// on low-passed gradients gives its shape. A point, a kernel that fills its support, or one that changes shape
-// between the two finest scales is not trusted: the restoration is then weakened or skipped, so that the photo is
-// not made worse. The learned restorer, when asked for, then runs over the result (learned-restore.ts).
+// on low-passed gradients gives its shape. The same two passes fitted to the window's inner edges alone run
+// beside them on another thread, and the estimate whose two finest scales agree better is kept. A point, a kernel
+// that fills its support, or one that changes shape between the two finest scales is not trusted: the
+// restoration is then weakened or skipped, so that the photo is not made worse. The learned restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
 import { srgbToLinear } from '../core/colour';
 import { checkpoint, type JobContext } from '../core/progress';
@@ -20,6 +21,7 @@ import {
   type GreyImage,
   type Point,
 } from './blind-kernel';
+import { builtWorker, runOnThread, tileThreads } from '../core/tile-threads';
 import { deconvolve, type DeconvolutionOptions } from './deconvolution';
 import { mostTexturedWindow, noiseLevel } from './image-ops';
 import { restoreLearned } from './learned-restore';
@@ -67,7 +69,7 @@ export const FAST_DEFAULTS: FastModeOptions = {
 const SUPPORTS = [31, 51];
 /** The finest scale's low-pass (px) for the second estimate (`BlindKernelOptions.fineLowPass`). */
 const FINE_LOW_PASS = 1.2;
-/** The plain pass's share of the estimate's time (the low-pass pass redoes the finest scale alone). */
+/** The plain pass's share of an estimate's time (the low-pass pass redoes the finest scale alone). */
 const PLAIN_PASS_SHARE = 0.8;
 /**
  * A kernel with this much of its mass at its support's border, or reaching within this many pixels of the
@@ -243,28 +245,90 @@ async function blindEstimate(
   const plane: GreyImage = { width: area.width, height: area.height, data: grey };
   // The window's centre within the area: the area is clamped to the photo, so it need not be centred there.
   const focus = { x: window.x + window.width / 2 - area.x, y: window.y + window.height / 2 - area.y };
+  const input: EstimateInput = { plane, focus, windowSide, supports, blind: options.blind ?? {} };
+  // The estimate is chaotic on a small window: a second one, fitted to the window's inner edges alone, finds
+  // some blurs that the first misses, and the two finest scales of the right one agree better (decision 0018,
+  // tenth amendment). It runs beside the first on a thread of its own, so that it costs no time on two cores.
+  const second = secondEstimate({ ...input, blind: { innerEdges: true, ...input.blind } }, ctx.signal);
+  try {
+    const first = await estimateBlur(input, ctx, progressEnd);
+    if (first.point) return { estimate: first.estimate, reliability: 'failed' };
+    ctx.progress({ stage: 'comparing with a second estimate of the blur', progress: progressEnd });
+    const other = await second.result();
+    const estimate =
+      !other.point && other.estimate.consistency > first.estimate.consistency
+        ? other.estimate
+        : first.estimate;
+    return { estimate, reliability: reliability(estimate) };
+  } finally {
+    second.cancel();
+  }
+}
+
+/** What one estimate of the blur works on: the photo's luma around the window, and its settings. */
+export interface EstimateInput {
+  plane: GreyImage;
+  focus: Point;
+  windowSide: number;
+  supports: number[];
+  blind: Partial<BlindKernelOptions>;
+}
+
+/** An estimate of the blur, and whether its plain pass found none (a point). */
+export interface BlurFinding {
+  estimate: BlurEstimate;
+  point: boolean;
+}
+
+/**
+ * The second estimate, started now: on a thread of its own when the engine is built and has two threads, else
+ * in this thread once its result is asked for. `cancel` ends it if it is still running.
+ */
+function secondEstimate(
+  input: EstimateInput,
+  signal: AbortSignal,
+): { result(): Promise<BlurFinding>; cancel(): void } {
+  const file = builtWorker('blind-estimate-worker');
+  const stop = new AbortController();
+  const quiet: JobContext = { signal: AbortSignal.any([signal, stop.signal]), progress: () => undefined };
+  if (!file || tileThreads() < 2)
+    return { result: () => estimateBlur(input, quiet), cancel: () => stop.abort() };
+  const running = runOnThread<BlurFinding>(file, input, quiet.signal);
+  // A result nobody asks for (the first estimate found no blur, or failed) is not an error.
+  running.catch(() => undefined);
+  return { result: () => running, cancel: () => stop.abort() };
+}
+
+/**
+ * One estimate of the blur: Pan et al.'s plain fit over the supports, which tells whether there is a blur at
+ * all (on a sharp photo the low-pass fit grows a smooth blob that the point test would pass); where there is
+ * one, the fit on low-passed gradients, resumed from the plain fit's finest scales, finds its shape with less
+ * scatter (decision 0018, eighth amendment). Progress and the loss curve run from 0 to `progressEnd`.
+ */
+export async function estimateBlur(
+  { plane, focus, windowSide, supports, blind }: EstimateInput,
+  ctx: JobContext,
+  progressEnd = 1,
+): Promise<BlurFinding> {
   const split = PLAIN_PASS_SHARE * progressEnd;
   const steps = { done: 0 };
   const finestStarts = new Map<number, FinestStart>();
-  const plain = await estimateOverSupports(plane, focus, windowSide, supports, options, ctx, {
+  const plain = await estimateOverSupports(plane, focus, windowSide, supports, blind, ctx, {
     span: [0, split],
     stage: 'estimating the blur',
     steps,
     finestStarts,
   });
-  if (isPoint(plain.psf)) return { estimate: plain, reliability: 'failed' };
-  // Pan et al.'s plain fit tells whether there is a blur at all: on a sharp photo the low-pass fit grows a smooth
-  // blob that the point test would pass. Where there is one, the low-pass fit finds its shape with less scatter
-  // (decision 0018, eighth amendment).
-  const lowPassOptions = { ...options, blind: { fineLowPass: FINE_LOW_PASS, ...options.blind } };
-  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, lowPassOptions, ctx, {
+  if (isPoint(plain.psf)) return { estimate: plain, point: true };
+  const lowPass = { fineLowPass: FINE_LOW_PASS, ...blind };
+  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, lowPass, ctx, {
     span: [split, progressEnd],
     stage: "refining the blur's shape",
     steps,
     finestStarts,
     resume: true,
   });
-  return { estimate, reliability: reliability(estimate) };
+  return { estimate, point: false };
 }
 
 /**
@@ -362,7 +426,7 @@ async function estimateOverSupports(
   focus: Point,
   windowSide: number,
   supports: number[],
-  options: FastModeOptions,
+  blind: Partial<BlindKernelOptions>,
   ctx: JobContext,
   { span: [progressStart, progressEnd], stage: passStage, steps, finestStarts, resume }: EstimatePass,
 ): Promise<BlurEstimate> {
@@ -375,7 +439,7 @@ async function estimateOverSupports(
       kernelSize: support,
       window: windowSide,
       focus,
-      ...options.blind,
+      ...blind,
       ...(resume
         ? { finestStart: finestStarts.get(support) }
         : { onFinestStart: (start: FinestStart) => finestStarts.set(support, start) }),
