@@ -1,11 +1,12 @@
 // Fast blind deblurring for full-size photos: one uniform blur kernel is estimated blindly on the linear-light
 // luma of a textured window (or the user's region), coarse to fine (blind-kernel.ts: L0-gradient latent and
 // gradient-domain kernel fit, Pan et al. 2014 / Xu et al. 2013), then the whole photo is deconvolved with it
-// tile by tile. Where the first estimate is not a point (no blur), a second one whose finest scale fits the kernel
-// on low-passed gradients gives its shape. The same two passes fitted to the window's inner edges alone run
-// beside them on another thread, and the estimate whose two finest scales agree better is kept. A point, a kernel
-// that fills its support, or one that changes shape between the two finest scales is not trusted: the
-// restoration is then weakened or skipped, so that the photo is not made worse. The learned restorer, when asked for, then runs over the result (learned-restore.ts).
+// tile by tile. Where the first estimate is not a point (no blur), a second one whose finest scale fits the
+// kernel on low-passed gradients gives its shape. The same two passes fitted to the window's inner edges alone
+// run beside them on another thread; where the first is trusted, the one whose two finest scales agree better is
+// kept. A point, a kernel that fills its support, or one that changes shape between the two finest scales is not
+// trusted: the restoration is then weakened or skipped, so that the photo is not made worse. The learned
+// restorer, when asked for, then runs over the result (learned-restore.ts).
 import type { Region } from '../../common/api';
 import { srgbToLinear } from '../core/colour';
 import { checkpoint, type JobContext } from '../core/progress';
@@ -252,14 +253,15 @@ async function blindEstimate(
   const second = secondEstimate({ ...input, blind: { innerEdges: true, ...input.blind } }, ctx.signal);
   try {
     const first = await estimateBlur(input, ctx, progressEnd);
-    if (first.point) return { estimate: first.estimate, reliability: 'failed' };
+    const trust = reliability(first);
+    // The second estimate may improve a kernel the first trusts, not rescue a failed one: on a blurred face
+    // with few edges it found a scattered 55 px blob whose scales agreed, and the restoration tore the face.
+    if (trust === 'failed') return { estimate: first, reliability: trust };
     ctx.progress({ stage: 'comparing with a second estimate of the blur', progress: progressEnd });
     const other = await second.result();
-    const estimate =
-      !other.point && other.estimate.consistency > first.estimate.consistency
-        ? other.estimate
-        : first.estimate;
-    return { estimate, reliability: reliability(estimate) };
+    return reliability(other) !== 'failed' && other.consistency > first.consistency
+      ? { estimate: other, reliability: reliability(other) }
+      : { estimate: first, reliability: trust };
   } finally {
     second.cancel();
   }
@@ -274,12 +276,6 @@ export interface EstimateInput {
   blind: Partial<BlindKernelOptions>;
 }
 
-/** An estimate of the blur, and whether its plain pass found none (a point). */
-export interface BlurFinding {
-  estimate: BlurEstimate;
-  point: boolean;
-}
-
 /**
  * The second estimate, started now: on a thread of its own when the engine is built and has two threads, else
  * in this thread once its result is asked for. `cancel` ends it if it is still running.
@@ -287,13 +283,13 @@ export interface BlurFinding {
 function secondEstimate(
   input: EstimateInput,
   signal: AbortSignal,
-): { result(): Promise<BlurFinding>; cancel(): void } {
+): { result(): Promise<BlurEstimate>; cancel(): void } {
   const file = builtWorker('blind-estimate-worker');
   const stop = new AbortController();
   const quiet: JobContext = { signal: AbortSignal.any([signal, stop.signal]), progress: () => undefined };
   if (!file || tileThreads() < 2)
     return { result: () => estimateBlur(input, quiet), cancel: () => stop.abort() };
-  const running = runOnThread<BlurFinding>(file, input, quiet.signal);
+  const running = runOnThread<BlurEstimate>(file, input, quiet.signal);
   // A result nobody asks for (the first estimate found no blur, or failed) is not an error.
   running.catch(() => undefined);
   return { result: () => running, cancel: () => stop.abort() };
@@ -309,7 +305,7 @@ export async function estimateBlur(
   { plane, focus, windowSide, supports, blind }: EstimateInput,
   ctx: JobContext,
   progressEnd = 1,
-): Promise<BlurFinding> {
+): Promise<BlurEstimate> {
   const split = PLAIN_PASS_SHARE * progressEnd;
   const steps = { done: 0 };
   const finestStarts = new Map<number, FinestStart>();
@@ -319,16 +315,15 @@ export async function estimateBlur(
     steps,
     finestStarts,
   });
-  if (isPoint(plain.psf)) return { estimate: plain, point: true };
+  if (isPoint(plain.psf)) return plain;
   const lowPass = { fineLowPass: FINE_LOW_PASS, ...blind };
-  const estimate = await estimateOverSupports(plane, focus, windowSide, supports, lowPass, ctx, {
+  return estimateOverSupports(plane, focus, windowSide, supports, lowPass, ctx, {
     span: [split, progressEnd],
     stage: "refining the blur's shape",
     steps,
     finestStarts,
     resume: true,
   });
-  return { estimate, point: false };
 }
 
 /**
