@@ -147,6 +147,14 @@ describe('fast mode on synthetic camera shake', () => {
     const centre = (smear.size >> 1) * (smear.size + 1);
     const pointed = { ...smear, weights: smear.weights.map((w, i) => (i === centre ? w + 0.35 : w)) };
     expect(reliability({ ...good, psf: pointed })).toBe('failed');
+    // A 25 px disc of taps in a 75 px support: compact enough to pass the fill test, but an area, not a path.
+    const disc = {
+      size: 75,
+      weights: Array.from({ length: 75 * 75 }, (_, i) =>
+        Number(Math.hypot((i % 75) - 37, Math.floor(i / 75) - 37) <= 12),
+      ),
+    };
+    expect(reliability({ ...good, psf: disc, fill: 0.08 })).toBe('failed');
   });
 
   it.skipIf(!HAS_SHARED_DATA)(

@@ -101,6 +101,7 @@ export function reliability(
   // photo (decision 0018, sixth amendment).
   if (isPoint(estimate.psf)) return 'failed';
   if (estimate.fill > FILL_FAILED || estimate.consistency < CONSISTENCY_FAILED) return 'failed';
+  if (isArea(estimate.psf)) return 'failed';
   if (
     estimate.fill > FILL_UNCERTAIN ||
     estimate.consistency < CONSISTENCY_UNCERTAIN ||
@@ -120,6 +121,19 @@ const CONSISTENCY_UNCERTAIN = 0.75;
 function isPoint(psf: Psf): boolean {
   return blurExtent(psf) <= NO_BLUR_PX || peakShare(psf) >= POINT_SHARE;
 }
+
+/**
+ * A camera's shake draws a path: its taps grow with its length, a few pixels wide (at most 11.3 per pixel of
+ * extent among the kernels found on the tiers, loops included). A kernel with more taps per pixel of extent covers
+ * an area: a blob fitted to content (a bamboo grove's parallel stalks), not motion blur (decision 0018, tenth
+ * amendment).
+ */
+function isArea(psf: Psf): boolean {
+  const peak = Math.max(...psf.weights);
+  const taps = psf.weights.filter((w) => w >= 0.02 * peak).length;
+  return taps > AREA_TAPS_PER_PX * blurExtent(psf);
+}
+const AREA_TAPS_PER_PX = 14;
 
 /** The share of a PSF's mass in its largest tap. */
 function peakShare(psf: Psf): number {
