@@ -361,13 +361,13 @@ export class ScaleSolver {
     const gx = new Float64Array(n);
     const gy = new Float64Array(n);
     const magnitude = new Float64Array(n);
-    const inside = (at: number, length: number) => !margin || (at >= margin && at < length - margin);
-    for (let y = 0; y < h; y++) {
-      if (!inside(y, this.contentHeight)) continue;
+    // Rows and columns [from, to): the whole plane, or the window inset by `margin`.
+    const [fromX, toX] = margin ? [margin, this.contentWidth - margin] : [0, w];
+    const [fromY, toY] = margin ? [margin, this.contentHeight - margin] : [0, h];
+    for (let y = fromY; y < toY; y++) {
       const row = y * w;
       const below = ((y + 1) % h) * w;
-      for (let x = 0; x < w; x++) {
-        if (!inside(x, this.contentWidth)) continue;
+      for (let x = fromX; x < toX; x++) {
         const p = row + x;
         gx[p] = s[row + ((x + 1) % w)] - s[p];
         gy[p] = s[below + x] - s[p];

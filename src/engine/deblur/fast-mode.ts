@@ -273,8 +273,9 @@ async function blindEstimate(
     if (trust === 'failed') return { estimate: first, reliability: trust };
     ctx.progress({ stage: 'comparing with a second estimate of the blur', progress: progressEnd });
     const other = await second.result();
-    return reliability(other) !== 'failed' && other.consistency > first.consistency
-      ? { estimate: other, reliability: reliability(other) }
+    const otherTrust = reliability(other);
+    return otherTrust !== 'failed' && other.consistency > first.consistency
+      ? { estimate: other, reliability: otherTrust }
       : { estimate: first, reliability: trust };
   } finally {
     second.cancel();
